@@ -1,0 +1,277 @@
+"""Typed, frozen records for the catalogs (GPUs, models, precisions, engine profiles).
+
+Units are in the field names: ``_gib`` binary gigabytes (2**30 bytes), ``_gbps`` decimal
+gigabytes per second (1e9 B/s), ``_tflops`` dense tera-operations per second (1e12,
+without 2:4 sparsity), ``_w`` watts, ``_usd`` US dollars. Every entry carries a
+``source`` and a ``source_date`` (ISO date the source was read or published).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+PositiveInt = Annotated[int, Field(gt=0)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+
+
+class _Record(BaseModel):
+    """Base for catalog records: immutable, unknown keys rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ComputeDtype(StrEnum):
+    """Numeric formats a tensor unit can multiply in; keys of :attr:`GpuSpec.peak_tflops`."""
+
+    FP32 = "fp32"
+    TF32 = "tf32"
+    FP16 = "fp16"
+    BF16 = "bf16"
+    FP8 = "fp8"
+    INT8 = "int8"
+    FP4 = "fp4"
+    INT4 = "int4"
+
+
+class InterconnectKind(StrEnum):
+    """How GPUs of one node talk to each other for tensor-parallel all-reduce."""
+
+    NVLINK = "nvlink"
+    NVLINK_BRIDGE = "nvlink-bridge"
+    INFINITY_FABRIC = "infinity-fabric"
+    PCIE = "pcie"
+    ETHERNET = "ethernet"
+    UNIFIED_MEMORY = "unified-memory"
+
+
+class GpuSpec(_Record):
+    """One accelerator model, with its datasheet figures.
+
+    ``peak_tflops`` holds dense peaks keyed by :class:`ComputeDtype`; a missing key
+    means the hardware has no native support for that format (e.g. no fp8 on A100).
+    ``interconnect_bandwidth_gbps`` is the vendor-style aggregate per GPU (NVLink 4 = 900).
+    ``pcie_bandwidth_gbps`` is the host link per direction (PCIe 4 x16 = 32, PCIe 5 x16 = 64).
+    ``usable_memory_fraction`` is the share of ``memory_gib`` a GPU program may use
+    (below 1 for unified-memory chips, whose OS keeps part of the RAM).
+    """
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9.\-]*$")
+    name: str
+    vendor: Literal["NVIDIA", "AMD", "Intel", "Apple"]
+    aliases: tuple[str, ...] = ()
+    architecture: str
+    category: Literal["datacenter", "workstation", "consumer", "laptop", "soc"]
+    memory_gib: PositiveFloat
+    memory_bandwidth_gbps: PositiveFloat
+    peak_tflops: dict[ComputeDtype, PositiveFloat]
+    interconnect: InterconnectKind
+    interconnect_bandwidth_gbps: PositiveFloat
+    pcie_bandwidth_gbps: PositiveFloat
+    max_gpus_per_node: PositiveInt = 8
+    usable_memory_fraction: Annotated[float, Field(gt=0, le=1)] = 1.0
+    tdp_w: PositiveFloat
+    release_year: Annotated[int, Field(ge=2015, le=2030)]
+    price_usd: PositiveFloat | None = None
+    price_source: str | None = None
+    price_date: dt.date | None = None
+    source: str = Field(min_length=8)
+    source_date: dt.date
+    notes: str = ""
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> GpuSpec:
+        if ComputeDtype.FP16 not in self.peak_tflops and ComputeDtype.BF16 not in self.peak_tflops:
+            raise ValueError(f"GPU {self.id}: peak_tflops needs fp16 or bf16")
+        if self.price_usd is not None and not self.price_source:
+            raise ValueError(f"GPU {self.id}: price_usd needs price_source")
+        return self
+
+    def peak(self, dtype: ComputeDtype) -> float | None:
+        """Dense peak in TFLOPS for ``dtype``; fp16 and bf16 stand in for each other."""
+        value = self.peak_tflops.get(dtype)
+        if value is None and dtype in (ComputeDtype.FP16, ComputeDtype.BF16):
+            other = ComputeDtype.BF16 if dtype is ComputeDtype.FP16 else ComputeDtype.FP16
+            value = self.peak_tflops.get(other)
+        return value
+
+
+class MlpKind(StrEnum):
+    """Feed-forward block shape: gated (SwiGLU/GeGLU, 3 matrices) or plain (2 matrices)."""
+
+    GATED = "gated"
+    PLAIN = "plain"
+
+
+class MoeSpec(_Record):
+    """Mixture-of-experts layout.
+
+    ``dense_layers`` counts leading layers that use a dense FFN of ``intermediate_size``
+    (DeepSeek's ``first_k_dense_replace``); ``moe_layer_interval`` = 2 means every other
+    layer is MoE (Llama 4 Maverick), the others dense.
+    """
+
+    num_experts: PositiveInt
+    experts_per_token: PositiveInt
+    shared_experts: NonNegativeInt = 0
+    expert_intermediate_size: PositiveInt
+    shared_expert_intermediate_size: PositiveInt | None = None
+    dense_layers: NonNegativeInt = 0
+    moe_layer_interval: PositiveInt = 1
+
+
+class MlaSpec(_Record):
+    """Multi-head latent attention (DeepSeek-V2/V3): the KV cache stores a compressed latent."""
+
+    kv_lora_rank: PositiveInt
+    q_lora_rank: PositiveInt | None = None
+    qk_rope_head_dim: PositiveInt
+    qk_nope_head_dim: PositiveInt
+    v_head_dim: PositiveInt
+
+
+class SlidingWindowSpec(_Record):
+    """Local attention: ``window_tokens`` wide on all but one in ``global_layer_every`` layers.
+
+    ``global_layer_every`` = 0 means every layer is local (Mistral-7B-v0.1);
+    6 means five local layers then one global (Gemma 3); 2 alternates (gpt-oss).
+    """
+
+    window_tokens: PositiveInt
+    global_layer_every: NonNegativeInt = 0
+
+
+class ModelSpec(_Record):
+    """A transformer's architecture, as in its Hugging Face ``config.json``.
+
+    ``params_total_b`` / ``params_active_b`` are the published counts in billions, used
+    by integrity tests to check that the architecture fields reproduce them.
+    """
+
+    id: str = Field(min_length=2)
+    aliases: tuple[str, ...] = ()
+    family: str
+    num_layers: PositiveInt
+    hidden_size: PositiveInt
+    num_attention_heads: PositiveInt
+    num_kv_heads: PositiveInt
+    head_dim: PositiveInt
+    intermediate_size: PositiveInt
+    vocab_size: PositiveInt
+    tie_word_embeddings: bool = False
+    mlp: MlpKind = MlpKind.GATED
+    max_context_tokens: PositiveInt
+    moe: MoeSpec | None = None
+    mla: MlaSpec | None = None
+    sliding_window: SlidingWindowSpec | None = None
+    params_total_b: PositiveFloat
+    params_active_b: PositiveFloat | None = None
+    source: str = Field(min_length=8)
+    source_date: dt.date
+    notes: str = ""
+
+    @model_validator(mode="after")
+    def _check_heads(self) -> ModelSpec:
+        if self.num_attention_heads % self.num_kv_heads:
+            raise ValueError(
+                f"model {self.id}: num_attention_heads ({self.num_attention_heads}) "
+                f"must be a multiple of num_kv_heads ({self.num_kv_heads})"
+            )
+        return self
+
+    @property
+    def is_moe(self) -> bool:
+        return self.moe is not None
+
+
+class WeightFormat(_Record):
+    """A weight storage format: bits per weight including scales, and how it is computed.
+
+    ``compute_dtype`` is the tensor-core format the matmuls run in when the GPU supports
+    it natively; ``fallback_compute_dtype`` is used otherwise (weight-only dequantisation),
+    or ``None`` when the format cannot run without native support.
+    """
+
+    id: str
+    aliases: tuple[str, ...] = ()
+    bits_per_weight: PositiveFloat
+    embedding_bits: PositiveFloat | None = None
+    compute_dtype: ComputeDtype
+    fallback_compute_dtype: ComputeDtype | None
+    quantized: bool
+    dequant_overhead: Annotated[float, Field(ge=0, le=1)] = 0.0
+    description: str
+    source: str = Field(min_length=8)
+    source_date: dt.date
+
+
+class KvFormat(_Record):
+    """A KV-cache element format and its size in bits (scales included)."""
+
+    id: str
+    aliases: tuple[str, ...] = ()
+    bits_per_element: PositiveFloat
+    description: str
+    source: str = Field(min_length=8)
+    source_date: dt.date
+
+
+class EngineProfile(_Record):
+    """Efficiency factors of a serving engine, used by the performance model.
+
+    Efficiencies are fractions of the roofline (0-1]: ``compute_efficiency`` of peak
+    tensor FLOPS reached by large prefill GEMMs, ``bandwidth_efficiency`` of peak HBM
+    bandwidth reached by decode weight/KV reads. ``step_overhead_s`` is the fixed CPU and
+    launch cost of one forward step; ``per_layer_overhead_s`` the floor of a layer's
+    kernels (launch gaps and minimum kernel durations, paid even by tiny steps);
+    ``per_sequence_overhead_s`` grows with batch size
+    (sampling, scheduling). ``quantized_kv_format`` is the KV-cache format the engine uses
+    by default with quantised weights (None: 16-bit). ``kv_reservation`` = full: the
+    scheduler reserves KV blocks for a request's whole prompt + output at admission
+    (TensorRT-LLM's GUARANTEED_NO_EVICT); on_demand: blocks are taken as tokens are made
+    (vLLM). ``memory_fraction_of`` says whether ``gpu_memory_utilization`` is a share of
+    the whole GPU (vLLM) or of the memory left after weights (TensorRT-LLM's
+    kv_cache_free_gpu_mem_fraction). ``how_obtained`` says where the
+    numbers come from.
+    """
+
+    id: str
+    name: str
+    aliases: tuple[str, ...] = ()
+    compute_efficiency: Annotated[float, Field(gt=0, le=1)]
+    bandwidth_efficiency: Annotated[float, Field(gt=0, le=1)]
+    communication_efficiency: Annotated[float, Field(gt=0, le=1)]
+    step_overhead_s: Annotated[float, Field(ge=0, le=1)]
+    per_layer_overhead_s: Annotated[float, Field(ge=0, le=0.01)] = 0.0
+    per_sequence_overhead_s: Annotated[float, Field(ge=0, le=1)]
+    max_num_seqs: PositiveInt
+    max_batched_tokens: PositiveInt
+    gpu_memory_utilization: Annotated[float, Field(gt=0, le=1)]
+    runtime_overhead_gib: Annotated[float, Field(ge=0)]
+    continuous_batching: bool = True
+    chunked_prefill: bool = True
+    multi_gpu_split: Literal["tensor", "layer"] = "tensor"
+    quantized_kv_format: str | None = None
+    kv_reservation: Literal["on_demand", "full"] = "on_demand"
+    memory_fraction_of: Literal["total", "free"] = "total"
+    how_obtained: str = Field(min_length=8)
+    source_date: dt.date
+
+
+class InterconnectProfile(_Record):
+    """Collective-communication figures of one interconnect kind.
+
+    ``unidirectional_fraction`` converts the vendor's aggregate (bidirectional) figure
+    into the bandwidth one ring all-reduce step can use; ``allreduce_latency_us`` is the
+    fixed cost of one small all-reduce (launch and synchronisation).
+    """
+
+    kind: InterconnectKind
+    unidirectional_fraction: Annotated[float, Field(gt=0, le=1)]
+    allreduce_latency_us: Annotated[float, Field(ge=0)]
+    source: str = Field(min_length=8)
+    source_date: dt.date

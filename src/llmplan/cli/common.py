@@ -1,0 +1,86 @@
+"""Shared CLI plumbing: error handling, JSON output, the user's catalog folder."""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import os
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from llmplan.catalog.loader import Catalog, load_catalog
+from llmplan.errors import LlmplanError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+console = Console()
+error_console = Console(stderr=True)
+EXIT_USAGE = 2
+
+
+def user_home() -> Path:
+    """Folder for the user's own catalog entries: $LLMPLAN_HOME or ~/.llmplan."""
+    return Path(os.environ.get("LLMPLAN_HOME") or Path.home() / ".llmplan")
+
+
+def catalog() -> Catalog:
+    return load_catalog(user_home())
+
+
+def fail(message: str) -> typer.Exit:
+    """Print one error line and return the exit to raise (code 2)."""
+    error_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(EXIT_USAGE)
+
+
+def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn llmplan errors into one line on stderr and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except LlmplanError as exc:
+            raise fail(str(exc)) from None
+
+    return wrapper
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float):
+        return None if not math.isfinite(value) else round(value, 6)
+    if isinstance(value, Mapping):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def print_json(payload: Any) -> None:
+    """Write ``payload`` as JSON on stdout (NaN and infinities become null)."""
+    sys.stdout.write(json.dumps(_clean(payload), indent=2, default=str) + "\n")
+
+
+def key_value_table(title: str, rows: list[tuple[str, str]]) -> Table:
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column("quantity", style="bold")
+    table.add_column("value", justify="right")
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+def gib(value: float) -> str:
+    return f"{value / 2**30:,.2f} GiB"
+
+
+def number(value: float, digits: int = 1) -> str:
+    return f"{value:,.{digits}f}"

@@ -1,0 +1,67 @@
+"""The ``llmplan`` command line: a thin layer over the core models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from llmplan.cli import catalogs, sizing
+from llmplan.cli.common import console, handle_errors, print_json
+from llmplan.validation.dataset import bundled_measurements_path, read_measurements
+from llmplan.validation.summary import validate as run_validation
+
+app = typer.Typer(
+    name="llmplan",
+    help="Plan self-hosted LLM deployments: memory, performance, cost and the decision.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("memory")(sizing.memory_command)
+app.command("perf")(sizing.perf_command)
+app.command("example")(sizing.example_command)
+app.add_typer(catalogs.gpus_app, name="gpus")
+app.add_typer(catalogs.models_app, name="models")
+app.add_typer(catalogs.engines_app, name="engines")
+
+
+@app.command("validate")
+@handle_errors
+def validate_command(
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Measurements CSV (schema of the bundled dev set); default: the dev set."
+        ),
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    report: Annotated[
+        Path | None, typer.Option(help="Write an HTML report with a predicted-vs-measured plot.")
+    ] = None,
+    by: Annotated[
+        str, typer.Option(help="Also break errors down by this column (engine, gpu, mode, ...).")
+    ] = "engine",
+) -> None:
+    """Predict every row of a measurements CSV and report the errors per metric family."""
+    from llmplan.cli.common import catalog
+    from llmplan.cli.validation_view import render_validation, validation_payload
+
+    path = file if file is not None else bundled_measurements_path()
+    rows = read_measurements(path)
+    result = run_validation(rows, catalog())
+    if report is not None:
+        from llmplan.report.validation import write_validation_report
+
+        write_validation_report(result, report, title=f"Validation on {path.name}")
+    if json_out:
+        print_json(validation_payload(result))
+        return
+    render_validation(result, by)
+    if report is not None:
+        console.print(f"report written to {report}")
+
+
+def main() -> None:  # pragma: no cover - entry point
+    app()

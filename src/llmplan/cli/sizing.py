@@ -1,0 +1,305 @@
+"""``llmplan memory``, ``llmplan perf`` and ``llmplan example``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Annotated, Any
+
+import typer
+
+from llmplan.cli.common import (
+    catalog,
+    console,
+    gib,
+    handle_errors,
+    key_value_table,
+    number,
+    print_json,
+)
+from llmplan.deployment import Deployment
+from llmplan.errors import InputError
+from llmplan.perf.serving import Load, LoadKind, PerfResult, predict
+from llmplan.sizing.finetune import FinetuneMethod, estimate_finetune_memory
+from llmplan.sizing.memory import MemoryEstimate, estimate_memory
+
+ModelOpt = Annotated[
+    str, typer.Option("--model", "-m", help="Model id or alias (`llmplan models list`).")
+]
+GpuOpt = Annotated[str, typer.Option("--gpu", "-g", help="GPU id or alias (`llmplan gpus list`).")]
+NumGpusOpt = Annotated[int | None, typer.Option(help="GPUs per replica (default tp x pp).")]
+TpOpt = Annotated[int | None, typer.Option(help="Tensor-parallel degree (default: all GPUs).")]
+PpOpt = Annotated[int, typer.Option(help="Pipeline-parallel degree.")]
+PrecisionOpt = Annotated[
+    str, typer.Option(help="Weight format: bf16, fp8, int4-awq, q4_k_m, nvfp4, ...")
+]
+KvOpt = Annotated[str | None, typer.Option(help="KV-cache format: fp16, fp8, int8, q8_0, ...")]
+EngineOpt = Annotated[
+    str, typer.Option(help="Engine profile: vllm, sglang, trtllm, llama.cpp, ...")
+]
+InputOpt = Annotated[int, typer.Option(help="Prompt tokens per request.")]
+OutputOpt = Annotated[int, typer.Option(help="Generated tokens per request.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+@dataclass(frozen=True)
+class Example:
+    """The bundled example deployment and load."""
+
+    model: str = "meta-llama/Llama-3.1-70B-Instruct"
+    gpu: str = "H100-SXM-80GB"
+    tp: int = 2
+    precision: str = "fp8"
+    engine: str = "vllm"
+    input_tokens: int = 1024
+    output_tokens: int = 256
+    batch: int = 32
+
+
+def build_deployment(
+    model: str,
+    gpu: str,
+    num_gpus: int | None,
+    tp: int | None,
+    pp: int,
+    precision: str,
+    kv_precision: str | None,
+    engine: str,
+) -> Deployment:
+    """Resolve names and parallelism into a Deployment; num_gpus must equal tp x pp."""
+    for name, value in (("num_gpus", num_gpus), ("tp", tp), ("pp", pp)):
+        if value is not None and value < 1:
+            raise InputError(f"must be >= 1, got {value}", field=name)
+    if tp is None:
+        tp = max(1, (num_gpus or pp) // pp)
+    if num_gpus is not None and num_gpus != tp * pp:
+        raise InputError(f"num_gpus={num_gpus} must equal tp x pp = {tp * pp}", field="num_gpus")
+    return Deployment.from_names(
+        catalog(),
+        model=model,
+        gpu=gpu,
+        precision=precision,
+        kv_precision=kv_precision,
+        engine=engine,
+        tp=tp,
+        pp=pp,
+    )
+
+
+def _positive(name: str, value: float) -> None:
+    if not value > 0:
+        raise InputError(f"must be > 0, got {value}", field=name)
+
+
+def memory_rows(estimate: MemoryEstimate) -> list[tuple[str, str]]:
+    return [
+        ("weights", gib(estimate.weights_bytes)),
+        ("KV cache per token", f"{estimate.kv_bytes_per_token / 2**10:,.1f} KiB"),
+        (
+            f"KV cache ({estimate.batch} x {estimate.context_tokens} tokens)",
+            gib(estimate.kv_cache_bytes),
+        ),
+        ("activations", gib(estimate.activation_bytes)),
+        ("runtime overhead", gib(estimate.overhead_bytes)),
+        ("total", gib(estimate.total_bytes)),
+        (f"per GPU ({estimate.num_gpus} GPUs)", gib(estimate.per_gpu_bytes)),
+        ("GPU memory", gib(estimate.gpu_memory_bytes)),
+        ("fits", "yes" if estimate.fits else "NO"),
+        ("max concurrent sequences at this context", f"{estimate.max_concurrent_sequences:,}"),
+    ]
+
+
+@handle_errors
+def memory_command(
+    model: ModelOpt,
+    gpu: Annotated[
+        str | None, typer.Option("--gpu", "-g", help="GPU id; omit for totals only.")
+    ] = None,
+    num_gpus: NumGpusOpt = None,
+    tp: TpOpt = None,
+    pp: PpOpt = 1,
+    precision: PrecisionOpt = "bf16",
+    kv_precision: KvOpt = None,
+    engine: EngineOpt = "vllm",
+    context: Annotated[int, typer.Option(help="Tokens per sequence (prompt + output).")] = 4096,
+    batch: Annotated[int, typer.Option(help="Concurrent sequences.")] = 1,
+    finetune: Annotated[
+        FinetuneMethod | None, typer.Option(help="Size fine-tuning instead of serving.")
+    ] = None,
+    lora_rank: Annotated[int, typer.Option(help="LoRA rank (finetune lora/qlora).")] = 16,
+    gradient_checkpointing: Annotated[
+        bool, typer.Option(help="Recompute activations (finetune).")
+    ] = True,
+    json_out: JsonOpt = False,
+) -> None:
+    """VRAM for weights, KV cache, activations and overhead; whether it fits the GPUs."""
+    _positive("context", context)
+    _positive("batch", batch)
+    deployment = build_deployment(
+        model, gpu or "H100-SXM-80GB", num_gpus, tp, pp, precision, kv_precision, engine
+    )
+    if finetune is not None:
+        ft = estimate_finetune_memory(
+            deployment,
+            finetune,
+            sequence_tokens=context,
+            micro_batch=batch,
+            lora_rank=lora_rank,
+            gradient_checkpointing=gradient_checkpointing,
+        )
+        ft_payload: dict[str, Any] = ft.as_dict()
+        if gpu is None:
+            ft_payload |= {"per_gpu_bytes": None, "fits": None}
+        if json_out:
+            print_json(ft_payload)
+        else:
+            console.print(
+                key_value_table(
+                    f"Fine-tuning memory: {deployment.model.id} ({finetune.value})",
+                    [
+                        (k, gib(v) if k.endswith("_bytes") and isinstance(v, float) else str(v))
+                        for k, v in ft_payload.items()
+                    ],
+                )
+            )
+        return
+    estimate = estimate_memory(deployment, context_tokens=context, batch=batch)
+    payload: dict[str, Any] = estimate.as_dict()
+    if gpu is None:
+        for key in ("per_gpu_bytes", "gpu_memory_bytes", "fits", "max_concurrent_sequences"):
+            payload.pop(key)
+    if json_out:
+        print_json(
+            payload
+            | {
+                "model": deployment.model.id,
+                "gpu": gpu and deployment.gpu.id,
+                "precision": deployment.weights.id,
+                "kv_precision": deployment.kv.id,
+            }
+        )
+        return
+    rows = memory_rows(estimate) if gpu else memory_rows(estimate)[:6]
+    console.print(
+        key_value_table(f"Memory: {deployment.model.id} in {deployment.weights.id}", rows)
+    )
+
+
+def perf_rows(result: PerfResult) -> list[tuple[str, str]]:
+    return [
+        ("time to first token", f"{number(result.ttft_ms)} ms"),
+        ("time per output token", f"{number(result.tpot_ms, 2)} ms"),
+        ("end-to-end latency", f"{number(result.e2e_latency_ms)} ms"),
+        ("output tokens/s", number(result.output_tokens_per_s)),
+        ("total tokens/s", number(result.total_tokens_per_s)),
+        ("requests/s", number(result.requests_per_s, 3)),
+        ("running batch", number(result.batch)),
+        ("max batch (KV cache / engine limit)", f"{result.max_batch:,}"),
+        ("queue wait", f"{number(result.queue_wait_ms)} ms"),
+        ("bound", result.bound),
+    ]
+
+
+def _load_from_options(
+    input_tokens: int,
+    output_tokens: int,
+    batch: int | None,
+    offline: bool,
+    request_rate: float | None,
+    concurrency: int | None,
+) -> Load:
+    chosen = [
+        n
+        for n, v in (
+            ("--batch", batch),
+            ("--offline", offline or None),
+            ("--request-rate", request_rate),
+            ("--concurrency", concurrency),
+        )
+        if v
+    ]
+    if len(chosen) > 1:
+        raise InputError(f"give only one of {', '.join(chosen)}", field="load")
+    _positive("input_tokens", input_tokens)
+    _positive("output_tokens", output_tokens)
+    if offline:
+        return Load(LoadKind.OFFLINE, input_tokens, output_tokens)
+    if request_rate is not None:
+        return Load(LoadKind.RATE, input_tokens, output_tokens, request_rate=request_rate)
+    if concurrency is not None:
+        return Load(LoadKind.CONCURRENCY, input_tokens, output_tokens, batch=concurrency)
+    return Load(
+        LoadKind.BATCH, input_tokens, output_tokens, batch=batch if batch is not None else 1
+    )
+
+
+@handle_errors
+def perf_command(
+    model: ModelOpt,
+    gpu: GpuOpt,
+    num_gpus: NumGpusOpt = None,
+    tp: TpOpt = None,
+    pp: PpOpt = 1,
+    precision: PrecisionOpt = "bf16",
+    kv_precision: KvOpt = None,
+    engine: EngineOpt = "vllm",
+    input_tokens: InputOpt = 1024,
+    output_tokens: OutputOpt = 256,
+    batch: Annotated[
+        int | None, typer.Option(help="Steady concurrent sequences (static batch).")
+    ] = None,
+    offline: Annotated[
+        bool, typer.Option(help="Maximum throughput: the largest batch that fits.")
+    ] = False,
+    request_rate: Annotated[
+        float | None, typer.Option(help="Poisson arrivals, requests/s.")
+    ] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Closed-loop clients.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Predict TTFT, TPOT, latency and throughput from first principles (roofline)."""
+    deployment = build_deployment(model, gpu, num_gpus, tp, pp, precision, kv_precision, engine)
+    load = _load_from_options(
+        input_tokens, output_tokens, batch, offline, request_rate, concurrency
+    )
+    result = predict(deployment, load)
+    if json_out:
+        print_json(
+            result.as_dict()
+            | {
+                "model": deployment.model.id,
+                "gpu": deployment.gpu.id,
+                "tp": deployment.tp,
+                "pp": deployment.pp,
+                "precision": deployment.weights.id,
+                "kv_precision": deployment.kv.id,
+                "engine": deployment.engine.id,
+            }
+        )
+        return
+    title = (
+        f"Performance: {deployment.model.id} ({deployment.weights.id}) on {deployment.num_gpus} x "
+        f"{deployment.gpu.id}, tp={deployment.tp} pp={deployment.pp}, {deployment.engine.name}, "
+        f"{load.kind.value} load, {input_tokens} in / {output_tokens} out"
+    )
+    console.print(key_value_table(title, perf_rows(result)))
+
+
+@handle_errors
+def example_command(json_out: JsonOpt = False) -> None:
+    """Run memory and performance for the bundled example (Llama-3.1-70B, FP8, 2 x H100)."""
+    e = Example()
+    deployment = build_deployment(e.model, e.gpu, None, e.tp, 1, e.precision, None, e.engine)
+    load = Load(LoadKind.BATCH, e.input_tokens, e.output_tokens, batch=e.batch)
+    context = e.input_tokens + e.output_tokens
+    estimate = estimate_memory(deployment, context_tokens=context, batch=e.batch)
+    result = predict(deployment, load)
+    if json_out:
+        print_json({"example": asdict(e), "memory": estimate.as_dict(), "perf": result.as_dict()})
+        return
+    console.print(
+        f"[bold]Example:[/] {e.model} in {e.precision} on {e.tp} x {e.gpu} with "
+        f"{e.engine}, {e.batch} concurrent requests of {e.input_tokens} + "
+        f"{e.output_tokens} tokens"
+    )
+    console.print(key_value_table("Memory", memory_rows(estimate)))
+    console.print(key_value_table("Performance", perf_rows(result)))

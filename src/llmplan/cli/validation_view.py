@@ -1,0 +1,85 @@
+"""Terminal and JSON views of a validation run."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from rich.table import Table
+
+from llmplan.cli.common import console
+from llmplan.validation.summary import ErrorStats, ValidationReport
+
+MAX_SKIP_REASONS = 12
+
+
+def validation_payload(report: ValidationReport) -> dict[str, object]:
+    """``{"rows": [...], "summary": {...}, "skipped": [...]}`` with APE as fractions."""
+    rows = [
+        {
+            "line": r.row.line,
+            "source": r.row.source,
+            "engine": r.row.engine,
+            "model": r.row.model,
+            "gpu": r.row.gpu,
+            "mode": r.row.mode,
+            "metric": r.row.metric,
+            "family": r.family,
+            "measured": r.row.value,
+            "predicted": r.predicted,
+            "ape": r.ape,
+        }
+        for r in report.results
+    ]
+    skipped = [
+        {
+            "line": s.row.line,
+            "metric": s.row.metric,
+            "model": s.row.model,
+            "gpu": s.row.gpu,
+            "reason": s.reason,
+        }
+        for s in report.skipped
+    ]
+    return {"rows": rows, "summary": report.summary_dict(), "skipped": skipped}
+
+
+def _stats_table(title: str, groups: dict[str, ErrorStats]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("group", "n", "median APE", "mean APE", "within 25%"):
+        table.add_column(column, justify="left" if column == "group" else "right")
+    for name, stats in groups.items():
+        if stats.n == 0:
+            continue
+        table.add_row(
+            name,
+            str(stats.n),
+            f"{stats.median_ape:.1%}",
+            f"{stats.mean_ape:.1%}",
+            f"{stats.within_25pct:.0%}",
+        )
+    return table
+
+
+def render_validation(report: ValidationReport, by: str) -> None:
+    """Print the per-family summary, a breakdown and the skip reasons."""
+    families = dict(report.families) | {"overall": report.overall}
+    console.print(
+        _stats_table(
+            f"Prediction error on {report.total_rows} rows (coverage {report.coverage:.1%})",
+            families,
+        )
+    )
+    try:
+        groups = report.breakdown(by)
+    except AttributeError:
+        groups = {}
+    if groups:
+        console.print(_stats_table(f"By {by}", groups))
+    reasons = Counter(s.reason for s in report.skipped)
+    if reasons:
+        table = Table(title=f"{len(report.skipped)} rows skipped", title_justify="left")
+        table.add_column("rows", justify="right")
+        table.add_column("reason")
+        for reason, count in reasons.most_common(MAX_SKIP_REASONS):
+            table.add_row(str(count), reason)
+        console.print(table)

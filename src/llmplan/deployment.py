@@ -1,0 +1,133 @@
+"""A model placed on hardware: the object sizing and performance models take.
+
+A :class:`Deployment` is one model replica: ``tp`` x ``pp`` GPUs of one kind running one
+engine with one weight and KV-cache format. It checks that the combination can work
+(tensor parallelism dividing the heads, the GPU supporting the weight format) and
+nothing else; it holds no state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from llmplan.catalog.loader import Catalog
+from llmplan.catalog.schema import (
+    ComputeDtype,
+    EngineProfile,
+    GpuSpec,
+    InterconnectProfile,
+    KvFormat,
+    ModelSpec,
+    WeightFormat,
+)
+from llmplan.errors import ConfigurationError, InputError
+
+MAX_PARALLEL_DEGREE = 1024
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One replica of ``model`` on ``tp * pp`` GPUs of type ``gpu``."""
+
+    model: ModelSpec
+    gpu: GpuSpec
+    weights: WeightFormat
+    kv: KvFormat
+    engine: EngineProfile
+    interconnect: InterconnectProfile
+    tp: int = 1
+    pp: int = 1
+
+    def __post_init__(self) -> None:
+        for name, value in (("tp", self.tp), ("pp", self.pp)):
+            if not 1 <= value <= MAX_PARALLEL_DEGREE:
+                raise InputError(
+                    f"must be between 1 and {MAX_PARALLEL_DEGREE}, got {value}", field=name
+                )
+        heads = self.model.num_attention_heads
+        if heads % self.tp:
+            raise ConfigurationError(
+                f"tp={self.tp} does not divide the {heads} attention heads of {self.model.id}; "
+                f"allowed: {', '.join(str(d) for d in _divisors(heads) if d <= 64)}",
+                field="tp",
+            )
+        if self.pp > self.model.num_layers:
+            raise ConfigurationError(
+                f"pp={self.pp} exceeds the {self.model.num_layers} layers of {self.model.id}",
+                field="pp",
+            )
+        if self.compute_dtype is None:
+            supported = ", ".join(sorted(d.value for d in self.gpu.peak_tflops))
+            raise ConfigurationError(
+                f"precision '{self.weights.id}' needs native {self.weights.compute_dtype.value} "
+                f"support, which {self.gpu.id} lacks (it supports: {supported})",
+                field="precision",
+            )
+
+    @property
+    def num_gpus(self) -> int:
+        return self.tp * self.pp
+
+    @property
+    def compute_dtype(self) -> ComputeDtype | None:
+        """Format the matmuls run in on this GPU, or None if the format cannot run."""
+        native = self.weights.compute_dtype
+        if self.gpu.peak(native) is not None:
+            return native
+        fallback = self.weights.fallback_compute_dtype
+        if fallback is not None and self.gpu.peak(fallback) is not None:
+            return fallback
+        if fallback is ComputeDtype.FP16 and self.gpu.peak(ComputeDtype.FP32) is not None:
+            return ComputeDtype.FP32
+        return None
+
+    @property
+    def weight_only_quantized(self) -> bool:
+        """True when weights are dequantised on the fly (no native low-precision GEMM)."""
+        return self.weights.quantized and self.compute_dtype is not self.weights.compute_dtype
+
+    @property
+    def matmul_peak_flops(self) -> float:
+        """Dense peak in FLOP/s for the model's GEMMs on one GPU."""
+        dtype = self.compute_dtype
+        assert dtype is not None  # checked in __post_init__
+        peak = self.gpu.peak(dtype)
+        assert peak is not None
+        return peak * 1e12
+
+    @property
+    def attention_peak_flops(self) -> float:
+        """Dense peak in FLOP/s for attention (16-bit on every GPU here)."""
+        peak = self.gpu.peak(ComputeDtype.FP16) or self.gpu.peak(ComputeDtype.FP32)
+        assert peak is not None
+        return peak * 1e12
+
+    @classmethod
+    def from_names(
+        cls,
+        catalog: Catalog,
+        *,
+        model: str,
+        gpu: str,
+        precision: str | None = None,
+        kv_precision: str | None = None,
+        engine: str = "vllm",
+        tp: int = 1,
+        pp: int = 1,
+    ) -> Deployment:
+        """Build from the ids users type; ``precision`` defaults to bf16, KV to fp16."""
+        gpu_spec = catalog.gpu(gpu)
+        return cls(
+            model=catalog.model(model),
+            gpu=gpu_spec,
+            interconnect=catalog.interconnect(gpu_spec.interconnect),
+            weights=catalog.weight_format(precision or "bf16"),
+            kv=catalog.kv_format(kv_precision or "fp16"),
+            engine=catalog.engine(engine),
+            tp=tp,
+            pp=pp,
+        )
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]

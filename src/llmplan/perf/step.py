@@ -1,0 +1,208 @@
+"""Time of one forward step of a serving engine, from first principles (roofline).
+
+A step processes ``decode_seqs`` sequences that each generate one token plus
+``prefill_tokens`` prompt tokens of ``prefill_seqs`` prompts. For each group of
+operations the time is the larger of compute time (FLOPs over the GPU's peak times the
+engine's compute efficiency) and memory time (bytes moved over peak bandwidth times the
+engine's bandwidth efficiency); the groups are added:
+
+- linear layers (projections, feed-forward, experts, LM head): 2 FLOPs per weight per
+  token; every weight read once per step, MoE experts only when a token routes to them;
+- attention: 2 x tokens x attended context x heads x (d_qk + d_v) FLOPs; decode reads the
+  whole KV cache of the batch;
+- tensor-parallel all-reduce (2 per layer) over the interconnect, pipeline hand-offs;
+- a fixed per-step engine overhead, a per-layer kernel floor, and a per-sequence cost
+  (scheduling, sampling).
+
+Times are for one pipeline stage (``1/pp`` of the layers) on ``tp`` GPUs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from llmplan.deployment import Deployment
+from llmplan.sizing.memory import (
+    ACTIVATION_BYTES_PER_ELEMENT,
+    global_layer_count,
+    kv_bytes_per_sequence,
+    kv_shard_fraction,
+)
+from llmplan.sizing.params import attention_params, count_params, mlp_params, moe_layer_params
+
+
+@dataclass(frozen=True, slots=True)
+class StepShape:
+    """What one forward step processes. Counts may be fractional (averages)."""
+
+    decode_seqs: float = 0.0
+    decode_context: float = 0.0
+    prefill_tokens: float = 0.0
+    prefill_seqs: float = 0.0
+    prefill_context: float = 0.0
+
+    @property
+    def tokens(self) -> float:
+        return self.decode_seqs + self.prefill_tokens
+
+    @property
+    def sequences(self) -> float:
+        return self.decode_seqs + self.prefill_seqs
+
+
+@dataclass(frozen=True, slots=True)
+class StepTime:
+    """Seconds spent per part of one step of one pipeline stage, and the binding limit."""
+
+    linear_s: float
+    attention_s: float
+    communication_s: float
+    overhead_s: float
+    linear_compute_bound: bool
+    attention_compute_bound: bool
+
+    @property
+    def total_s(self) -> float:
+        return self.linear_s + self.attention_s + self.communication_s + self.overhead_s
+
+    @property
+    def bound(self) -> str:
+        """Which limit takes the largest share: compute, memory, communication or overhead."""
+        parts = {
+            "compute": (self.linear_s if self.linear_compute_bound else 0.0)
+            + (self.attention_s if self.attention_compute_bound else 0.0),
+            "memory": (0.0 if self.linear_compute_bound else self.linear_s)
+            + (0.0 if self.attention_compute_bound else self.attention_s),
+            "communication": self.communication_s,
+            "overhead": self.overhead_s,
+        }
+        return max(parts, key=lambda k: parts[k])
+
+
+def expected_experts_touched(num_experts: int, experts_per_token: int, tokens: float) -> float:
+    """Mean number of distinct experts ``tokens`` tokens route to (uniform routing)."""
+    if tokens <= 0:
+        return 0.0
+    miss: float = (1.0 - experts_per_token / num_experts) ** tokens
+    return num_experts * (1.0 - miss)
+
+
+def _linear_costs(dep: Deployment, shape: StepShape) -> tuple[float, float]:
+    """(FLOPs, bytes) of the linear layers of the whole model for one step."""
+    model = dep.model
+    counts = count_params(model)
+    bits = dep.weights.bits_per_weight
+    embedding_bits = dep.weights.embedding_bits or bits
+    lm_head = model.vocab_size * model.hidden_size
+    dense_ffn = mlp_params(model, model.intermediate_size)
+    static = model.num_layers * attention_params(model) + counts.dense_layers * dense_ffn
+    flops = 2.0 * shape.tokens * static + 2.0 * shape.sequences * lm_head
+    weight_bytes = static * bits / 8 + lm_head * embedding_bits / 8
+    if model.moe is not None and counts.moe_layers:
+        moe = model.moe
+        _, active = moe_layer_params(model)
+        expert = mlp_params(model, moe.expert_intermediate_size)
+        routed_active = moe.experts_per_token * expert
+        always = active - routed_active
+        touched = expected_experts_touched(moe.num_experts, moe.experts_per_token, shape.tokens)
+        flops += 2.0 * shape.tokens * active * counts.moe_layers
+        weight_bytes += counts.moe_layers * (always + touched * expert) * bits / 8
+    activation_bytes = shape.tokens * model.hidden_size * ACTIVATION_BYTES_PER_ELEMENT * 4
+    return flops, weight_bytes + activation_bytes * model.num_layers
+
+
+def _attention_dims(dep: Deployment, decode: bool) -> float:
+    """d_qk + d_v per head: MLA decode runs in the compressed latent (absorbed weights)."""
+    model = dep.model
+    if model.mla is None:
+        return 2.0 * model.head_dim
+    mla = model.mla
+    if decode:
+        return float(2 * mla.kv_lora_rank + mla.qk_rope_head_dim)
+    return float(mla.qk_nope_head_dim + mla.qk_rope_head_dim + mla.v_head_dim)
+
+
+def _attended(dep: Deployment, context: float) -> float:
+    """Mean context a token attends to over all layers (sliding windows capped)."""
+    model = dep.model
+    global_layers = global_layer_count(model)
+    window = model.sliding_window.window_tokens if model.sliding_window else 0
+    local = min(context, window)
+    return (global_layers * context + (model.num_layers - global_layers) * local) / model.num_layers
+
+
+def _attention_costs(dep: Deployment, shape: StepShape) -> tuple[float, float]:
+    """(FLOPs, bytes) of attention for the whole model for one step."""
+    model = dep.model
+    heads_layers = model.num_attention_heads * model.num_layers
+    decode_flops = (
+        2.0
+        * shape.decode_seqs
+        * _attended(dep, shape.decode_context)
+        * heads_layers
+        * _attention_dims(dep, decode=True)
+    )
+    prefill_flops = (
+        2.0
+        * shape.prefill_tokens
+        * _attended(dep, shape.prefill_context / 2)
+        * heads_layers
+        * _attention_dims(dep, decode=False)
+    )
+    kv_read = shape.decode_seqs * kv_bytes_per_sequence(model, dep.kv, shape.decode_context)
+    kv_write = shape.tokens * kv_bytes_per_sequence(model, dep.kv, 1.0)
+    return decode_flops + prefill_flops, kv_read + kv_write
+
+
+def _roofline(
+    flops: float, bytes_: float, peak_flops: float, bandwidth: float
+) -> tuple[float, bool]:
+    compute_s = flops / peak_flops
+    memory_s = bytes_ / bandwidth
+    return max(compute_s, memory_s), compute_s >= memory_s
+
+
+def communication_time_s(dep: Deployment, tokens: float) -> float:
+    """Tensor-parallel all-reduces and pipeline hand-offs of one stage for one step."""
+    model = dep.model
+    link = dep.gpu.interconnect_bandwidth_gbps * 1e9
+    profile = dep.interconnect
+    usable = link * profile.unidirectional_fraction * dep.engine.communication_efficiency
+    message = tokens * model.hidden_size * ACTIVATION_BYTES_PER_ELEMENT
+    layers = model.num_layers / dep.pp
+    seconds = 0.0
+    if dep.tp > 1:
+        ring = 2.0 * (dep.tp - 1) / dep.tp * message / usable
+        seconds += 2 * layers * (profile.allreduce_latency_us * 1e-6 + ring)
+    if dep.pp > 1:
+        seconds += profile.allreduce_latency_us * 1e-6 + message / usable
+    return seconds
+
+
+def step_time(dep: Deployment, shape: StepShape) -> StepTime:
+    """Time of one step of one pipeline stage (1/pp of the layers on tp GPUs)."""
+    engine = dep.engine
+    gpus = dep.num_gpus
+    bandwidth = dep.gpu.memory_bandwidth_gbps * 1e9 * engine.bandwidth_efficiency
+    matmul_peak = dep.matmul_peak_flops * engine.compute_efficiency
+    if dep.weight_only_quantized:
+        matmul_peak /= 1.0 + dep.weights.dequant_overhead
+    attention_peak = dep.attention_peak_flops * engine.compute_efficiency
+
+    lin_flops, lin_bytes = _linear_costs(dep, shape)
+    linear_s, linear_cb = _roofline(lin_flops / gpus, lin_bytes / gpus, matmul_peak, bandwidth)
+    att_flops, att_bytes = _attention_costs(dep, shape)
+    att_bytes_per_gpu = att_bytes * kv_shard_fraction(dep)
+    attention_s, attention_cb = _roofline(
+        att_flops / gpus, att_bytes_per_gpu, attention_peak, bandwidth
+    )
+    overhead = engine.step_overhead_s + engine.per_sequence_overhead_s * shape.sequences
+    layer_floor = engine.per_layer_overhead_s * dep.model.num_layers
+    return StepTime(
+        linear_s=linear_s,
+        attention_s=attention_s,
+        communication_s=communication_time_s(dep, shape.tokens),
+        overhead_s=(overhead + layer_floor) / dep.pp,
+        linear_compute_bound=linear_cb,
+        attention_compute_bound=attention_cb,
+    )

@@ -1,0 +1,1 @@
+"""Validation of the performance model against published measurements."""

@@ -1,0 +1,110 @@
+"""Error statistics of predictions against measurements.
+
+APE (absolute percentage error) is ``|predicted - measured| / measured`` as a fraction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from llmplan.catalog.loader import Catalog
+from llmplan.validation.dataset import Measurement
+from llmplan.validation.predict import Skip, predict_row
+
+FAMILIES = ("throughput", "ttft", "tpot", "e2e")
+WITHIN = 0.25
+
+
+@dataclass(frozen=True)
+class RowResult:
+    row: Measurement
+    family: str
+    predicted: float
+
+    @property
+    def ape(self) -> float:
+        return abs(self.predicted - self.row.value) / self.row.value
+
+
+@dataclass(frozen=True)
+class SkippedRow:
+    row: Measurement
+    reason: str
+
+
+@dataclass(frozen=True)
+class ErrorStats:
+    n: int
+    median_ape: float
+    mean_ape: float
+    within_25pct: float
+
+    @classmethod
+    def of(cls, apes: Sequence[float]) -> ErrorStats:
+        values = np.asarray(apes, dtype=float)
+        if values.size == 0:
+            return cls(0, float("nan"), float("nan"), float("nan"))
+        return cls(
+            n=int(values.size),
+            median_ape=float(np.median(values)),
+            mean_ape=float(values.mean()),
+            within_25pct=float((values <= WITHIN).mean()),
+        )
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {
+            "n": self.n,
+            "median_ape": self.median_ape,
+            "mean_ape": self.mean_ape,
+            "within_25pct": self.within_25pct,
+        }
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    results: list[RowResult]
+    skipped: list[SkippedRow]
+    families: dict[str, ErrorStats] = field(default_factory=dict)
+    overall: ErrorStats = field(default_factory=lambda: ErrorStats.of([]))
+
+    @property
+    def total_rows(self) -> int:
+        return len(self.results) + len(self.skipped)
+
+    @property
+    def coverage(self) -> float:
+        return len(self.results) / self.total_rows if self.total_rows else 0.0
+
+    def breakdown(self, key: str) -> dict[str, ErrorStats]:
+        """Error statistics grouped by a row column (engine, gpu, model, mode, ...)."""
+        groups: dict[str, list[float]] = {}
+        for r in self.results:
+            groups.setdefault(str(getattr(r.row, key)), []).append(r.ape)
+        return {k: ErrorStats.of(v) for k, v in sorted(groups.items())}
+
+    def summary_dict(self) -> dict[str, object]:
+        summary: dict[str, object] = {f: s.as_dict() for f, s in self.families.items()}
+        summary["overall"] = self.overall.as_dict()
+        summary["coverage"] = self.coverage
+        summary["rows"] = self.total_rows
+        summary["predicted"] = len(self.results)
+        return summary
+
+
+def validate(rows: Iterable[Measurement], catalog: Catalog) -> ValidationReport:
+    """Predict every row that can be predicted and summarise the errors per family."""
+    results: list[RowResult] = []
+    skipped: list[SkippedRow] = []
+    for row in rows:
+        try:
+            predicted, family = predict_row(row, catalog)
+        except Skip as reason:
+            skipped.append(SkippedRow(row, str(reason)))
+            continue
+        results.append(RowResult(row, family, predicted))
+    families = {f: ErrorStats.of([r.ape for r in results if r.family == f]) for f in FAMILIES}
+    overall = ErrorStats.of([r.ape for r in results])
+    return ValidationReport(results, skipped, families, overall)
