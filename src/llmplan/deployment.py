@@ -14,6 +14,7 @@ from llmplan.catalog.loader import Catalog
 from llmplan.catalog.schema import (
     ComputeDtype,
     EngineProfile,
+    InterconnectKind,
     GpuSpec,
     InterconnectProfile,
     KvFormat,
@@ -117,16 +118,37 @@ class Deployment:
     ) -> Deployment:
         """Build from the ids users type; ``precision`` defaults to bf16, KV to fp16."""
         gpu_spec = catalog.gpu(gpu)
+        domain = gpu_spec.link_domain_gpus
+        if domain is not None and tp > domain:
+            gpu_spec = pcie_only(gpu_spec)
         return cls(
             model=catalog.model(model),
             gpu=gpu_spec,
             interconnect=catalog.interconnect(gpu_spec.interconnect),
             weights=catalog.weight_format(precision or "bf16"),
             kv=catalog.kv_format(kv_precision or "fp16"),
-            engine=catalog.engine(engine),
+            engine=engine_for_platform(catalog, engine, gpu_spec),
             tp=tp,
             pp=pp,
         )
+
+
+def engine_for_platform(catalog: Catalog, engine: str, gpu: GpuSpec) -> EngineProfile:
+    """The engine's profile, or its ROCm build's (``<id>-rocm``) on AMD GPUs if there is one."""
+    profile = catalog.engine(engine)
+    if gpu.vendor == "AMD" and profile.platform != "rocm":
+        rocm_id = f"{profile.id}-rocm"
+        if rocm_id in catalog.engines.ids():
+            return catalog.engine(rocm_id)
+    return profile
+
+
+def pcie_only(gpu: GpuSpec) -> GpuSpec:
+    """The same GPU with its peer traffic over PCIe (no NVLink), both directions counted."""
+    return gpu.model_copy(update={
+        "interconnect": InterconnectKind.PCIE,
+        "interconnect_bandwidth_gbps": 2 * gpu.pcie_bandwidth_gbps,
+    })
 
 
 def _divisors(n: int) -> list[int]:

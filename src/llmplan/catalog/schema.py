@@ -56,6 +56,8 @@ class GpuSpec(_Record):
     means the hardware has no native support for that format (e.g. no fp8 on A100).
     ``interconnect_bandwidth_gbps`` is the vendor-style aggregate per GPU (NVLink 4 = 900).
     ``pcie_bandwidth_gbps`` is the host link per direction (PCIe 4 x16 = 32, PCIe 5 x16 = 64).
+    ``link_domain_gpus`` is how many GPUs the interconnect joins when fewer than a node
+    (NVLink bridges pair cards): tensor parallelism wider than that runs over PCIe.
     ``usable_memory_fraction`` is the share of ``memory_gib`` a GPU program may use
     (below 1 for unified-memory chips, whose OS keeps part of the RAM).
     """
@@ -73,6 +75,7 @@ class GpuSpec(_Record):
     interconnect_bandwidth_gbps: PositiveFloat
     pcie_bandwidth_gbps: PositiveFloat
     max_gpus_per_node: PositiveInt = 8
+    link_domain_gpus: PositiveInt | None = None
     usable_memory_fraction: Annotated[float, Field(gt=0, le=1)] = 1.0
     tdp_w: PositiveFloat
     release_year: Annotated[int, Field(ge=2015, le=2030)]
@@ -225,7 +228,9 @@ class EngineProfile(_Record):
 
     Efficiencies are fractions of the roofline (0-1]: ``compute_efficiency`` of peak
     tensor FLOPS reached by large prefill GEMMs, ``bandwidth_efficiency`` of peak HBM
-    bandwidth reached by decode weight/KV reads. ``step_overhead_s`` is the fixed CPU and
+    bandwidth reached by decode weight/KV reads; ``moe_efficiency`` scales both for the
+    expert GEMMs of MoE layers (grouped GEMMs over few tokens per expert run below dense
+    GEMM efficiency). ``step_overhead_s`` is the fixed CPU and
     launch cost of one forward step; ``per_layer_overhead_s`` the floor of a layer's
     kernels (launch gaps and minimum kernel durations, paid even by tiny steps);
     ``per_sequence_overhead_s`` grows with batch size
@@ -235,8 +240,9 @@ class EngineProfile(_Record):
     (TensorRT-LLM's GUARANTEED_NO_EVICT); on_demand: blocks are taken as tokens are made
     (vLLM). ``memory_fraction_of`` says whether ``gpu_memory_utilization`` is a share of
     the whole GPU (vLLM) or of the memory left after weights (TensorRT-LLM's
-    kv_cache_free_gpu_mem_fraction). ``how_obtained`` says where the
-    numbers come from.
+    kv_cache_free_gpu_mem_fraction). ``platform`` = rocm marks the profile of an
+    engine's ROCm build (id ``<engine>-rocm``), used instead of the generic one on AMD
+    GPUs. ``how_obtained`` says where the numbers come from.
     """
 
     id: str
@@ -245,6 +251,7 @@ class EngineProfile(_Record):
     compute_efficiency: Annotated[float, Field(gt=0, le=1)]
     bandwidth_efficiency: Annotated[float, Field(gt=0, le=1)]
     communication_efficiency: Annotated[float, Field(gt=0, le=1)]
+    moe_efficiency: Annotated[float, Field(gt=0, le=1)] = 1.0
     step_overhead_s: Annotated[float, Field(ge=0, le=1)]
     per_layer_overhead_s: Annotated[float, Field(ge=0, le=0.01)] = 0.0
     per_sequence_overhead_s: Annotated[float, Field(ge=0, le=1)]
@@ -255,6 +262,7 @@ class EngineProfile(_Record):
     continuous_batching: bool = True
     chunked_prefill: bool = True
     multi_gpu_split: Literal["tensor", "layer"] = "tensor"
+    platform: Literal["any", "rocm"] = "any"
     quantized_kv_format: str | None = None
     kv_reservation: Literal["on_demand", "full"] = "on_demand"
     memory_fraction_of: Literal["total", "free"] = "total"

@@ -2,11 +2,12 @@
 
 Four kinds of load, as benchmarks run them:
 
-- ``batch``: ``batch`` requests start together. If they fit the KV cache and the engine's
-  sequence limit they run as one static batch (one prefill, then ``output`` decode steps);
-  otherwise the engine runs them with continuous batching at its capacity.
-- ``offline``: unlimited queued requests; the engine runs as many sequences as fit.
-- ``concurrency``: closed-loop clients, each sending its next request when one ends.
+- ``batch``: ``batch`` requests start together and run in waves of what fits (the KV
+  cache and the engine's sequence limit): each wave is prefilled, then decoded together.
+- ``offline``: unlimited queued requests; the engine runs as many sequences as fit, in a
+  continuous-batching steady state.
+- ``concurrency``: closed-loop clients, each sending its next request when one ends; with
+  fixed lengths they stay in step (waves), with varied lengths they reach steady state.
 - ``rate``: open-loop Poisson arrivals at ``request_rate`` requests/s.
 
 Continuous batching is modelled in steady state: each step decodes one token for every
@@ -40,7 +41,12 @@ class LoadKind(StrEnum):
 
 @dataclass(frozen=True)
 class Load:
-    """A benchmark-style load on one replica. Token counts are per request (means)."""
+    """A benchmark-style load on one replica. Token counts are per request (means).
+
+    ``fixed_lengths`` = False means lengths vary from request to request (a dataset such
+    as ShareGPT): requests then drift apart and a closed loop runs in a continuous-batching
+    steady state instead of synchronised waves.
+    """
 
     kind: LoadKind
     input_tokens: float
@@ -48,6 +54,7 @@ class Load:
     batch: int | None = None
     request_rate: float | None = None
     num_requests: int | None = None
+    fixed_lengths: bool = True
 
     def __post_init__(self) -> None:
         if self.input_tokens < 0 or not math.isfinite(self.input_tokens):
@@ -246,6 +253,8 @@ def predict(dep: Deployment, load: Load) -> PerfResult:
     """Predicted latency and throughput of ``dep`` under ``load``."""
     max_batch = capacity(dep, load.input_tokens, load.output_tokens)
     _check_fits(dep, max_batch, load.input_tokens + load.output_tokens)
+    if load.kind in (LoadKind.BATCH, LoadKind.CONCURRENCY) and not load.fixed_lengths:
+        return continuous(dep, load, float(load.batch or 1), max_batch)
     if load.kind is LoadKind.BATCH:
         batch = float(load.batch or 1)
         return waves(dep, replace(load, num_requests=int(batch)), min(batch, max_batch), max_batch)

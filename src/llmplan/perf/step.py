@@ -87,8 +87,9 @@ def expected_experts_touched(num_experts: int, experts_per_token: int, tokens: f
     return num_experts * (1.0 - miss)
 
 
-def _linear_costs(dep: Deployment, shape: StepShape) -> tuple[float, float]:
-    """(FLOPs, bytes) of the linear layers of the whole model for one step."""
+def _linear_costs(dep: Deployment, shape: StepShape) -> tuple[float, float, float, float]:
+    """(dense FLOPs, dense bytes, expert FLOPs, expert bytes) of the linear layers of the
+    whole model for one step; "expert" is the routed-expert part of MoE layers."""
     model = dep.model
     counts = count_params(model)
     bits = dep.weights.bits_per_weight
@@ -98,6 +99,7 @@ def _linear_costs(dep: Deployment, shape: StepShape) -> tuple[float, float]:
     static = model.num_layers * attention_params(model) + counts.dense_layers * dense_ffn
     flops = 2.0 * shape.tokens * static + 2.0 * shape.sequences * lm_head
     weight_bytes = static * bits / 8 + lm_head * embedding_bits / 8
+    expert_flops = expert_bytes = 0.0
     if model.moe is not None and counts.moe_layers:
         moe = model.moe
         _, active = moe_layer_params(model)
@@ -105,10 +107,12 @@ def _linear_costs(dep: Deployment, shape: StepShape) -> tuple[float, float]:
         routed_active = moe.experts_per_token * expert
         always = active - routed_active
         touched = expected_experts_touched(moe.num_experts, moe.experts_per_token, shape.tokens)
-        flops += 2.0 * shape.tokens * active * counts.moe_layers
-        weight_bytes += counts.moe_layers * (always + touched * expert) * bits / 8
+        flops += 2.0 * shape.tokens * always * counts.moe_layers
+        weight_bytes += counts.moe_layers * always * bits / 8
+        expert_flops = 2.0 * shape.tokens * routed_active * counts.moe_layers
+        expert_bytes = counts.moe_layers * touched * expert * bits / 8
     activation_bytes = shape.tokens * model.hidden_size * ACTIVATION_BYTES_PER_ELEMENT * 4
-    return flops, weight_bytes + activation_bytes * model.num_layers
+    return flops, weight_bytes + activation_bytes * model.num_layers, expert_flops, expert_bytes
 
 
 def _attention_dims(dep: Deployment, decode: bool) -> float:
@@ -189,8 +193,14 @@ def step_time(dep: Deployment, shape: StepShape) -> StepTime:
         matmul_peak /= 1.0 + dep.weights.dequant_overhead
     attention_peak = dep.attention_peak_flops * engine.compute_efficiency
 
-    lin_flops, lin_bytes = _linear_costs(dep, shape)
-    linear_s, linear_cb = _roofline(lin_flops / gpus, lin_bytes / gpus, matmul_peak, bandwidth)
+    lin_flops, lin_bytes, exp_flops, exp_bytes = _linear_costs(dep, shape)
+    dense_s, linear_cb = _roofline(lin_flops / gpus, lin_bytes / gpus, matmul_peak, bandwidth)
+    moe_eff = engine.moe_efficiency
+    expert_s, expert_cb = _roofline(
+        exp_flops / gpus, exp_bytes / gpus, matmul_peak * moe_eff, bandwidth * moe_eff
+    )
+    linear_s = dense_s + expert_s
+    linear_cb = linear_cb if dense_s >= expert_s else expert_cb
     att_flops, att_bytes = _attention_costs(dep, shape)
     att_bytes_per_gpu = att_bytes * kv_shard_fraction(dep)
     attention_s, attention_cb = _roofline(

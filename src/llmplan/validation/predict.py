@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 
 from llmplan.catalog.loader import Catalog, normalise_name
 from llmplan.catalog.schema import InterconnectKind
-from llmplan.deployment import Deployment
+from llmplan.deployment import Deployment, pcie_only
 from llmplan.errors import LlmplanError
 from llmplan.perf.serving import Load, LoadKind, PerfResult, predict
 from llmplan.validation.dataset import Measurement, leading_number
@@ -82,6 +82,7 @@ METRICS: dict[str, MetricSpec] = {
     "e2e_latency_ms": MetricSpec("e2e", _e2e),
     "e2e_latency_ms_mean": MetricSpec("e2e", _e2e),
 }
+_DATASET = re.compile(r"sharegpt|dataset|variable", re.IGNORECASE)
 _GEN_TG = re.compile(r"^gen_tokens_per_s_tg(\d+)$")
 _PROMPT_PP = re.compile(r"^prompt_tokens_per_s_pp(\d+)$")
 
@@ -150,9 +151,18 @@ def _kv_format(row: Measurement, catalog: Catalog, engine_id: str) -> str:
     )
 
 
+def _fixed_lengths(row: Measurement) -> bool:
+    """False when a dataset, not a number, sets the lengths (ShareGPT, 'variable')."""
+    return all(
+        leading_number(cell) is not None and not _DATASET.search(cell)
+        for cell in (row.input_len, row.output_len)
+    )
+
+
 def _load(row: Measurement) -> Load:
     inp, out = _lengths(row)
     mode = row.mode
+    fixed = _fixed_lengths(row)
     if (
         _GEN_TG.match(row.metric)
         or _PROMPT_PP.match(row.metric)
@@ -163,14 +173,14 @@ def _load(row: Measurement) -> Load:
         batch = _integer(row.batch, "batch")
         if batch is None:
             raise Skip(f"mode {mode} without a batch size")
-        return Load(LoadKind(mode), inp, out, batch=batch)
+        return Load(LoadKind(mode), inp, out, batch=batch, fixed_lengths=fixed)
     if mode == "offline":
         return Load(LoadKind.OFFLINE, inp, out)
     if mode in ("rate", "server"):
         rate = leading_number(row.request_rate)
         if not rate:
             raise Skip(f"mode {mode} without a request rate")
-        return Load(LoadKind.RATE, inp, out, request_rate=rate)
+        return Load(LoadKind.RATE, inp, out, request_rate=rate, fixed_lengths=fixed)
     raise Skip(f"mode '{mode}' is not one of batch, offline, concurrency, rate, server")
 
 
