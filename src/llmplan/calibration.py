@@ -34,6 +34,7 @@ FITTED_FIELDS: tuple[tuple[str, float, float, float], ...] = (
     ("bandwidth_efficiency", 0.3, 0.95, 0.8),
     ("communication_efficiency", 0.05, 0.95, 0.7),
     ("moe_efficiency", 0.05, 1.0, 0.7),
+    ("attention_efficiency", 0.2, 1.0, 0.8),
     ("step_overhead_s", 0.0, 0.05, 0.002),
     ("per_layer_overhead_s", 0.0, 0.0005, 0.00005),
     ("per_sequence_overhead_s", 0.0, 0.005, 0.00002),
@@ -92,7 +93,9 @@ def log_errors(prepared: Sequence[PreparedRow], engine: EngineProfile) -> np.nda
     return out
 
 
-def _with_params(engine: EngineProfile, names: Sequence[str], params: Sequence[float]) -> EngineProfile:
+def _with_params(
+    engine: EngineProfile, names: Sequence[str], params: Sequence[float] | np.ndarray
+) -> EngineProfile:
     return engine.model_copy(update={n: float(v) for n, v in zip(names, params, strict=True)})
 
 
@@ -112,11 +115,17 @@ def identifiable_fields(prepared: Sequence[PreparedRow]) -> list[tuple[str, floa
     return [f for f in FITTED_FIELDS if f[0] not in skip]
 
 
-def _residuals(prepared: Sequence[PreparedRow], engine: EngineProfile,
-               fields: Sequence[tuple[str, float, float, float]], params: np.ndarray) -> np.ndarray:
+def _residuals(
+    prepared: Sequence[PreparedRow],
+    engine: EngineProfile,
+    fields: Sequence[tuple[str, float, float, float]],
+    params: np.ndarray,
+) -> np.ndarray:
     candidate = _with_params(engine, [f[0] for f in fields], params)
-    priors = [PRIOR_WEIGHT * (p - prior) / (hi - lo)
-              for p, (_, lo, hi, prior) in zip(params, fields, strict=True)]
+    priors = [
+        PRIOR_WEIGHT * (p - prior) / (hi - lo)
+        for p, (_, lo, hi, prior) in zip(params, fields, strict=True)
+    ]
     return np.concatenate([log_errors(prepared, candidate), priors])
 
 
@@ -132,9 +141,13 @@ def fit_engine(prepared: Sequence[PreparedRow], engine: EngineProfile) -> Calibr
     start = [min(max(getattr(engine, n), lo), hi) for n, lo, hi, _ in fields]
     before = log_errors(prepared, engine)
     fit = least_squares(
-        lambda p: _residuals(prepared, engine, fields, p), start,
+        lambda p: _residuals(prepared, engine, fields, p),
+        start,
         bounds=([f[1] for f in fields], [f[2] for f in fields]),
-        loss="soft_l1", f_scale=LOG_LOSS_SCALE, diff_step=0.05, max_nfev=300,
+        loss="soft_l1",
+        f_scale=LOG_LOSS_SCALE,
+        diff_step=0.05,
+        max_nfev=300,
     )
     fitted = _with_params(engine, [f[0] for f in fields], fit.x)
     after = log_errors(prepared, fitted)

@@ -14,8 +14,8 @@ from llmplan.catalog.loader import Catalog
 from llmplan.catalog.schema import (
     ComputeDtype,
     EngineProfile,
-    InterconnectKind,
     GpuSpec,
+    InterconnectKind,
     InterconnectProfile,
     KvFormat,
     ModelSpec,
@@ -145,10 +145,12 @@ def engine_for_platform(catalog: Catalog, engine: str, gpu: GpuSpec) -> EnginePr
 
 def pcie_only(gpu: GpuSpec) -> GpuSpec:
     """The same GPU with its peer traffic over PCIe (no NVLink), both directions counted."""
-    return gpu.model_copy(update={
-        "interconnect": InterconnectKind.PCIE,
-        "interconnect_bandwidth_gbps": 2 * gpu.pcie_bandwidth_gbps,
-    })
+    return gpu.model_copy(
+        update={
+            "interconnect": InterconnectKind.PCIE,
+            "interconnect_bandwidth_gbps": 2 * gpu.pcie_bandwidth_gbps,
+        }
+    )
 
 
 def _divisors(n: int) -> list[int]:

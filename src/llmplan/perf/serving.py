@@ -149,14 +149,17 @@ def prefill_seconds(
 def waves(dep: Deployment, load: Load, clients: float, max_batch: int) -> PerfResult:
     """Requests run in synchronised waves of up to ``max_batch``: the prompts of a wave
     are prefilled, then decoded together to the end (static batching, and closed loops
-    with fixed lengths, whose requests start and finish together)."""
+    with fixed lengths, whose requests start and finish together). Prompts are prefilled
+    in steps of at most ``max_batched_tokens`` tokens, so a prompt's first token comes
+    when its step ends: on average after (groups + 1) / (2 groups) of the prefill."""
     inp, out = load.input_tokens, load.output_tokens
     batch = max(1.0, min(clients, float(max_batch)))
     prefill_total = prefill_seconds(dep, batch, inp)
     decode = StepShape(decode_seqs=batch, decode_context=inp + out / 2)
     tpot, stage = round_time(dep, decode)
     wave = prefill_total + (out - 1) * tpot
-    prompt_order = (batch + 1) / (2 * batch) if dep.engine.chunked_prefill else 1.0
+    groups = max(1.0, math.ceil(batch * max(inp, 1.0) / dep.engine.max_batched_tokens))
+    prompt_order = (groups + 1) / (2 * groups)
     queue_wait = max(0.0, clients - batch) / batch * wave
     ttft = prefill_total * prompt_order + queue_wait
     e2e = ttft + (out - 1) * tpot

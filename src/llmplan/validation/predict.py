@@ -221,12 +221,7 @@ def _declared_pcie_only(row: Measurement) -> bool:
 
 def over_pcie(deployment: Deployment, catalog: Catalog) -> Deployment:
     """The same deployment with its GPUs talking over PCIe only (no NVLink)."""
-    gpu = deployment.gpu.model_copy(
-        update={
-            "interconnect": InterconnectKind.PCIE,
-            "interconnect_bandwidth_gbps": 2 * deployment.gpu.pcie_bandwidth_gbps,
-        }
-    )
+    gpu = pcie_only(deployment.gpu)
     return replace(deployment, gpu=gpu, interconnect=catalog.interconnect(InterconnectKind.PCIE))
 
 
