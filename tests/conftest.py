@@ -15,6 +15,8 @@ settings.register_profile(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
+# A longer hunt on demand: pytest --hypothesis-profile=thorough
+settings.register_profile("thorough", parent=settings.get_profile("llmplan"), max_examples=600)
 settings.load_profile("llmplan")
 
 

@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import re
 from collections.abc import Iterable
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,7 @@ from llmplan.catalog.schema import (
 )
 from llmplan.sizing.params import count_params
 
-DATA = Path(__file__).resolve().parents[1] / "src" / "llmplan" / "data"
-MEASUREMENTS = DATA / "measurements-dev.csv"
+MEASUREMENTS = Path(str(resources.files("llmplan").joinpath("data", "measurements-dev.csv")))
 TODAY = dt.date.today()
 
 
@@ -208,9 +208,8 @@ def test_model_counted_active_matches_published(model: ModelSpec) -> None:
         for name, value in candidates.items()
         if value / 1e9 == pytest.approx(model.params_active_b, rel=ACTIVE_TOLERANCE)
     ]
-    assert close, (
-        f"{model.id}: published active {model.params_active_b}B, counted "
-        + ", ".join(f"{k} {v / 1e9:.3f}B" for k, v in candidates.items())
+    assert close, f"{model.id}: published active {model.params_active_b}B, counted " + ", ".join(
+        f"{k} {v / 1e9:.3f}B" for k, v in candidates.items()
     )
     assert model.params_active_b <= model.params_total_b
 
@@ -310,9 +309,7 @@ def test_every_name_resolves_to_its_own_entry(registry: str) -> None:
 @pytest.mark.parametrize("engine", ENGINES, ids=_ids(ENGINES))
 def test_engine_efficiencies_in_unit_interval(engine: EngineProfile) -> None:
     fields = {k: v for k, v in engine.model_dump().items() if k.endswith("_efficiency")}
-    assert {"compute_efficiency", "bandwidth_efficiency", "communication_efficiency"} <= set(
-        fields
-    )
+    assert {"compute_efficiency", "bandwidth_efficiency", "communication_efficiency"} <= set(fields)
     for name, value in fields.items():
         assert 0 < value <= 1, f"{engine.id}.{name} = {value}"
     assert 0 < engine.gpu_memory_utilization <= 1

@@ -9,7 +9,7 @@ parameters against many rows: it cannot memorise rows or sources.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -19,9 +19,9 @@ from llmplan.catalog.loader import Catalog
 from llmplan.catalog.schema import EngineProfile
 from llmplan.deployment import Deployment
 from llmplan.errors import InputError, LlmplanError
-from llmplan.perf.serving import Load, predict
+from llmplan.perf.serving import Load
 from llmplan.validation.dataset import Measurement
-from llmplan.validation.predict import MetricSpec, Skip, metric_spec, setup_for
+from llmplan.validation.predict import MetricSpec, Skip, metric_spec, metric_value, setup_for
 
 # (field, lower bound, upper bound, prior): efficiencies are fractions of datasheet
 # peaks, overheads are seconds. The priors are typical published figures (cuBLAS GEMMs
@@ -79,13 +79,18 @@ def prepare_all(rows: Sequence[Measurement], catalog: Catalog) -> list[PreparedR
     return prepared
 
 
-def log_errors(prepared: Sequence[PreparedRow], engine: EngineProfile) -> np.ndarray:
-    """log(predicted / measured) per row with ``engine``; rows that fail give 0 weight."""
+def log_errors(
+    prepared: Sequence[PreparedRow], update: Mapping[str, float] | None = None
+) -> np.ndarray:
+    """log(predicted / measured) per row, each row's engine profile changed by ``update``
+    (field -> value); rows that cannot be predicted count as 0."""
     out = np.zeros(len(prepared))
     for i, item in enumerate(prepared):
+        deployment = item.deployment
+        if update:
+            deployment = replace(deployment, engine=deployment.engine.model_copy(update=update))
         try:
-            result = predict(replace(item.deployment, engine=engine), item.load)
-            value = item.metric.extract(result, item.row, item.load)
+            value = metric_value(deployment, item.load, item.metric, item.row)
         except LlmplanError:
             continue
         if value > 0 and math.isfinite(value):
@@ -93,17 +98,14 @@ def log_errors(prepared: Sequence[PreparedRow], engine: EngineProfile) -> np.nda
     return out
 
 
-def _with_params(
-    engine: EngineProfile, names: Sequence[str], params: Sequence[float] | np.ndarray
-) -> EngineProfile:
-    return engine.model_copy(update={n: float(v) for n, v in zip(names, params, strict=True)})
-
-
 def median_ape(errors: np.ndarray) -> float:
     return float(np.median(np.abs(np.expm1(errors)))) if errors.size else float("nan")
 
 
-def identifiable_fields(prepared: Sequence[PreparedRow]) -> list[tuple[str, float, float, float]]:
+Field = tuple[str, float, float, float]
+
+
+def identifiable_fields(prepared: Sequence[PreparedRow]) -> list[Field]:
     """Fields the rows can inform: MoE and communication only if some rows exercise them."""
     has_moe = any(p.deployment.model.moe is not None for p in prepared)
     has_comm = any(p.deployment.num_gpus > 1 for p in prepared)
@@ -115,40 +117,51 @@ def identifiable_fields(prepared: Sequence[PreparedRow]) -> list[tuple[str, floa
     return [f for f in FITTED_FIELDS if f[0] not in skip]
 
 
+def _update(fields: Sequence[Field], params: Sequence[float] | np.ndarray) -> dict[str, float]:
+    return {f[0]: float(v) for f, v in zip(fields, params, strict=True)}
+
+
 def _residuals(
-    prepared: Sequence[PreparedRow],
-    engine: EngineProfile,
-    fields: Sequence[tuple[str, float, float, float]],
-    params: np.ndarray,
+    prepared: Sequence[PreparedRow], fields: Sequence[Field], params: np.ndarray
 ) -> np.ndarray:
-    candidate = _with_params(engine, [f[0] for f in fields], params)
     priors = [
         PRIOR_WEIGHT * (p - prior) / (hi - lo)
         for p, (_, lo, hi, prior) in zip(params, fields, strict=True)
     ]
-    return np.concatenate([log_errors(prepared, candidate), priors])
+    return np.concatenate([log_errors(prepared, _update(fields, params)), priors])
 
 
-def fit_engine(prepared: Sequence[PreparedRow], engine: EngineProfile) -> CalibrationResult:
-    """Engine profile with efficiencies fitted to ``prepared`` rows."""
-    if len(prepared) < MIN_ROWS:
-        raise InputError(
-            f"engine '{engine.id}' has {len(prepared)} usable rows; "
-            f"calibration needs at least {MIN_ROWS}",
-            field="engine",
-        )
+def fit_update(
+    prepared: Sequence[PreparedRow], start: Mapping[str, float] | None = None
+) -> dict[str, float]:
+    """Efficiencies and overheads (field -> value) that best fit ``prepared`` rows, applied
+    alike to each row's own engine profile. ``start`` defaults to the priors."""
     fields = identifiable_fields(prepared)
-    start = [min(max(getattr(engine, n), lo), hi) for n, lo, hi, _ in fields]
-    before = log_errors(prepared, engine)
+    origin = dict(start or {})
+    x0 = [min(max(origin.get(n, prior), lo), hi) for n, lo, hi, prior in fields]
     fit = least_squares(
-        lambda p: _residuals(prepared, engine, fields, p),
-        start,
+        lambda p: _residuals(prepared, fields, p),
+        x0,
         bounds=([f[1] for f in fields], [f[2] for f in fields]),
         loss="soft_l1",
         f_scale=LOG_LOSS_SCALE,
         diff_step=0.05,
         max_nfev=300,
     )
-    fitted = _with_params(engine, [f[0] for f in fields], fit.x)
-    after = log_errors(prepared, fitted)
+    return _update(fields, fit.x)
+
+
+def fit_engine(prepared: Sequence[PreparedRow], engine: EngineProfile) -> CalibrationResult:
+    """``engine`` with its efficiencies fitted to ``prepared`` rows (rows of that engine)."""
+    if len(prepared) < MIN_ROWS:
+        raise InputError(
+            f"engine '{engine.id}' has {len(prepared)} usable rows; "
+            f"calibration needs at least {MIN_ROWS}",
+            field="engine",
+        )
+    current = {name: float(getattr(engine, name)) for name, *_ in FITTED_FIELDS}
+    before = log_errors(prepared, current)
+    update = fit_update(prepared, current)
+    after = log_errors(prepared, update)
+    fitted = engine.model_copy(update=update)
     return CalibrationResult(fitted, len(prepared), median_ape(before), median_ape(after))

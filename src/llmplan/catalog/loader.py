@@ -45,6 +45,7 @@ class Registry(Generic[RecordT]):
 
     kind: str
     records: tuple[RecordT, ...]
+    list_command: str = ""
     _index: dict[str, RecordT] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -83,8 +84,9 @@ class Registry(Generic[RecordT]):
             raise UnknownNameError(f"'{name}' is ambiguous; choose one of: {choices}", field=label)
         suggestions = difflib.get_close_matches(key, list(self._index), n=4, cutoff=0.5)
         hint = f"; did you mean: {', '.join(suggestions)}?" if suggestions else ""
+        listing = self.list_command or f"{self.kind}s list"
         raise UnknownNameError(
-            f"unknown {self.kind} '{name}'{hint} (see `llmplan {self.kind}s list`)",
+            f"unknown {self.kind} '{name}'{hint} (see `llmplan {listing}`)",
             field=label,
         )
 
@@ -219,10 +221,12 @@ def bundled_catalog() -> Catalog:
         weight_formats=Registry(
             "precision",
             tuple(read_records(WeightFormat, [_bundled("precisions.yaml")], "weight_formats")),
+            list_command="precisions list",
         ),
         kv_formats=Registry(
             "kv_precision",
             tuple(read_records(KvFormat, [_bundled("precisions.yaml")], "kv_formats")),
+            list_command="precisions list",
         ),
         engines=Registry(
             "engine", tuple(read_records(EngineProfile, [_bundled("engines.yaml")], "engines"))

@@ -37,9 +37,14 @@ def _write_atomic(path: Path, text: str) -> None:
 
 def save_user_model(spec: ModelSpec, home: Path) -> Path:
     """Add or replace ``spec`` in the user's catalog; returns the file written."""
-    if normalise_name(spec.id) in {normalise_name(i) for i in bundled_catalog().models.ids()}:
+    bundled_names = {
+        normalise_name(name) for m in bundled_catalog().models for name in (m.id, *m.aliases)
+    }
+    if normalise_name(spec.id) in bundled_names or any(
+        normalise_name(a) in bundled_names for a in spec.aliases
+    ):
         raise InputError(
-            f"'{spec.id}' is already in the bundled catalog; "
+            f"'{spec.id}' is already a name in the bundled catalog; "
             "pass --id to store it under another name",
             field="id",
         )

@@ -16,6 +16,7 @@ from llmplan.sizing.params import count_params
 gpus_app = typer.Typer(help="The GPU catalog.", no_args_is_help=True)
 models_app = typer.Typer(help="The model catalog.", no_args_is_help=True)
 engines_app = typer.Typer(help="Serving-engine profiles.", no_args_is_help=True)
+precisions_app = typer.Typer(help="Weight and KV-cache precisions.", no_args_is_help=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 SearchOpt = Annotated[
@@ -180,3 +181,37 @@ def _print_record(title: str, payload: dict[str, object]) -> None:
     for key, value in payload.items():
         table.add_row(key, str(value))
     console.print(table)
+
+
+@precisions_app.command("list")
+@handle_errors
+def precisions_list(json_out: JsonOpt = False) -> None:
+    """Weight formats (--precision) and KV-cache formats (--kv-precision)."""
+    cat = catalog()
+    weights, kvs = list(cat.weight_formats), list(cat.kv_formats)
+    if json_out:
+        print_json(
+            {
+                "weight_formats": [w.model_dump(mode="json") for w in weights],
+                "kv_formats": [k.model_dump(mode="json") for k in kvs],
+            }
+        )
+        return
+    table = Table(title="Weight precisions (--precision)")
+    for column in ("id", "bits/weight", "computes in", "aliases", "description"):
+        table.add_column(column)
+    for w in weights:
+        table.add_row(
+            w.id,
+            f"{w.bits_per_weight:.3g}",
+            w.compute_dtype.value,
+            ", ".join(w.aliases),
+            w.description,
+        )
+    console.print(table)
+    kv_table = Table(title="KV-cache precisions (--kv-precision)")
+    for column in ("id", "bits/element", "aliases", "description"):
+        kv_table.add_column(column)
+    for k in kvs:
+        kv_table.add_row(k.id, f"{k.bits_per_element:.3g}", ", ".join(k.aliases), k.description)
+    console.print(kv_table)

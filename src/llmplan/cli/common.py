@@ -14,6 +14,7 @@ from typing import Any, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from llmplan.catalog.loader import Catalog, load_catalog
 from llmplan.errors import LlmplanError
@@ -37,7 +38,9 @@ def catalog() -> Catalog:
 
 def fail(message: str) -> typer.Exit:
     """Print one error line and return the exit to raise (code 2)."""
-    error_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    line = Text("error: ", style="bold red")
+    line.append(message)  # plain text: user input must never be read as Rich markup
+    error_console.print(line, highlight=False, soft_wrap=True)
     return typer.Exit(EXIT_USAGE)
 
 

@@ -25,6 +25,7 @@ app.command("example")(sizing.example_command)
 app.add_typer(catalogs.gpus_app, name="gpus")
 app.add_typer(catalogs.models_app, name="models")
 app.add_typer(catalogs.engines_app, name="engines")
+app.add_typer(catalogs.precisions_app, name="precisions")
 
 
 @app.command("validate")

@@ -68,6 +68,29 @@ class Load:
 
 
 @dataclass(frozen=True)
+class Schedule:
+    """How the mean figures arose, for percentiles (``perf.percentiles``). Seconds.
+
+    ``waves``: ``prefill_s`` prefills a whole wave in ``prefill_groups`` steps and each
+    request of a static batch waits ``0..waves - 1`` waves of ``wave_s``; ``continuous``:
+    ``prefill_s`` is one request's own prefill, ``mixed_share`` the fraction of decode
+    steps that also carry prompt chunks (``mixed_step_s`` long, the others
+    ``decode_step_s``); ``overflow_wait_max_s`` is the wait of the last queued request
+    when requests arrive faster than the replica serves them."""
+
+    kind: str
+    prefill_s: float
+    prefill_groups: float
+    decode_step_s: float
+    mixed_step_s: float
+    mixed_share: float
+    wave_s: float = 0.0
+    waves: int = 1
+    closed_loop: bool = True
+    overflow_wait_max_s: float = 0.0
+
+
+@dataclass(frozen=True)
 class PerfResult:
     """Predicted figures of one replica; latencies are means per request."""
 
@@ -85,9 +108,10 @@ class PerfResult:
     bound: str
     mode: str
     num_gpus: int
+    schedule: Schedule | None = None
 
     def as_dict(self) -> dict[str, float | int | str]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        return {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "schedule"}
 
 
 def micro_batches(dep: Deployment, batch: float) -> float:
@@ -146,12 +170,18 @@ def prefill_seconds(
     return dep.pp * step_time(dep, shape).total_s
 
 
-def waves(dep: Deployment, load: Load, clients: float, max_batch: int) -> PerfResult:
+def waves(
+    dep: Deployment, load: Load, clients: float, max_batch: int, *, closed_loop: bool = True
+) -> PerfResult:
     """Requests run in synchronised waves of up to ``max_batch``: the prompts of a wave
     are prefilled, then decoded together to the end (static batching, and closed loops
     with fixed lengths, whose requests start and finish together). Prompts are prefilled
     in steps of at most ``max_batched_tokens`` tokens, so a prompt's first token comes
-    when its step ends: on average after (groups + 1) / (2 groups) of the prefill."""
+    when its step ends: on average after (groups + 1) / (2 groups) of the prefill.
+
+    Requests beyond one wave wait: in a closed loop each client waits for the
+    ``(clients - batch) / batch`` waves ahead of it; a static batch of ``k`` waves waits
+    ``(k - 1) / 2`` waves on average."""
     inp, out = load.input_tokens, load.output_tokens
     batch = max(1.0, min(clients, float(max_batch)))
     prefill_total = prefill_seconds(dep, batch, inp)
@@ -159,8 +189,12 @@ def waves(dep: Deployment, load: Load, clients: float, max_batch: int) -> PerfRe
     tpot, stage = round_time(dep, decode)
     wave = prefill_total + (out - 1) * tpot
     groups = max(1.0, math.ceil(batch * max(inp, 1.0) / dep.engine.max_batched_tokens))
-    prompt_order = (groups + 1) / (2 * groups)
-    queue_wait = max(0.0, clients - batch) / batch * wave
+    prompt_order = _prompt_order(dep, batch, inp)
+    wave_count = math.ceil(clients / batch - 1e-9)
+    if closed_loop:
+        queue_wait = max(0.0, clients - batch) / batch * wave
+    else:
+        queue_wait = (wave_count - 1) / 2 * wave
     ttft = prefill_total * prompt_order + queue_wait
     e2e = ttft + (out - 1) * tpot
     requests = load.num_requests or clients
@@ -180,22 +214,82 @@ def waves(dep: Deployment, load: Load, clients: float, max_batch: int) -> PerfRe
         bound=stage.bound,
         mode=load.kind.value,
         num_gpus=dep.num_gpus,
+        schedule=Schedule(
+            kind="waves",
+            prefill_s=prefill_total,
+            prefill_groups=groups,
+            decode_step_s=tpot,
+            mixed_step_s=tpot,
+            mixed_share=0.0,
+            wave_s=wave,
+            waves=wave_count,
+            closed_loop=closed_loop,
+        ),
     )
+
+
+def _prompt_order(dep: Deployment, prompts: float, input_tokens: float) -> float:
+    """Mean share of a prefill after which a prompt's first token comes (prompts are
+    prefilled in steps of at most ``max_batched_tokens``)."""
+    tokens = prompts * max(input_tokens, 1.0)
+    groups = max(1.0, math.ceil(tokens / dep.engine.max_batched_tokens))
+    return (groups + 1) / (2 * groups)
+
+
+def prefill_chunk_steps(
+    dep: Deployment, running: float, input_tokens: float, out: float, *, queue_full: bool
+) -> float:
+    """Steps per generation of ``running`` sequences that carry prompt tokens.
+
+    Over the ``out`` steps a sequence lives, the engine prefills the ``running`` prompts
+    that replace finished ones. With a full queue (offline, or more clients than fit)
+    each such step carries as many prompt tokens as the token budget leaves beside the
+    decodes; otherwise prompts arrive ``running / out`` per step on average and are
+    prefilled as they come. Without chunked prefill a step holds whole prompts only.
+    Prompt steps come in bursts rather than spread evenly, so a MoE model's pure decode
+    steps touch only the experts their own tokens pick. Fractional: an average over many
+    generations."""
+    engine = dep.engine
+    prompt = max(input_tokens, 1.0)
+    budget = float(engine.max_batched_tokens)
+    if engine.chunked_prefill:
+        budget = max(1.0, budget - running)
+    arrivals = running / max(out, 1.0)
+    waiting = budget / prompt if queue_full else max(1.0, arrivals)
+    if engine.chunked_prefill:
+        per_step = min(budget, prompt * waiting)
+    else:
+        per_step = prompt * max(1.0, min(waiting, math.floor(budget / prompt)))
+    steps = running * prompt / per_step
+    return min(out, max(steps, arrivals))
 
 
 def continuous(dep: Deployment, load: Load, clients: float, max_batch: int) -> PerfResult:
-    """Steady state with ``clients`` requests in the system, at most ``max_batch`` running."""
+    """Steady state with ``clients`` requests in the system, at most ``max_batch`` running.
+
+    Per generation (``out`` steps) ``chunk_steps`` steps decode and prefill a chunk of
+    the replacement prompts, the others only decode; TPOT is their mean."""
     inp, out = load.input_tokens, load.output_tokens
     running = max(1.0, min(clients, float(max_batch)))
     context = inp + out / 2
+    queue_full = load.kind is LoadKind.OFFLINE or clients > running
+    chunk_steps = prefill_chunk_steps(dep, running, inp, out, queue_full=queue_full)
     mixed = StepShape(
         decode_seqs=running,
         decode_context=context,
-        prefill_tokens=running * inp / out,
-        prefill_seqs=running / out,
+        prefill_tokens=running * inp / chunk_steps,
+        prefill_seqs=running / chunk_steps,
         prefill_context=inp,
     )
-    tpot, stage = round_time(dep, mixed)
+    mixed_s, stage = round_time(dep, mixed)
+    decode_s = mixed_s
+    if chunk_steps < out:
+        decode_s, decode_stage = round_time(
+            dep, StepShape(decode_seqs=running, decode_context=context)
+        )
+        if (out - chunk_steps) * decode_s > chunk_steps * mixed_s:
+            stage = decode_stage
+    tpot = (chunk_steps * mixed_s + (out - chunk_steps) * decode_s) / out
     own_prefill = prefill_seconds(dep, 1.0, inp, decode_seqs=running, decode_context=context)
     queue_wait = max(0.0, clients - running) * out * tpot / running
     ttft = own_prefill + 0.5 * tpot + queue_wait
@@ -220,17 +314,29 @@ def continuous(dep: Deployment, load: Load, clients: float, max_batch: int) -> P
         bound=stage.bound,
         mode=load.kind.value,
         num_gpus=dep.num_gpus,
+        schedule=Schedule(
+            kind="continuous",
+            prefill_s=own_prefill,
+            prefill_groups=1.0,
+            decode_step_s=decode_s,
+            mixed_step_s=mixed_s,
+            mixed_share=chunk_steps / out,
+        ),
     )
 
 
 def _rate(dep: Deployment, load: Load, max_batch: int) -> PerfResult:
     rate = float(load.request_rate or 0.0)
-    saturated = continuous(dep, load, max_batch, max_batch)
+    saturated = continuous(dep, replace(load, kind=LoadKind.OFFLINE), max_batch, max_batch)
     if rate >= saturated.requests_per_s:
         finite = load.num_requests or DEFAULT_FINITE_REQUESTS
         wait = finite / 2 * (1 / saturated.requests_per_s - 1 / rate)
+        schedule = saturated.schedule
+        if schedule is not None:
+            schedule = replace(schedule, overflow_wait_max_s=2 * wait)
         return replace(
             saturated,
+            schedule=schedule,
             ttft_ms=saturated.ttft_ms + wait * 1e3,
             e2e_latency_ms=saturated.e2e_latency_ms + wait * 1e3,
             queue_wait_ms=wait * 1e3,
@@ -260,7 +366,8 @@ def predict(dep: Deployment, load: Load) -> PerfResult:
         return continuous(dep, load, float(load.batch or 1), max_batch)
     if load.kind is LoadKind.BATCH:
         batch = float(load.batch or 1)
-        return waves(dep, replace(load, num_requests=int(batch)), min(batch, max_batch), max_batch)
+        static = replace(load, num_requests=int(batch))
+        return waves(dep, static, batch, max_batch, closed_loop=False)
     if load.kind is LoadKind.OFFLINE:
         clients = float(load.num_requests or max_batch)
         return continuous(dep, load, min(clients, max_batch), max_batch)

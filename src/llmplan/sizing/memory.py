@@ -144,7 +144,11 @@ def max_sequences(deployment: Deployment, context_tokens: float) -> int:
 
 
 def estimate_memory(deployment: Deployment, context_tokens: int, batch: int = 1) -> MemoryEstimate:
-    """Memory for ``batch`` sequences of ``context_tokens`` each on one replica."""
+    """Memory for ``batch`` sequences of ``context_tokens`` each on one replica.
+
+    ``fits`` means the weights, activations and runtime overhead fit and the cache of
+    ``batch`` sequences fits in what the engine's ``gpu_memory_utilization`` leaves.
+    """
     model = deployment.model
     n = deployment.num_gpus
     weights = weights_bytes(model, deployment.weights)
@@ -164,7 +168,8 @@ def estimate_memory(deployment: Deployment, context_tokens: int, batch: int = 1)
         per_gpu_bytes=per_gpu,
         gpu_memory_bytes=gpu_bytes,
         num_gpus=n,
-        fits=per_gpu <= gpu_bytes,
+        # the engine's memory share decides, as it does for max_concurrent_sequences
+        fits=per_gpu <= gpu_bytes and kv_per_gpu <= kv_budget_per_gpu(deployment, batch),
         max_concurrent_sequences=max_sequences(deployment, context_tokens),
         context_tokens=context_tokens,
         batch=batch,

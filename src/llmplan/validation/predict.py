@@ -7,7 +7,13 @@ What a row does not print is filled with stated assumptions, the same for every 
   format (TensorRT-LLM's FP8/NVFP4 ModelOpt checkpoints declare an FP8 KV cache), unless
   the notes state the KV type;
 - an unknown engine uses the ``generic`` profile;
-- a row whose source says its GPUs talked over PCIe, not NVLink, is predicted so.
+- a row whose source says its GPUs talked over PCIe, not NVLink, is predicted so, and
+  engine settings its notes print (``max-num-seqs``, ``chunked-prefill``) are applied;
+- an MLPerf ``server`` row without a request rate is predicted at the replica's
+  maximum throughput (the scenario reports the highest rate that meets its latency
+  bounds, close to that ceiling for LLM benchmarks);
+- percentile metrics (``_median``, ``_pNN``) come from ``perf.percentiles`` with dataset
+  lengths taken as lognormal (coefficient of variation ``DATASET_LENGTH_CV``).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from llmplan.catalog.loader import Catalog, normalise_name
 from llmplan.catalog.schema import InterconnectKind
 from llmplan.deployment import Deployment, pcie_only
 from llmplan.errors import LlmplanError
+from llmplan.perf.percentiles import latency_percentiles
 from llmplan.perf.serving import Load, LoadKind, PerfResult, predict
 from llmplan.validation.dataset import Measurement, leading_number
 
@@ -36,12 +43,13 @@ class Skip(Exception):
 
 @dataclass(frozen=True)
 class MetricSpec:
+    """How to read a metric off a prediction: ``extract`` on the mean result, or, for
+    latency percentiles, the ``latency`` field of :func:`latency_percentiles`."""
+
     family: str
     extract: Extractor
-
-
-def _per_gpu(value: float, result: PerfResult) -> float:
-    return value / result.num_gpus
+    percentile: float | None = None
+    latency: str = ""
 
 
 def _tokens_per_s_at_batch_one(result: PerfResult, row: Measurement, load: Load) -> float:
@@ -57,46 +65,72 @@ def _e2e(result: PerfResult, row: Measurement, load: Load) -> float:
     return result.makespan_ms if load.kind is LoadKind.BATCH else result.e2e_latency_ms
 
 
-METRICS: dict[str, MetricSpec] = {
-    "output_tokens_per_s": MetricSpec("throughput", lambda r, m, lo: r.output_tokens_per_s),
-    "output_tokens_per_s_per_gpu": MetricSpec(
-        "throughput", lambda r, m, lo: _per_gpu(r.output_tokens_per_s, r)
-    ),
-    "output_tokens_per_s_per_node": MetricSpec(
-        "throughput", lambda r, m, lo: r.output_tokens_per_s * GPUS_PER_NODE / r.num_gpus
-    ),
-    "output_tokens_per_s_per_user": MetricSpec("throughput", _tokens_per_s_at_batch_one),
-    "total_tokens_per_s": MetricSpec("throughput", lambda r, m, lo: r.total_tokens_per_s),
-    "requests_per_s": MetricSpec("throughput", lambda r, m, lo: r.requests_per_s),
-    "gen_tokens_per_s": MetricSpec("throughput", _tokens_per_s_at_batch_one),
-    "prompt_tokens_per_s": MetricSpec(
-        "throughput", lambda r, m, lo: r.requests_per_s * lo.input_tokens
-    ),
-    "ttft_ms": MetricSpec("ttft", lambda r, m, lo: r.ttft_ms),
-    "ttft_ms_mean": MetricSpec("ttft", lambda r, m, lo: r.ttft_ms),
-    "ttft_ms_median": MetricSpec("ttft", lambda r, m, lo: r.ttft_ms),
-    "tpot_ms_mean": MetricSpec("tpot", lambda r, m, lo: r.tpot_ms),
-    "itl_ms": MetricSpec("tpot", lambda r, m, lo: r.tpot_ms),
-    "itl_ms_median": MetricSpec("tpot", lambda r, m, lo: r.tpot_ms),
-    "token_latency_ms_p50": MetricSpec("tpot", lambda r, m, lo: r.tpot_ms),
-    "e2e_latency_ms": MetricSpec("e2e", _e2e),
-    "e2e_latency_ms_mean": MetricSpec("e2e", _e2e),
+_THROUGHPUT: dict[str, Extractor] = {
+    "output_tokens_per_s": lambda r, m, lo: r.output_tokens_per_s,
+    "total_tokens_per_s": lambda r, m, lo: r.total_tokens_per_s,
+    "requests_per_s": lambda r, m, lo: r.requests_per_s,
+    "prompt_tokens_per_s": lambda r, m, lo: r.requests_per_s * lo.input_tokens,
+    "gen_tokens_per_s": _tokens_per_s_at_batch_one,
 }
+_LATENCY: dict[str, tuple[str, str]] = {  # metric stem -> (family, field)
+    "ttft_ms": ("ttft", "ttft_ms"),
+    "tpot_ms": ("tpot", "tpot_ms"),
+    "itl_ms": ("tpot", "tpot_ms"),
+    "token_latency_ms": ("tpot", "tpot_ms"),
+    "e2e_latency_ms": ("e2e", "e2e_latency_ms"),
+}
+_THROUGHPUT_METRIC = re.compile(
+    r"^(?P<stem>output_tokens_per_s|total_tokens_per_s|requests_per_s|prompt_tokens_per_s"
+    r"|gen_tokens_per_s)(?:_(?:tg|pp)\d+)?(?:_per_(?P<per>gpu|node|user))?$"
+)
+_LATENCY_METRIC = re.compile(
+    r"^(?P<stem>ttft_ms|tpot_ms|itl_ms|token_latency_ms|e2e_latency_ms)"
+    r"(?:_(?P<stat>mean|avg|median|p\d+(?:\.\d+)?))?$"
+)
 _DATASET = re.compile(r"sharegpt|dataset|variable", re.IGNORECASE)
-_GEN_TG = re.compile(r"^gen_tokens_per_s_tg(\d+)$")
-_PROMPT_PP = re.compile(r"^prompt_tokens_per_s_pp(\d+)$")
+_GEN_TG = re.compile(r"^gen_tokens_per_s_tg(\d+)")
+_PROMPT_PP = re.compile(r"^prompt_tokens_per_s_pp(\d+)")
+
+
+def _scaled(extract: Extractor, per: str | None) -> Extractor:
+    """Whole-system throughput divided per GPU, per node (8 GPUs) or per user."""
+    if per == "gpu":
+        return lambda r, m, lo: extract(r, m, lo) / r.num_gpus
+    if per == "node":
+        return lambda r, m, lo: extract(r, m, lo) * min(GPUS_PER_NODE, r.num_gpus) / r.num_gpus
+    if per == "user":
+        return lambda r, m, lo: extract(r, m, lo) / r.batch
+    return extract
+
+
+def _throughput_spec(stem: str, per: str | None, metric: str) -> MetricSpec:
+    if _PROMPT_PP.match(metric):
+        return MetricSpec("throughput", _scaled(_prompt_tokens_per_s, per))
+    if stem == "output_tokens_per_s" and per == "user":
+        return MetricSpec("throughput", _tokens_per_s_at_batch_one)
+    return MetricSpec("throughput", _scaled(_THROUGHPUT[stem], per))
+
+
+def _latency_spec(stem: str, stat: str | None) -> MetricSpec:
+    family, field = _LATENCY[stem]
+    if stat in (None, "mean", "avg"):
+        mean: Extractor = _e2e if family == "e2e" else (lambda r, m, lo: getattr(r, field))
+        return MetricSpec(family, mean)
+    percentile = 50.0 if stat == "median" else float(stat[1:])
+    if not 0 < percentile < 100:
+        raise Skip(f"percentile {stat} is not between p0 and p100")
+    return MetricSpec(family, _e2e, percentile=percentile, latency=field)
 
 
 def metric_spec(metric: str) -> MetricSpec:
     """How to read ``metric`` off a prediction; raises Skip for unsupported metrics."""
-    if metric in METRICS:
-        return METRICS[metric]
-    if _GEN_TG.match(metric):
-        return MetricSpec("throughput", _tokens_per_s_at_batch_one)
-    if _PROMPT_PP.match(metric):
-        return MetricSpec("throughput", _prompt_tokens_per_s)
+    if match := _THROUGHPUT_METRIC.match(metric):
+        return _throughput_spec(match["stem"], match["per"], metric)
+    if match := _LATENCY_METRIC.match(metric):
+        return _latency_spec(match["stem"], match["stat"])
     raise Skip(
-        f"metric '{metric}' is not predicted (percentiles beyond the median need `simulate`)"
+        f"metric '{metric}' is not predicted (throughput: tokens or requests per s, "
+        "optionally per gpu/node/user; latency: ttft/tpot/itl/e2e, mean, median or pNN)"
     )
 
 
@@ -178,6 +212,8 @@ def _load(row: Measurement) -> Load:
         return Load(LoadKind.OFFLINE, inp, out)
     if mode in ("rate", "server"):
         rate = leading_number(row.request_rate)
+        if not rate and mode == "server":  # MLPerf server: the highest rate within SLOs
+            return Load(LoadKind.OFFLINE, inp, out)
         if not rate:
             raise Skip(f"mode {mode} without a request rate")
         return Load(LoadKind.RATE, inp, out, request_rate=rate, fixed_lengths=fixed)
@@ -211,7 +247,23 @@ def setup_for(row: Measurement, catalog: Catalog) -> tuple[Deployment, Load]:
         raise Skip(str(exc)) from None
     if _declared_pcie_only(row) and deployment.gpu.interconnect is not InterconnectKind.PCIE:
         deployment = over_pcie(deployment, catalog)
+    if settings := _declared_engine_settings(row):
+        deployment = replace(deployment, engine=deployment.engine.model_copy(update=settings))
     return deployment, _load(row)
+
+
+_MAX_NUM_SEQS = re.compile(r"max[-_]num[-_]seqs\s*[=:]\s*(\d+)", re.IGNORECASE)
+_CHUNKED_PREFILL = re.compile(r"chunked[-_]prefill\s*[=:]\s*(true|false)", re.IGNORECASE)
+
+
+def _declared_engine_settings(row: Measurement) -> dict[str, int | bool]:
+    """Engine settings the row's notes print (vLLM's max-num-seqs, chunked-prefill)."""
+    settings: dict[str, int | bool] = {}
+    if match := _MAX_NUM_SEQS.search(row.notes):
+        settings["max_num_seqs"] = int(match.group(1))
+    if match := _CHUNKED_PREFILL.search(row.notes):
+        settings["chunked_prefill"] = match.group(1).lower() == "true"
+    return settings
 
 
 def _declared_pcie_only(row: Measurement) -> bool:
@@ -233,12 +285,20 @@ def _engine_ids(catalog: Catalog) -> set[str]:
     return names
 
 
+def metric_value(deployment: Deployment, load: Load, spec: MetricSpec, row: Measurement) -> float:
+    """The value of ``row``'s metric predicted for ``deployment`` under ``load``."""
+    result = predict(deployment, load)
+    if spec.percentile is not None:
+        quantiles = latency_percentiles(deployment, load, spec.percentile, result=result)
+        return float(getattr(quantiles, spec.latency))
+    return spec.extract(result, row, load)
+
+
 def predict_row(row: Measurement, catalog: Catalog) -> tuple[float, str]:
     """(predicted value, metric family) for ``row``; raises Skip with the reason."""
     spec = metric_spec(row.metric)
     deployment, load = setup_for(row, catalog)
     try:
-        result = predict(deployment, load)
+        return metric_value(deployment, load, spec, row), spec.family
     except LlmplanError as exc:
         raise Skip(str(exc)) from None
-    return spec.extract(result, row, load), spec.family

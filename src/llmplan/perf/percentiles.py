@@ -1,0 +1,138 @@
+"""Latency percentiles (p50, p90, p99, ...) from the schedule behind a mean prediction.
+
+The mean model (``perf.serving``) says how a replica spends its time; the spread around
+the mean comes from four sources, each modelled from that schedule:
+
+- **position in a wave**: a static batch larger than what fits runs in waves, and the
+  request at quantile ``q`` waits ``ceil(q * waves) - 1`` of them; within a wave, prompts
+  are prefilled in ``prefill_groups`` steps and its first token comes when its step ends;
+- **prompt and output lengths**: lengths drawn from a dataset (ShareGPT) vary; they are
+  taken as lognormal with coefficient of variation ``length_cv`` (an assumption, default
+  :data:`DATASET_LENGTH_CV`);
+- **arrival bursts**: under Poisson arrivals, other prompts arriving during a request's
+  own prefill are prefilled with it; their number at quantile ``q`` is the Poisson
+  quantile of ``rate x prefill time``;
+- **prefill interference on decode**: with continuous batching a ``mixed_share`` of
+  decode steps also carry prompt chunks; a request's share of such steps varies
+  binomially over its output tokens;
+- **overload**: when requests arrive faster than the replica serves them, the queue
+  grows linearly, and the request at quantile ``q`` of a finite run waits ``q`` times the
+  wait of the last one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from scipy.stats import norm, poisson
+
+from llmplan.deployment import Deployment
+from llmplan.errors import InputError
+from llmplan.perf.serving import Load, LoadKind, PerfResult, Schedule, predict, prefill_seconds
+
+DATASET_LENGTH_CV = 1.0
+"""Coefficient of variation of prompt and output lengths drawn from a chat dataset.
+
+ShareGPT's prompt and reply lengths are heavy-tailed with standard deviations about
+their means (vLLM's benchmark sample: input mean ~230, output mean ~180 tokens)."""
+
+
+@dataclass(frozen=True)
+class LatencyPercentiles:
+    """Latencies of one request at percentile ``percentile`` (ms)."""
+
+    percentile: float
+    ttft_ms: float
+    tpot_ms: float
+    e2e_latency_ms: float
+
+
+def lognormal_quantile(mean: float, cv: float, q: float) -> float:
+    """Quantile ``q`` of a lognormal with ``mean`` and coefficient of variation ``cv``."""
+    if cv <= 0:
+        return mean
+    sigma = math.sqrt(math.log1p(cv * cv))
+    mu = math.log(mean) - sigma * sigma / 2
+    return float(math.exp(mu + sigma * float(norm.ppf(q))))
+
+
+def _check(percentile: float) -> float:
+    if not 0 < percentile < 100:
+        raise InputError(f"must be between 0 and 100, got {percentile}", field="percentile")
+    return percentile / 100
+
+
+def _waves_ttft(schedule: Schedule, q: float) -> float:
+    groups = schedule.prefill_groups
+    own_group = max(1.0, math.ceil(q * groups - 1e-9))
+    prefill = schedule.prefill_s * own_group / groups
+    if schedule.closed_loop:
+        waited = (schedule.waves - 1) * schedule.wave_s
+    else:
+        waited = (max(1, math.ceil(q * schedule.waves - 1e-9)) - 1) * schedule.wave_s
+    return prefill + waited
+
+
+def _continuous_ttft(
+    dep: Deployment, load: Load, result: PerfResult, schedule: Schedule, q: float, cv: float
+) -> float:
+    context = load.input_tokens + load.output_tokens / 2
+    prompt = lognormal_quantile(load.input_tokens, cv, q) if cv > 0 else load.input_tokens
+    own = prefill_seconds(dep, 1.0, prompt, decode_seqs=result.batch, decode_context=context)
+    step_wait = q * result.tpot_ms / 1e3
+    burst = 0.0
+    if load.kind is LoadKind.RATE and load.request_rate:
+        others = float(poisson.ppf(q, load.request_rate * schedule.prefill_s))
+        burst = others * schedule.prefill_s
+    queued = result.queue_wait_ms / 1e3
+    if schedule.overflow_wait_max_s > 0:
+        queued = q * schedule.overflow_wait_max_s
+    return own + step_wait + burst + queued
+
+
+def _continuous_tpot(schedule: Schedule, output_tokens: float, q: float) -> float:
+    share = schedule.mixed_share
+    steps = max(1.0, output_tokens - 1)
+    spread = float(norm.ppf(q)) * math.sqrt(share * (1 - share) / steps)
+    mixed = min(1.0, max(0.0, share + spread))
+    return schedule.decode_step_s + (schedule.mixed_step_s - schedule.decode_step_s) * mixed
+
+
+def latency_percentiles(
+    dep: Deployment,
+    load: Load,
+    percentile: float,
+    *,
+    length_cv: float | None = None,
+    result: PerfResult | None = None,
+) -> LatencyPercentiles:
+    """TTFT, TPOT and end-to-end latency at ``percentile`` (e.g. 99) for ``load``.
+
+    ``length_cv`` defaults to :data:`DATASET_LENGTH_CV` for dataset lengths and 0 for
+    fixed lengths. ``result`` may pass an already computed mean prediction."""
+    q = _check(percentile)
+    cv = length_cv if length_cv is not None else (0.0 if load.fixed_lengths else DATASET_LENGTH_CV)
+    if cv < 0:
+        raise InputError("must be >= 0", field="length_cv")
+    mean = result if result is not None else predict(dep, load)
+    schedule = mean.schedule
+    if schedule is None:  # pragma: no cover - every prediction carries its schedule
+        raise InputError("prediction has no schedule", field="result")
+    if schedule.kind == "waves":
+        ttft = _waves_ttft(schedule, q)
+        tpot = schedule.decode_step_s
+        out = load.output_tokens
+    else:
+        ttft = _continuous_ttft(dep, load, mean, schedule, q, cv)
+        short_output = lognormal_quantile(load.output_tokens, cv, 1 - q) if cv else None
+        tpot = _continuous_tpot(schedule, short_output or load.output_tokens, q)
+        out = lognormal_quantile(load.output_tokens, cv, q) if cv else load.output_tokens
+    # lengths and waits are not all at their q-quantile at once: e2e takes its own
+    # quantile of the dominant term (output length or wave position) with mean others
+    if schedule.kind == "waves":
+        e2e = ttft + (out - 1) * tpot
+    else:
+        e2e = mean.ttft_ms / 1e3 + (max(out, 1.0) - 1) * mean.tpot_ms / 1e3
+        e2e = max(e2e, ttft + (load.output_tokens - 1) * mean.tpot_ms / 1e3)
+    return LatencyPercentiles(percentile, ttft * 1e3, tpot * 1e3, e2e * 1e3)
