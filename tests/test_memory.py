@@ -370,7 +370,8 @@ def test_totals_are_the_sum_of_their_parts(dep: Deployment, context: int, batch:
     assert e.total_bytes == pytest.approx(parts, rel=1e-9)
     assert e.per_gpu_bytes * e.num_gpus == pytest.approx(e.total_bytes, rel=1e-9)
     assert e.num_gpus == dep.tp * dep.pp
-    assert e.fits == (e.per_gpu_bytes <= e.gpu_memory_bytes)
+    # fitting also needs the cache within the engine's memory share, so fits => fits in memory
+    assert not e.fits or e.per_gpu_bytes <= e.gpu_memory_bytes
     for name, value in e.as_dict().items():
         if isinstance(value, int | float) and not isinstance(value, bool):
             assert value >= 0, name
