@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from llmplan.cli import catalogs, sizing
+from llmplan.cli import catalogs, prices, sizing
 from llmplan.cli.common import console, handle_errors, print_json
 from llmplan.validation.dataset import bundled_measurements_path, read_measurements
 from llmplan.validation.summary import validate as run_validation
@@ -26,6 +26,7 @@ app.add_typer(catalogs.gpus_app, name="gpus")
 app.add_typer(catalogs.models_app, name="models")
 app.add_typer(catalogs.engines_app, name="engines")
 app.add_typer(catalogs.precisions_app, name="precisions")
+app.add_typer(prices.prices_app, name="prices")
 
 
 @app.command("validate")

@@ -177,6 +177,15 @@ class FinanceAssumptions(BaseModel):
         "Default 74,000: DGX H100 ~$269k minus 8 GPUs + baseboard ~$195k (SemiAnalysis "
         "May 2023, via Epoch AI).",
     )
+    workstation_overhead_usd: float = Field(
+        4_000.0,
+        ge=0.0,
+        le=1_000_000.0,
+        description="Price of the non-GPU parts of a workstation or tower holding consumer "
+        "or workstation cards (CPU, board, memory, power supply, storage), USD/machine, "
+        "used instead of server_overhead_usd for such cards. Default 4,000: an llmplan "
+        "estimate for a multi-GPU tower (no published reference; set your quote).",
+    )
     maintenance_fraction_per_year: float = Field(
         0.12,
         ge=0.0,
