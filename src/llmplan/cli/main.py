@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from llmplan.cli import catalogs, prices, sizing
+from llmplan.cli import catalogs, plan_view, prices, sizing
 from llmplan.cli.common import console, handle_errors, print_json
 from llmplan.validation.dataset import bundled_measurements_path, read_measurements
 from llmplan.validation.summary import validate as run_validation
@@ -22,6 +22,7 @@ app = typer.Typer(
 app.command("memory")(sizing.memory_command)
 app.command("perf")(sizing.perf_command)
 app.command("example")(sizing.example_command)
+app.command("plan")(plan_view.plan_command)
 app.add_typer(catalogs.gpus_app, name="gpus")
 app.add_typer(catalogs.models_app, name="models")
 app.add_typer(catalogs.engines_app, name="engines")

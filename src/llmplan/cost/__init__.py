@@ -4,7 +4,7 @@ No file, network, CLI or plotting code: callers pass typed inputs and a
 :class:`FinanceAssumptions`, and get :class:`OptionCost` objects (USD by line and month).
 
 >>> from llmplan.cost import CloudRental, FinanceAssumptions, cost_cloud
->>> finance = FinanceAssumptions(horizon_months=12)
+>>> finance = FinanceAssumptions(horizon_months=12, cloud_staff_fte=0)
 >>> round(cost_cloud(CloudRental(instances=1, usd_per_instance_hour=2.0), finance).tco_usd)
 17520
 """

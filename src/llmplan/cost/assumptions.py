@@ -241,12 +241,13 @@ class FinanceAssumptions(BaseModel):
         "GPUs / gpus_per_fte). Default 0.5, Spheron (2026): 0.5 FTE per 8-GPU server.",
     )
     cloud_staff_fte: float = Field(
-        0.0,
+        0.25,
         ge=0.0,
         le=1_000.0,
-        description="Staff needed to run rented cloud instances, FTE. Default 0, as Lenovo "
-        "LP2368 compares cloud on the instance rate only; a serving stack on rented GPUs "
-        "still needs some operation time (e.g. 0.25).",
+        description="Staff needed to run a serving stack on rented cloud GPUs, FTE. Default "
+        "0.25: an llmplan assumption, half of min_staff_fte, since the provider runs the "
+        "hardware but engines, models and monitoring remain yours (no published figure). "
+        "Lenovo LP2368 prices cloud on the instance rate only: set 0 to reproduce it.",
     )
 
     @property

@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-
-from scipy.stats import norm, poisson
+from statistics import NormalDist
 
 from llmplan.deployment import Deployment
 from llmplan.errors import InputError
@@ -36,6 +35,9 @@ DATASET_LENGTH_CV = 1.0
 
 ShareGPT's prompt and reply lengths are heavy-tailed with standard deviations about
 their means (vLLM's benchmark sample: input mean ~230, output mean ~180 tokens)."""
+
+
+_STANDARD_NORMAL = NormalDist()
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ def lognormal_quantile(mean: float, cv: float, q: float) -> float:
         return mean
     sigma = math.sqrt(math.log1p(cv * cv))
     mu = math.log(mean) - sigma * sigma / 2
-    return float(math.exp(mu + sigma * float(norm.ppf(q))))
+    return float(math.exp(mu + sigma * _STANDARD_NORMAL.inv_cdf(q)))
 
 
 def _check(percentile: float) -> float:
@@ -83,6 +85,8 @@ def _continuous_ttft(
     step_wait = q * result.tpot_ms / 1e3
     burst = 0.0
     if load.kind is LoadKind.RATE and load.request_rate:
+        from scipy.stats import poisson  # imported on first use: scipy is slow to import
+
         others = float(poisson.ppf(q, load.request_rate * schedule.prefill_s))
         burst = others * schedule.prefill_s
     queued = result.queue_wait_ms / 1e3
@@ -94,7 +98,7 @@ def _continuous_ttft(
 def _continuous_tpot(schedule: Schedule, output_tokens: float, q: float) -> float:
     share = schedule.mixed_share
     steps = max(1.0, output_tokens - 1)
-    spread = float(norm.ppf(q)) * math.sqrt(share * (1 - share) / steps)
+    spread = _STANDARD_NORMAL.inv_cdf(q) * math.sqrt(share * (1 - share) / steps)
     mixed = min(1.0, max(0.0, share + spread))
     return schedule.decode_step_s + (schedule.mixed_step_s - schedule.decode_step_s) * mixed
 

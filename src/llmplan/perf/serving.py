@@ -29,7 +29,7 @@ from llmplan.perf.step import StepShape, StepTime, step_time
 from llmplan.sizing.memory import max_sequences
 
 DEFAULT_FINITE_REQUESTS = 1000
-RATE_FIXED_POINT_ITERATIONS = 60
+RATE_RELATIVE_TOLERANCE = 1e-3
 
 
 class LoadKind(StrEnum):
@@ -325,6 +325,25 @@ def continuous(dep: Deployment, load: Load, clients: float, max_batch: int) -> P
     )
 
 
+def _little_fixed_point(dep: Deployment, load: Load, rate: float, max_batch: int) -> float:
+    """Running sequences ``b`` with ``b = rate x e2e(b)`` (Little's law), in [1, max_batch].
+
+    ``rate x e2e(b) - b`` falls as ``b`` grows below saturation; Brent's method finds its
+    root to :data:`RATE_RELATIVE_TOLERANCE`."""
+
+    def excess(running: float) -> float:
+        e2e_s = continuous(dep, load, running, max_batch).e2e_latency_ms / 1e3
+        return rate * e2e_s - running
+
+    from scipy.optimize import brentq  # imported on first use: scipy is slow to import
+
+    if excess(1.0) <= 0:
+        return 1.0
+    if excess(float(max_batch)) >= 0:
+        return float(max_batch)
+    return float(brentq(excess, 1.0, float(max_batch), rtol=RATE_RELATIVE_TOLERANCE, xtol=1e-6))
+
+
 def _rate(dep: Deployment, load: Load, max_batch: int) -> PerfResult:
     rate = float(load.request_rate or 0.0)
     saturated = continuous(dep, replace(load, kind=LoadKind.OFFLINE), max_batch, max_batch)
@@ -342,14 +361,7 @@ def _rate(dep: Deployment, load: Load, max_batch: int) -> PerfResult:
             queue_wait_ms=wait * 1e3,
             mode=load.kind.value,
         )
-    running = 1.0
-    result = continuous(dep, load, running, max_batch)
-    for _ in range(RATE_FIXED_POINT_ITERATIONS):
-        target = min(float(max_batch), max(1.0, rate * result.e2e_latency_ms / 1e3))
-        if abs(target - running) < 1e-3 * running:
-            break
-        running = 0.5 * (running + target)
-        result = continuous(dep, load, running, max_batch)
+    result = continuous(dep, load, _little_fixed_point(dep, load, rate, max_batch), max_batch)
     return replace(
         result,
         output_tokens_per_s=rate * load.output_tokens,

@@ -6,6 +6,7 @@ LM head); norms and biases are ignored (well under 0.1 % of any model here).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from llmplan.catalog.schema import MlpKind, ModelSpec
@@ -76,8 +77,9 @@ def moe_layer_params(model: ModelSpec) -> tuple[float, float]:
     return total, active
 
 
+@functools.lru_cache(maxsize=512)
 def count_params(model: ModelSpec) -> ParamCounts:
-    """Total and active (per token) parameter counts."""
+    """Total and active (per token) parameter counts (cached: models are immutable)."""
     attention = attention_params(model)
     dense_ffn = mlp_params(model, model.intermediate_size)
     moe_total, moe_active = moe_layer_params(model)

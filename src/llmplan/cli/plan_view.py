@@ -1,0 +1,166 @@
+"""``llmplan plan``: run the planner on a scenario file and show the decision."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from llmplan.cli.common import catalog, console, fail, handle_errors, print_json, user_home
+
+DEFAULT_EXAMPLE = "chat-assistant"
+
+
+def _money(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def _options_table(payload: dict[str, Any]) -> Table:
+    table = Table(title="Options (USD over the horizon; cheapest first)", title_justify="left")
+    for column in ("option", "NPV", "TCO", "capex", "USD/M tok", "hardware"):
+        table.add_column(
+            column, justify="right" if column not in ("option", "hardware") else "left"
+        )
+    included = sorted((o for o in payload["options"] if o["included"]), key=lambda o: o["npv_usd"])
+    best = (payload["recommended"] or {}).get("option")
+    for o in included:
+        hardware = "; ".join(_choice_text(c) for c in o["choices"])
+        name = Text(o["option"], style="bold green" if o["option"] == best else "")
+        per_mtok = o["usd_per_mtok"]
+        table.add_row(
+            name,
+            _money(o["npv_usd"]),
+            _money(o["tco_usd"]),
+            _money(o["capex_usd"]),
+            "-" if per_mtok is None else f"{per_mtok:,.3f}",
+            hardware,
+        )
+    return table
+
+
+def _choice_text(choice: dict[str, Any]) -> str:
+    if "gpu" not in choice:
+        return f"{choice['workload']}: {choice['note'].split(':')[0]}"
+    return (
+        f"{choice['workload']}: {choice['replicas']} x {choice['tp'] * choice['pp']} "
+        f"{choice['gpu']} {choice['precision']} ({choice['engine']})"
+    )
+
+
+def _excluded_table(payload: dict[str, Any]) -> Table | None:
+    excluded = [o for o in payload["options"] if not o["included"]]
+    if not excluded:
+        return None
+    table = Table(title="Excluded options", title_justify="left")
+    table.add_column("option")
+    table.add_column("reason")
+    for o in excluded:
+        table.add_row(o["option"], Text(o["excluded_reason"] or ""))
+    return table
+
+
+def _sensitivity_table(payload: dict[str, Any]) -> Table | None:
+    bars = payload["sensitivity"]["tornado"][:6]
+    if not bars:
+        return None
+    table = Table(title="What moves the decision (NPV, low / high value)", title_justify="left")
+    for column in ("input", "low", "high", "cheapest at low", "cheapest at high"):
+        table.add_column(column)
+    for bar in bars:
+        style = "bold yellow" if bar["changes_cheapest"] else ""
+        table.add_row(
+            Text(bar["field"], style=style),
+            f"{bar['low_value']:g}",
+            f"{bar['high_value']:g}",
+            bar["cheapest_low"],
+            bar["cheapest_high"],
+        )
+    return table
+
+
+def render_plan(payload: dict[str, Any]) -> None:
+    """Rich terminal view of a plan payload."""
+    console.print(Text(payload["scenario"]["name"], style="bold"))
+    best = payload["recommended"]
+    if best is None:
+        console.print(Text("No option can serve this scenario.", style="bold red"))
+    else:
+        lines = Text()
+        lines.append(f"Recommended: {best['option']}\n", style="bold green")
+        for reason in best["reasons"]:
+            lines.append(f"- {reason}\n")
+        for risk in best["risks"]:
+            lines.append(f"! {risk}\n", style="yellow")
+        ready = best["readiness"]
+        lines.append(f"Staff: {ready['staff_fte']:.2f} FTE ({ready['assumption']})")
+        console.print(Panel(lines, title="Decision", expand=False))
+    console.print(_options_table(payload))
+    for table in (_excluded_table(payload), _sensitivity_table(payload)):
+        if table is not None:
+            console.print(table)
+    mc = payload["sensitivity"].get("monte_carlo")
+    if mc:
+        shares = ", ".join(
+            f"{k} {v:.0%}"
+            for k, v in sorted(mc["probability_cheapest"].items(), key=lambda i: -i[1])
+        )
+        console.print(f"Monte Carlo ({mc['samples']} draws, seed {mc['seed']}): cheapest {shares}")
+    search = payload["search"]
+    console.print(
+        f"{search['candidates_evaluated']} designs evaluated in {search['search_seconds']:.2f} s"
+    )
+
+
+@handle_errors
+def plan_command(
+    scenario: Annotated[
+        Path | None,
+        typer.Argument(help=f"Scenario YAML or JSON; default: the bundled {DEFAULT_EXAMPLE}."),
+    ] = None,
+    example: Annotated[
+        str | None, typer.Option(help="Plan a bundled example by name instead of a file.")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    report: Annotated[
+        Path | None, typer.Option(help="Write an HTML report (charts included, works offline).")
+    ] = None,
+    seed: Annotated[int, typer.Option(min=0, help="Monte Carlo seed.")] = 0,
+    samples: Annotated[
+        int, typer.Option(min=0, max=100_000, help="Monte Carlo draws (0: none).")
+    ] = 300,
+) -> None:
+    """Recommend hardware and deployment for a scenario: cost, latency, break-even, risks."""
+    from llmplan.plan.options import PriceContext
+    from llmplan.plan.payload import plan_payload
+    from llmplan.plan.planner import make_plan
+    from llmplan.prices.loader import load_prices
+    from llmplan.scenario import load_example, load_scenario, resolve
+
+    if scenario is not None and example is not None:
+        raise typer.BadParameter("give a scenario file or --example, not both")
+    if scenario is not None:
+        loaded = load_scenario(scenario)
+    else:
+        loaded = load_example(example or DEFAULT_EXAMPLE)
+    cat = catalog()
+    prices = load_prices(user_home())
+    plan = make_plan(loaded, cat, prices, seed=seed, monte_carlo_samples=samples)
+    ctx = PriceContext(prices, resolve(loaded, cat).gpu_overrides, loaded.constraints)
+    payload = plan_payload(plan, ctx)
+    if report is not None:
+        from llmplan.report.plan import write_plan_report
+
+        write_plan_report(payload, report)
+    if json_out:
+        print_json(payload)
+    else:
+        render_plan(payload)
+        if report is not None:
+            console.print(f"report written to {report}")
+    if payload["recommended"] is None:
+        reasons = [o["excluded_reason"] for o in payload["options"] if o["excluded_reason"]]
+        raise fail(f"no option can serve the scenario; first reason: {reasons[0]}")

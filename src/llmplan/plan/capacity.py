@@ -1,0 +1,133 @@
+"""How many requests per second one replica serves within latency targets.
+
+A replica is one copy of the model on ``tp x pp`` GPUs. Its capacity under service-level
+objectives is the highest Poisson arrival rate at which the predicted TTFT and TPOT at
+the SLO percentile stay within their targets (``perf.percentiles``); without targets it
+is the replica's maximum throughput times :data:`MAX_LOAD_FACTOR`, since no queue is
+stable at 100 % load.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from llmplan.deployment import Deployment
+from llmplan.errors import LlmplanError
+from llmplan.perf.percentiles import DATASET_LENGTH_CV, LatencyPercentiles, latency_percentiles
+from llmplan.perf.serving import Load, LoadKind, PerfResult, predict
+
+MAX_LOAD_FACTOR = 0.9
+"""Highest share of its maximum throughput a replica is planned to run at."""
+
+SEARCH_STEPS = 10
+"""Bisection steps (geometric) on the arrival rate between light load and the ceiling."""
+
+LIGHT_LOAD_FACTOR = 0.02
+"""Share of the saturation rate at which SLOs are first checked (an almost idle replica)."""
+
+
+@dataclass(frozen=True)
+class LatencyTargets:
+    """SLO targets at a percentile; None = no target."""
+
+    ttft_ms: float | None
+    tpot_ms: float | None
+    percentile: float = 95.0
+
+    def met_by(self, latency: LatencyPercentiles) -> bool:
+        ttft_ok = self.ttft_ms is None or latency.ttft_ms <= self.ttft_ms
+        tpot_ok = self.tpot_ms is None or latency.tpot_ms <= self.tpot_ms
+        return ttft_ok and tpot_ok
+
+    def violation(self, latency: LatencyPercentiles) -> str:
+        """Which target ``latency`` misses, in words."""
+        p = f"p{self.percentile:g}"
+        if self.ttft_ms is not None and latency.ttft_ms > self.ttft_ms:
+            return f"{p} TTFT {latency.ttft_ms:,.0f} ms > target {self.ttft_ms:,.0f} ms"
+        if self.tpot_ms is not None and latency.tpot_ms > self.tpot_ms:
+            return f"{p} TPOT {latency.tpot_ms:,.1f} ms > target {self.tpot_ms:,.1f} ms"
+        return ""
+
+
+@dataclass(frozen=True)
+class ReplicaCapacity:
+    """One replica at the highest rate that meets the targets."""
+
+    deployment: Deployment
+    max_requests_per_s: float
+    saturation_requests_per_s: float
+    result: PerfResult
+    latency: LatencyPercentiles
+    limited_by: str
+
+    @property
+    def output_tokens_per_s(self) -> float:
+        return self.result.output_tokens_per_s
+
+
+@dataclass(frozen=True)
+class Infeasible:
+    """A replica that cannot meet the targets even when almost idle, with the reason."""
+
+    deployment: Deployment
+    reason: str
+
+
+def _at_rate(
+    dep: Deployment, inp: float, out: float, rate: float, cv: float, targets: LatencyTargets
+) -> tuple[PerfResult, LatencyPercentiles]:
+    load = Load(LoadKind.RATE, inp, out, request_rate=rate, fixed_lengths=cv == 0)
+    result = predict(dep, load)
+    return result, latency_percentiles(dep, load, targets.percentile, length_cv=cv, result=result)
+
+
+def replica_capacity(
+    dep: Deployment,
+    input_tokens: float,
+    output_tokens: float,
+    targets: LatencyTargets,
+    *,
+    length_cv: float = DATASET_LENGTH_CV,
+) -> ReplicaCapacity | Infeasible:
+    """Highest arrival rate (requests/s) one replica of ``dep`` serves within ``targets``.
+
+    ``length_cv``: coefficient of variation of prompt and output lengths (0 = fixed).
+    Raises the perf model's errors (e.g. DoesNotFitError) for deployments that cannot run.
+    """
+    offline = predict(dep, Load(LoadKind.OFFLINE, input_tokens, output_tokens))
+    saturation = offline.requests_per_s
+    ceiling = saturation * MAX_LOAD_FACTOR
+    args = (dep, input_tokens, output_tokens)
+    low = ceiling * LIGHT_LOAD_FACTOR
+    result, latency = _at_rate(*args, low, length_cv, targets)
+    if not targets.met_by(latency):
+        return Infeasible(dep, f"{targets.violation(latency)} even at light load")
+    top_result, top_latency = _at_rate(*args, ceiling, length_cv, targets)
+    if targets.met_by(top_latency):
+        return ReplicaCapacity(dep, ceiling, saturation, top_result, top_latency, "throughput")
+    high = ceiling
+    for _ in range(SEARCH_STEPS):
+        mid = math.sqrt(low * high)
+        mid_result, mid_latency = _at_rate(*args, mid, length_cv, targets)
+        if targets.met_by(mid_latency):
+            low, result, latency = mid, mid_result, mid_latency
+        else:
+            high = mid
+    limit = targets.violation(top_latency).split(" ", 2)[1]
+    return ReplicaCapacity(dep, low, saturation, result, latency, f"{limit} SLO")
+
+
+def try_replica_capacity(
+    dep: Deployment,
+    input_tokens: float,
+    output_tokens: float,
+    targets: LatencyTargets,
+    *,
+    length_cv: float = DATASET_LENGTH_CV,
+) -> ReplicaCapacity | Infeasible:
+    """:func:`replica_capacity`, with deployments that cannot run turned into Infeasible."""
+    try:
+        return replica_capacity(dep, input_tokens, output_tokens, targets, length_cv=length_cv)
+    except LlmplanError as exc:
+        return Infeasible(dep, str(exc))

@@ -1,0 +1,337 @@
+"""Costing one sized replica design under each deployment option.
+
+- **on-premise / colocation**: the replicas are packed into servers of up to the GPU's
+  ``max_gpus_per_node``, bought at the price list's (or your) price;
+- **cloud on-demand / spot**: GPUs rented only during operating hours (scaled to zero
+  outside them), at the cheapest price in an allowed region;
+- **cloud reserved (1 / 3 years)**: GPUs rented every hour of the term;
+- **per-token API**: the workload's token volumes at the API's prices;
+- **hybrid**: an owned base sized to the average load of the operating hours, bursting
+  to cloud on-demand (or the API) for :data:`BURST_DUTY_FRACTION` of operating hours.
+
+Each option is a *recipe*, a function of the finance assumptions, so sensitivity
+analysis re-costs the same hardware under other assumptions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from llmplan.catalog.schema import GpuSpec
+from llmplan.cost import (
+    ApiUsage,
+    CloudRental,
+    Commitment,
+    FinanceAssumptions,
+    Fleet,
+    OptionCost,
+    SiteKind,
+    cost_api,
+    cost_cloud,
+    cost_hybrid,
+    cost_self_hosted,
+)
+from llmplan.errors import LlmplanError
+from llmplan.plan.search import Design
+from llmplan.prices.book import PriceBook
+from llmplan.prices.schema import ApiPrice, CloudPrice, Pricing
+from llmplan.scenario import Constraints, DeploymentOption, GpuOverride, InferenceWorkload
+
+Recipe = Callable[[FinanceAssumptions], OptionCost]
+
+BURST_DUTY_FRACTION = 0.25
+"""Share of operating hours in which demand exceeds a hybrid fleet's owned base (an
+llmplan assumption: traffic above its operating-hours average about a quarter of the time)."""
+
+WORKSTATION_CATEGORIES = frozenset({"consumer", "workstation"})
+_CLOUD_PRICING = {
+    DeploymentOption.CLOUD_ON_DEMAND: (Pricing.ON_DEMAND, Commitment.ON_DEMAND),
+    DeploymentOption.CLOUD_RESERVED_1Y: (Pricing.RESERVED_1Y, Commitment.RESERVED_1Y),
+    DeploymentOption.CLOUD_RESERVED_3Y: (Pricing.RESERVED_3Y, Commitment.RESERVED_3Y),
+    DeploymentOption.CLOUD_SPOT: (Pricing.SPOT, Commitment.SPOT),
+}
+
+
+@dataclass(frozen=True)
+class PriceContext:
+    """Where prices come from: the price list, your overrides, and the constraints."""
+
+    prices: PriceBook
+    gpu_overrides: Mapping[str, GpuOverride]
+    constraints: Constraints
+
+
+@dataclass(frozen=True)
+class Costed:
+    """A design costed under one option: the recipe and what it was built from."""
+
+    option: DeploymentOption
+    design: Design
+    recipe: Recipe
+    price_note: str
+
+    def cost(self, finance: FinanceAssumptions) -> OptionCost:
+        return self.recipe(finance)
+
+
+# --- prices ---------------------------------------------------------------------------------
+
+
+def gpu_price_usd(gpu: GpuSpec, ctx: PriceContext) -> tuple[float, bool, str] | None:
+    """(USD per GPU, whether the price includes the server around it, its source)."""
+    override = ctx.gpu_overrides.get(gpu.id)
+    if override is not None and override.purchase_price_usd is not None:
+        return override.purchase_price_usd, False, override.source or "scenario override"
+    quote = ctx.prices.purchase_price(gpu.id)
+    if quote is not None:
+        server = quote.basis.value == "server"
+        return quote.usd_per_gpu, server, f"{quote.entry.source} ({quote.entry.price_date})"
+    if gpu.price_usd is not None:
+        return gpu.price_usd, False, f"{gpu.price_source} ({gpu.price_date})"
+    return None
+
+
+def gpu_power_w(gpu: GpuSpec, ctx: PriceContext) -> float:
+    override = ctx.gpu_overrides.get(gpu.id)
+    if override is not None and override.power_w is not None:
+        return override.power_w
+    return gpu.tdp_w
+
+
+def region_allowed(constraints: Constraints, region: str) -> bool:
+    """Whether a price's region lies inside the data-residency constraint."""
+    residency = constraints.data_residency
+    if residency is None:
+        return True
+    text = region.lower()
+    if text == "all":
+        return True
+    code = residency.value
+    if text.startswith(code) or f"-{code}-" in text:
+        return True
+    return code == "eu" and ("europe" in text or text.split("-")[0] in _EU_PREFIXES)
+
+
+_EU_PREFIXES = frozenset({"de", "fr", "nl", "ie", "it", "es", "se", "fi", "pl", "at", "be"})
+
+
+def cloud_price(
+    gpu: GpuSpec, option: DeploymentOption, ctx: PriceContext
+) -> tuple[float, str] | str:
+    """(USD per GPU-hour, source) for ``option``, or why there is none."""
+    override = ctx.gpu_overrides.get(gpu.id)
+    if override is not None and (value := override.cloud_usd_per_gpu_hour(option)) is not None:
+        return value, override.source or "scenario override"
+    pricing = _CLOUD_PRICING[option][0]
+    offers: tuple[CloudPrice, ...] = ctx.prices.cloud_prices(gpu.id, pricing)
+    allowed = [o for o in offers if region_allowed(ctx.constraints, o.region)]
+    if not allowed:
+        where = ""
+        if offers and ctx.constraints.data_residency is not None:
+            where = f" in a region within {ctx.constraints.data_residency.value}"
+        return f"no {pricing.value} price for {gpu.id}{where}"
+    best = allowed[0]
+    return (
+        best.usd_per_gpu_hour,
+        f"{best.provider} {best.instance} {best.region} ({best.price_date})",
+    )
+
+
+def api_price_for(workload: InferenceWorkload, model_id: str, ctx: PriceContext) -> ApiPrice | str:
+    """The API price standing in for the workload, or why there is none."""
+    if workload.api_model is not None:
+        try:
+            return ctx.prices.api_price(workload.api_model)
+        except LlmplanError as exc:
+            return str(exc)
+    hosted = [p for p in ctx.prices.api if p.open_model == model_id]
+    if hosted:
+        return min(hosted, key=lambda p: p.input_usd_per_mtok + p.output_usd_per_mtok)
+    return f"no API serves {model_id} in the price list; set api_model on the workload"
+
+
+# --- fleets -----------------------------------------------------------------------------
+
+
+def fleet_for(
+    design: Design, replicas: int, finance: FinanceAssumptions, ctx: PriceContext
+) -> Fleet | str:
+    """Servers holding ``replicas`` replicas of ``design``, or why they cannot be priced."""
+    gpu = design.deployment.gpu
+    price = gpu_price_usd(gpu, ctx)
+    if price is None:
+        return f"no purchase price for {gpu.id}; set overrides.gpus.{gpu.id}.purchase_price_usd"
+    usd_per_gpu, includes_server, _ = price
+    per_replica = design.deployment.num_gpus
+    per_server = max(1, gpu.max_gpus_per_node // per_replica)
+    servers = math.ceil(replicas / per_server)
+    gpus_per_server = min(replicas, per_server) * per_replica
+    if includes_server:
+        chassis = 0.0
+    elif gpu.category in WORKSTATION_CATEGORIES:
+        chassis = finance.workstation_overhead_usd
+    else:
+        chassis = finance.server_overhead_usd
+    gpu_kw = gpus_per_server * gpu_power_w(gpu, ctx) / 1000
+    return Fleet(
+        servers=servers,
+        gpus_per_server=gpus_per_server,
+        server_price_usd=gpus_per_server * usd_per_gpu + chassis,
+        server_power_kw=gpu_kw * (1 + finance.server_non_gpu_power_fraction_of_gpu),
+        busy_fraction=min(1.0, design.busy_fraction * design.replicas / replicas),
+    )
+
+
+def site_of(option: DeploymentOption) -> SiteKind:
+    return SiteKind.ON_PREMISE if option is DeploymentOption.ON_PREMISE else SiteKind.COLOCATION
+
+
+def _operating_hours(workload: InferenceWorkload) -> float:
+    return workload.active_hours_per_day() * workload.days_per_month
+
+
+def _api_usage(workload: InferenceWorkload, price: ApiPrice, months: int, share: float) -> ApiUsage:
+    mean = sum(workload.growth_factor(m) for m in range(months)) / max(1, months)
+    return ApiUsage(
+        input_tokens_per_month=workload.input_tokens_per_month() * mean * share,
+        output_tokens_per_month=workload.output_tokens_per_month() * mean * share,
+        input_usd_per_mtok=price.input_usd_per_mtok,
+        output_usd_per_mtok=price.output_usd_per_mtok,
+        cached_input_fraction=workload.cached_input_fraction,
+        cached_input_usd_per_mtok=price.cached_input_usd_per_mtok,
+    )
+
+
+def _owned_recipe(design: Design, option: DeploymentOption, ctx: PriceContext) -> Recipe:
+    def recipe(finance: FinanceAssumptions) -> OptionCost:
+        fleet = fleet_for(design, design.replicas, finance, ctx)
+        if isinstance(fleet, str):  # pragma: no cover - checked before the recipe is made
+            raise LlmplanError(fleet)
+        return cost_self_hosted(fleet, finance, site_of(option), name=option.value)
+
+    return recipe
+
+
+def _cloud_recipe(design: Design, option: DeploymentOption, usd_per_gpu_hour: float) -> Recipe:
+    commitment = _CLOUD_PRICING[option][1]
+    scaled = commitment in (Commitment.ON_DEMAND, Commitment.SPOT)
+    hours = _operating_hours(design.workload) if scaled else None
+
+    def recipe(finance: FinanceAssumptions) -> OptionCost:
+        billed = min(hours, finance.hours_per_month) if hours is not None else None
+        rental = CloudRental(design.gpus, usd_per_gpu_hour, billed, commitment)
+        return cost_cloud(rental, finance, name=option.value)
+
+    return recipe
+
+
+def _hybrid_recipe(design: Design, ctx: PriceContext, burst: float | ApiPrice) -> Recipe:
+    workload = design.workload
+    active_share = workload.active_hours_per_day() / 24
+    base_rate = design.average_requests_per_s / max(active_share, 1e-9)
+    base = max(1, math.ceil(base_rate / design.capacity.max_requests_per_s - 1e-9))
+    extra = max(0, design.replicas - base)
+    burst_hours = _operating_hours(workload) * BURST_DUTY_FRACTION
+
+    def recipe(finance: FinanceAssumptions) -> OptionCost:
+        fleet = fleet_for(design, min(base, design.replicas), finance, ctx)
+        if isinstance(fleet, str):  # pragma: no cover - checked before the recipe is made
+            raise LlmplanError(fleet)
+        cloud = api = None
+        if extra and isinstance(burst, float):
+            gpus = extra * design.deployment.num_gpus
+            cloud = CloudRental(gpus, burst, min(burst_hours, finance.hours_per_month))
+        elif extra and isinstance(burst, ApiPrice):
+            share = extra / design.replicas * BURST_DUTY_FRACTION
+            api = _api_usage(workload, burst, finance.horizon_months, share)
+        return cost_hybrid(fleet, finance, burst_cloud=cloud, burst_api=api, name="hybrid")
+
+    return recipe
+
+
+def _owned_check(design: Design, finance: FinanceAssumptions, ctx: PriceContext) -> str:
+    fleet = fleet_for(design, design.replicas, finance, ctx)
+    if isinstance(fleet, str):
+        return fleet
+    budget = ctx.constraints.power_budget_kw
+    if budget is not None and fleet.rated_kw > budget:
+        return (
+            f"{design.gpus} x {design.deployment.gpu.id} draw {fleet.rated_kw:,.1f} kW, "
+            f"over constraints.power_budget_kw {budget:g}"
+        )
+    racks = math.ceil(fleet.rated_kw / finance.rack_kw)
+    if ctx.constraints.max_racks is not None and racks > ctx.constraints.max_racks:
+        return f"needs {racks} racks of {finance.rack_kw:g} kW, over constraints.max_racks"
+    return ""
+
+
+def _burst_source(
+    design: Design, model_id: str, ctx: PriceContext
+) -> tuple[float | ApiPrice, str] | str:
+    permitted = ctx.constraints.permitted_options()
+    if DeploymentOption.CLOUD_ON_DEMAND in permitted:
+        price = cloud_price(design.deployment.gpu, DeploymentOption.CLOUD_ON_DEMAND, ctx)
+        if not isinstance(price, str):
+            return price[0], f"burst to cloud on-demand at {price[0]:.2f} USD/GPU-h ({price[1]})"
+    if DeploymentOption.API in permitted:
+        api = api_price_for(design.workload, model_id, ctx)
+        if not isinstance(api, str):
+            return api, f"burst to the {api.id} API"
+    return "hybrid needs cloud on-demand or the API for bursts, and neither is available"
+
+
+def cost_design(
+    design: Design,
+    option: DeploymentOption,
+    finance: FinanceAssumptions,
+    ctx: PriceContext,
+) -> Costed | str:
+    """``design`` costed under ``option``, or the one-line reason it cannot be."""
+    gpu = design.deployment.gpu
+    model_id = design.deployment.model.id
+    if option.is_owned or option is DeploymentOption.HYBRID:
+        problem = _owned_check(design, finance, ctx)
+        if problem:
+            return problem
+        price = gpu_price_usd(gpu, ctx)
+        note = f"{gpu.id} at {price[0]:,.0f} USD/GPU ({price[2]})" if price else ""
+        if option is DeploymentOption.HYBRID:
+            burst = _burst_source(design, model_id, ctx)
+            if isinstance(burst, str):
+                return burst
+            return Costed(option, design, _hybrid_recipe(design, ctx, burst[0]), burst[1])
+        return Costed(option, design, _owned_recipe(design, option, ctx), note)
+    if option.is_cloud_rental:
+        price_or_reason = cloud_price(gpu, option, ctx)
+        if isinstance(price_or_reason, str):
+            return price_or_reason
+        usd, source = price_or_reason
+        note = f"{gpu.id} at {usd:.2f} USD/GPU-hour ({source})"
+        return Costed(option, design, _cloud_recipe(design, option, usd), note)
+    return "not a hardware option"
+
+
+def cost_api_option(
+    workload: InferenceWorkload, model_id: str, ctx: PriceContext
+) -> tuple[Recipe, str] | str:
+    """The per-token API recipe for ``workload``, or why there is none."""
+    if ctx.constraints.data_residency is not None:
+        return (
+            f"api excluded: data must stay in {ctx.constraints.data_residency.value} and no "
+            "API price in the list states where it is served"
+        )
+    price = api_price_for(workload, model_id, ctx)
+    if isinstance(price, str):
+        return price
+
+    def recipe(finance: FinanceAssumptions) -> OptionCost:
+        usage = _api_usage(workload, price, finance.horizon_months, 1.0)
+        return cost_api(usage, finance, name="api")
+
+    note = (
+        f"{price.id}: {price.input_usd_per_mtok:g} in / {price.output_usd_per_mtok:g} out "
+        f"USD per M tokens ({price.source}, {price.price_date})"
+    )
+    return recipe, note

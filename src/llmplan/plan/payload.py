@@ -1,0 +1,151 @@
+"""A plan as plain data (dicts, lists, numbers): what ``--json``, the API and the HTML
+report show. Every money figure is USD; every latency is at the workload's SLO percentile.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llmplan.cost import OptionCost
+from llmplan.plan.evidence import (
+    GIB,
+    ParetoPoint,
+    pareto_points,
+    readiness,
+    reasons,
+    risks,
+)
+from llmplan.plan.options import PriceContext
+from llmplan.plan.planner import OptionPlan, Plan, WorkloadChoice
+from llmplan.scenario import scenario_to_data
+
+
+def _choice(choice: WorkloadChoice) -> dict[str, Any]:
+    out: dict[str, Any] = {"workload": choice.workload, "note": choice.note}
+    design = choice.design
+    if design is None:
+        return out
+    dep = design.deployment
+    latency = design.capacity.latency
+    out.update(
+        gpu=dep.gpu.id,
+        precision=dep.weights.id,
+        kv_precision=dep.kv.id,
+        engine=dep.engine.id,
+        tp=dep.tp,
+        pp=dep.pp,
+        replicas=design.replicas,
+        gpus=design.gpus,
+        max_requests_per_s_per_replica=design.capacity.max_requests_per_s,
+        limited_by=design.capacity.limited_by,
+        percentile=latency.percentile,
+        ttft_ms=latency.ttft_ms,
+        tpot_ms=latency.tpot_ms,
+        e2e_latency_ms=latency.e2e_latency_ms,
+        busy_fraction=design.busy_fraction,
+        memory_per_gpu_gib=design.memory_per_gpu_bytes() / GIB,
+        gpu_memory_gib=dep.gpu.memory_gib,
+        measured_throughput_source=design.measured_source,
+    )
+    return out
+
+
+def _cost(cost: OptionCost, tokens: float) -> dict[str, Any]:
+    return {
+        "tco_usd": cost.tco_usd,
+        "npv_usd": cost.npv_usd,
+        "capex_usd": cost.capex_usd,
+        "opex_usd": cost.opex_usd,
+        "residual_value_usd": cost.residual_value_usd,
+        "lines_usd": {line.value: cost.line_total_usd(line) for line in cost.lines_usd},
+        "usd_per_mtok": cost.cost_per_mtok(tokens) if tokens > 0 else None,
+        "cumulative_usd": [float(v) for v in cost.cumulative_usd],
+        "assumptions": list(cost.assumptions),
+    }
+
+
+def _option(plan: Plan, option: OptionPlan) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "option": option.option.value,
+        "included": option.included,
+        "excluded_reason": option.excluded or None,
+    }
+    if option.cost is not None:
+        out.update(_cost(option.cost, option.tokens_over_horizon))
+        out["choices"] = [_choice(c) for c in option.choices]
+        out["risks"] = risks(plan, option)
+    return out
+
+
+def _pareto(points: list[ParetoPoint]) -> list[dict[str, Any]]:
+    return [p.__dict__.copy() for p in points]
+
+
+def _sensitivity(plan: Plan) -> dict[str, Any]:
+    bars = [
+        {
+            "field": bar.field,
+            "low_value": bar.low_value,
+            "high_value": bar.high_value,
+            "low_usd": dict(bar.low_usd),
+            "high_usd": dict(bar.high_usd),
+            "cheapest_low": bar.cheapest_low,
+            "cheapest_high": bar.cheapest_high,
+            "changes_cheapest": bar.changes_cheapest,
+        }
+        for bar in plan.tornado
+    ]
+    out: dict[str, Any] = {"base_npv_usd": dict(plan.tornado[0].base_usd) if plan.tornado else {}}
+    out["tornado"] = bars
+    mc = plan.monte_carlo
+    if mc is not None:
+        out["monte_carlo"] = {
+            "seed": plan.seed,
+            "samples": len(mc.samples_usd),
+            "npv_usd_p10_p50_p90": {k: list(v) for k, v in mc.percentiles_usd().items()},
+            "probability_cheapest": dict(mc.probability_cheapest),
+            "inputs": sorted(mc.inputs),
+        }
+    return out
+
+
+def plan_payload(plan: Plan, ctx: PriceContext) -> dict[str, Any]:
+    """The whole plan as JSON-ready data."""
+    best = plan.recommended
+    recommended = None
+    if best is not None and best.cost is not None:
+        recommended = {
+            "option": best.option.value,
+            "npv_usd": best.cost.npv_usd,
+            "tco_usd": best.cost.tco_usd,
+            "usd_per_mtok": best.usd_per_mtok(),
+            "reasons": reasons(plan),
+            "risks": risks(plan, best),
+            "readiness": readiness(plan, best),
+        }
+    evaluated = plan.candidates_evaluated
+    return {
+        "scenario": scenario_to_data(plan.scenario),
+        "recommended": recommended,
+        "options": [_option(plan, o) for o in plan.options],
+        "breakeven": [b.__dict__.copy() for b in plan.breakeven],
+        "pareto": _pareto(pareto_points(plan, ctx)),
+        "rejected_designs": [r.__dict__.copy() for r in plan.rejected],
+        "fine_tuning": [
+            {
+                "job": t.job.name,
+                "gpu": t.gpu.id,
+                "gpus": t.gpus,
+                "hours_per_run": t.hours_per_run,
+                "gpu_hours_per_month": t.gpu_hours_per_month,
+                "memory_per_gpu_gib": t.per_gpu_bytes / GIB,
+            }
+            for t in plan.training
+        ],
+        "sensitivity": _sensitivity(plan),
+        "search": {
+            "candidates_evaluated": evaluated,
+            "search_seconds": plan.search_seconds,
+            "candidates_per_s": evaluated / plan.search_seconds if plan.search_seconds else None,
+        },
+    }

@@ -1,0 +1,300 @@
+"""``make_plan``: search, cost, compare and recommend for one scenario.
+
+1. every inference workload's replica designs are sized against its SLOs
+   (:mod:`llmplan.plan.search`);
+2. each deployment option the constraints allow takes, per workload, its cheapest design
+   (by NPV, which equals TCO at a zero discount rate), plus the fine-tuning jobs;
+3. options are compared: cheapest first, break-even month between every pair, tornado
+   sensitivity and Monte Carlo over the finance assumptions (explicit seed);
+4. the cheapest option is recommended, with the evidence.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from llmplan.catalog.loader import Catalog
+from llmplan.cost import (
+    FinanceAssumptions,
+    MonteCarloResult,
+    OptionCost,
+    TornadoBar,
+    breakeven_month,
+    monte_carlo,
+    tornado,
+)
+from llmplan.cost.result import OptionKind, combine
+from llmplan.errors import InputError
+from llmplan.plan.finetune import TrainingSetup, best_setup, training_cost
+from llmplan.plan.options import PriceContext, Recipe, cost_api_option, cost_design
+from llmplan.plan.search import Design, Rejected, SearchSpace, designs_for
+from llmplan.plan.sensitivity import TORNADO_MULTIPLIERS, tornado_inputs, uncertainties
+from llmplan.prices.book import PriceBook
+from llmplan.scenario import DeploymentOption, Scenario, resolve
+
+DEFAULT_MONTE_CARLO_SAMPLES = 300
+
+
+@dataclass(frozen=True)
+class WorkloadChoice:
+    """What serves one workload under an option: a design, or the API, and its cost."""
+
+    workload: str
+    design: Design | None
+    note: str
+
+
+@dataclass(frozen=True)
+class OptionPlan:
+    """One deployment option: its cost, or the reason it is excluded."""
+
+    option: DeploymentOption
+    excluded: str = ""
+    choices: tuple[WorkloadChoice, ...] = ()
+    recipe: Recipe | None = None
+    cost: OptionCost | None = None
+    tokens_over_horizon: float = 0.0
+
+    @property
+    def included(self) -> bool:
+        return self.cost is not None
+
+    def score_usd(self) -> float:
+        return self.cost.npv_usd if self.cost is not None else float("inf")
+
+    def usd_per_mtok(self) -> float:
+        if self.cost is None or self.tokens_over_horizon <= 0:
+            return float("nan")
+        return self.cost.cost_per_mtok(self.tokens_over_horizon)
+
+
+@dataclass(frozen=True)
+class BreakEven:
+    """``option`` becomes no dearer than ``versus`` from ``month`` on (None: never)."""
+
+    option: str
+    versus: str
+    month: int | None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The result of planning a scenario."""
+
+    scenario: Scenario
+    options: tuple[OptionPlan, ...]
+    designs: dict[str, list[Design]]
+    rejected: tuple[Rejected, ...]
+    training: tuple[TrainingSetup, ...]
+    breakeven: tuple[BreakEven, ...]
+    tornado: tuple[TornadoBar, ...]
+    monte_carlo: MonteCarloResult | None
+    seed: int
+    candidates_evaluated: int
+    search_seconds: float
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def included(self) -> tuple[OptionPlan, ...]:
+        return tuple(sorted((o for o in self.options if o.included), key=OptionPlan.score_usd))
+
+    @property
+    def recommended(self) -> OptionPlan | None:
+        """The cheapest included option; spot capacity only when no workload has latency
+        targets (it can be reclaimed at any time, so it cannot promise an SLO)."""
+        ranked = [o for o in self.included if self._recommendable(o)]
+        return ranked[0] if ranked else None
+
+    def _recommendable(self, option: OptionPlan) -> bool:
+        if option.option is not DeploymentOption.CLOUD_SPOT:
+            return True
+        return not any(w.slo.has_targets() for w in self.scenario.inference_workloads())
+
+
+def _tokens_over_horizon(scenario: Scenario) -> float:
+    months = scenario.finance.horizon_months
+    return sum(
+        w.total_tokens_per_month(m) for w in scenario.inference_workloads() for m in range(months)
+    )
+
+
+def _space(scenario: Scenario, catalog: Catalog) -> tuple[SearchSpace, dict[str, object]]:
+    resolved = resolve(scenario, catalog)
+    space = SearchSpace(
+        gpus=resolved.gpus,
+        precisions=resolved.precisions,
+        engines=resolved.engines,
+        max_gpus_per_replica=scenario.candidates.max_gpus_per_replica,
+        horizon_months=scenario.finance.horizon_months,
+        measured=resolved.measured_throughput,
+    )
+    models = {w.name: resolved.model_of(w.name) for w in scenario.workloads}
+    return space, {"models": models, "overrides": resolved.gpu_overrides}
+
+
+def _option_plan(
+    option: DeploymentOption,
+    scenario: Scenario,
+    designs: dict[str, list[Design]],
+    training: tuple[TrainingSetup, ...],
+    ctx: PriceContext,
+    model_ids: dict[str, str],
+) -> OptionPlan:
+    finance = scenario.finance
+    recipes: list[Recipe] = []
+    choices: list[WorkloadChoice] = []
+    for workload in scenario.inference_workloads():
+        if option is DeploymentOption.API:
+            api = cost_api_option(workload, model_ids[workload.name], ctx)
+            if isinstance(api, str):
+                return OptionPlan(option, excluded=f"api excluded ({workload.name}): {api}")
+            recipes.append(api[0])
+            choices.append(WorkloadChoice(workload.name, None, api[1]))
+            continue
+        best, reasons = None, []
+        for design in designs[workload.name]:
+            costed = cost_design(design, option, finance, ctx)
+            if isinstance(costed, str):
+                reasons.append(f"{design.label}: {costed}")
+                continue
+            score = costed.cost(finance).npv_usd
+            if best is None or score < best[0]:
+                best = (score, costed)
+        if best is None:
+            why = reasons[-1] if reasons else "no design meets the SLOs"
+            return OptionPlan(option, excluded=f"{option.value} excluded ({workload.name}): {why}")
+        recipes.append(best[1].recipe)
+        choices.append(WorkloadChoice(workload.name, best[1].design, best[1].price_note))
+    for setup in training:
+        cost = training_cost(setup, option, finance, ctx)
+        if isinstance(cost, str):
+            return OptionPlan(
+                option, excluded=f"{option.value} excluded ({setup.job.name}): {cost}"
+            )
+        recipes.append(_training_recipe(setup, option, ctx))
+        note = f"{setup.gpus} x {setup.gpu.id}, {setup.hours_per_run:,.1f} h per run"
+        choices.append(WorkloadChoice(setup.job.name, None, note))
+    recipe = _combined(option, tuple(recipes))
+    return OptionPlan(
+        option,
+        choices=tuple(choices),
+        recipe=recipe,
+        cost=recipe(finance),
+        tokens_over_horizon=_tokens_over_horizon(scenario),
+    )
+
+
+def _training_recipe(setup: TrainingSetup, option: DeploymentOption, ctx: PriceContext) -> Recipe:
+    def recipe(finance: FinanceAssumptions) -> OptionCost:
+        cost = training_cost(setup, option, finance, ctx)
+        if isinstance(cost, str):  # pragma: no cover - checked when the plan was built
+            raise InputError(cost, field="finance")
+        return cost
+
+    return recipe
+
+
+_KIND = {
+    DeploymentOption.ON_PREMISE: OptionKind.ON_PREMISE,
+    DeploymentOption.COLOCATION: OptionKind.COLOCATION,
+    DeploymentOption.API: OptionKind.API,
+    DeploymentOption.HYBRID: OptionKind.HYBRID,
+}
+
+
+def _combined(option: DeploymentOption, recipes: tuple[Recipe, ...]) -> Recipe:
+    kind = _KIND.get(option, OptionKind.CLOUD)
+
+    def recipe(finance: FinanceAssumptions) -> OptionCost:
+        return combine(option.value, kind, tuple(r(finance) for r in recipes))
+
+    return recipe
+
+
+def _breakevens(options: tuple[OptionPlan, ...]) -> tuple[BreakEven, ...]:
+    out = []
+    for a in options:
+        for b in options:
+            if a is b or a.cost is None or b.cost is None:
+                continue
+            if a.cost.capex_usd > b.cost.capex_usd:
+                month = breakeven_month(a.cost, b.cost, sustained=True)
+                out.append(BreakEven(a.option.value, b.option.value, month))
+    return tuple(out)
+
+
+def _costs_under(options: tuple[OptionPlan, ...]):  # type: ignore[no-untyped-def]
+    def scenario(finance: FinanceAssumptions) -> dict[str, float]:
+        return {o.option.value: o.recipe(finance).npv_usd for o in options if o.recipe}
+
+    return scenario
+
+
+def make_plan(
+    scenario: Scenario,
+    catalog: Catalog,
+    prices: PriceBook,
+    *,
+    seed: int = 0,
+    monte_carlo_samples: int = DEFAULT_MONTE_CARLO_SAMPLES,
+) -> Plan:
+    """Plan ``scenario``: every option costed or excluded with its reason."""
+    started = time.perf_counter()
+    space, extra = _space(scenario, catalog)
+    models = extra["models"]
+    assert isinstance(models, dict)
+    ctx = PriceContext(prices, extra["overrides"], scenario.constraints)  # type: ignore[arg-type]
+    designs: dict[str, list[Design]] = {}
+    rejected: list[Rejected] = []
+    for workload in scenario.inference_workloads():
+        found, refused = designs_for(catalog, workload, models[workload.name], space)
+        designs[workload.name], rejected = found, rejected + refused
+    training = []
+    for job in scenario.finetune_workloads():
+        setup = best_setup(catalog, job, models[job.name], space.gpus, ctx)
+        if isinstance(setup, str):
+            raise InputError(f"fine-tuning job '{job.name}': {setup}", field="workloads")
+        training.append(setup)
+    model_ids = {name: m.id for name, m in models.items()}
+    excluded = scenario.constraints.option_exclusions()
+    plans = []
+    for option in DeploymentOption:
+        if option in excluded:
+            plans.append(OptionPlan(option, excluded=excluded[option]))
+            continue
+        plans.append(_option_plan(option, scenario, designs, tuple(training), ctx, model_ids))
+    options = tuple(plans)
+    included = tuple(o for o in options if o.included)
+    search_seconds = time.perf_counter() - started
+    bars: tuple[TornadoBar, ...] = ()
+    mc = None
+    if included:
+        costs = _costs_under(included)
+        bars = tornado(
+            costs, scenario.finance, tornado_inputs(scenario.finance, TORNADO_MULTIPLIERS)
+        )
+        if monte_carlo_samples > 0:
+            mc = monte_carlo(
+                costs,
+                scenario.finance,
+                uncertainties(scenario.finance),
+                rng=np.random.default_rng(seed),
+                samples=monte_carlo_samples,
+            )
+    evaluated = sum(len(d) for d in designs.values()) + len(rejected)
+    return Plan(
+        scenario,
+        options,
+        designs,
+        tuple(rejected),
+        tuple(training),
+        _breakevens(included),
+        bars,
+        mc,
+        seed,
+        evaluated,
+        search_seconds,
+    )
