@@ -450,3 +450,26 @@ def test_import_under_a_bundled_alias_is_rejected(runner: CliRunner, home: Path)
     usage_error(runner, ["models", "import", str(LLAMA_CONFIG), "--id", "llama-3.1-8b"])
     assert not imported_file(home).exists()
     ok(runner, ["models", "list"])
+
+
+def test_infinite_request_rate_is_refused(runner: CliRunner, home: Path) -> None:
+    line = usage_error(
+        runner,
+        ["perf", "--model", "meta-llama/Llama-3.1-8B", "--gpu", "H100", "--request-rate", "inf"],
+    )
+    assert "request_rate" in line
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["memory", "--context", "200000"],
+        ["perf", "--input-tokens", "150000", "--output-tokens", "100"],
+    ],
+)
+def test_sequences_beyond_the_context_window_are_refused(
+    args: list[str], runner: CliRunner, home: Path
+) -> None:
+    """Llama-3.1-8B's window is 131,072 tokens."""
+    line = usage_error(runner, [*args, "--model", "meta-llama/Llama-3.1-8B", "--gpu", "H100"])
+    assert "131,072" in line

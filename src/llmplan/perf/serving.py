@@ -63,8 +63,9 @@ class Load:
             raise InputError("must be a finite number >= 1", field="output_tokens")
         if self.kind in (LoadKind.BATCH, LoadKind.CONCURRENCY) and (self.batch or 0) < 1:
             raise InputError(f"must be >= 1 for a {self.kind.value} load", field="batch")
-        if self.kind is LoadKind.RATE and not (self.request_rate or 0) > 0:
-            raise InputError("must be > 0 requests/s", field="request_rate")
+        rate = self.request_rate or 0.0
+        if self.kind is LoadKind.RATE and not (rate > 0 and math.isfinite(rate)):
+            raise InputError("must be a finite number > 0 requests/s", field="request_rate")
 
 
 @dataclass(frozen=True)

@@ -103,7 +103,8 @@ def estimate_finetune_memory(
     """Memory to fine-tune ``dep.model`` on ``dep.num_gpus`` GPUs."""
     if lora_rank < 1:
         raise InputError(f"must be >= 1, got {lora_rank}", field="lora_rank")
-    total = count_params(dep.model).total
+    counts = count_params(dep.model)
+    total, embedding = counts.total, counts.embedding
     if method is FinetuneMethod.FULL:
         trainable = total
         weights = total * FROZEN_16BIT_BYTES_PER_PARAM
@@ -115,7 +116,9 @@ def estimate_finetune_memory(
             if method is FinetuneMethod.LORA
             else NF4_DOUBLE_QUANT_BITS_PER_WEIGHT
         )
-        weights = total * bits / 8
+        # QLoRA quantises the transformer blocks; embeddings and LM head stay 16-bit
+        quantised = total if method is FinetuneMethod.LORA else total - embedding
+        weights = quantised * bits / 8 + (total - quantised) * FROZEN_16BIT_BYTES_PER_PARAM
         state = trainable * ADAM_MIXED_PRECISION_BYTES_PER_PARAM
     n = dep.num_gpus
     activations = activation_bytes(dep, sequence_tokens, micro_batch, gradient_checkpointing)
