@@ -14,12 +14,13 @@ from functools import cache
 import pytest
 
 from llmplan.catalog.loader import bundled_catalog
+from llmplan.cost import CostLine
 from llmplan.plan.evidence import pareto_points, readiness, reasons
 from llmplan.plan.options import PriceContext
 from llmplan.plan.payload import plan_payload
-from llmplan.plan.planner import Plan, make_plan
+from llmplan.plan.planner import Plan, make_plan, plan_context
 from llmplan.prices.loader import bundled_prices
-from llmplan.scenario import DeploymentOption, Scenario, bundled_examples, load_example, resolve
+from llmplan.scenario import DeploymentOption, Scenario, bundled_examples, load_example
 from llmplan.scenario.io import scenario_from_data, scenario_to_data
 
 EXAMPLES = sorted(bundled_examples())
@@ -32,8 +33,7 @@ def planned(name: str, samples: int = 50) -> Plan:
 
 
 def ctx_of(scenario: Scenario) -> PriceContext:
-    resolved = resolve(scenario, bundled_catalog())
-    return PriceContext(bundled_prices(), resolved.gpu_overrides, scenario.constraints)
+    return plan_context(scenario, bundled_catalog(), bundled_prices())
 
 
 def variant(name: str, **workload_changes: object) -> Scenario:
@@ -173,3 +173,54 @@ def test_spot_is_not_recommended_for_workloads_with_latency_targets() -> None:
     best = plan.recommended
     assert best is not None
     assert best.option is not DeploymentOption.CLOUD_SPOT
+
+
+def test_volume_crossings_are_where_the_costs_meet() -> None:
+    """At the reported volume multiple, the two options' NPVs are equal (to the grid's
+    interpolation: within a few percent), and the option with capital cost wins above it."""
+    from llmplan.plan.crossing import VOLUME_MULTIPLES
+
+    plan = planned("chat-assistant")
+    recipes = {o.option.value: o.recipe for o in plan.included if o.recipe}
+    finance = plan.scenario.finance
+    crossings = [b for b in plan.breakeven if b.volume_multiple is not None]
+    assert crossings
+    for b in crossings:
+        k = b.volume_multiple
+        assert k is not None and VOLUME_MULTIPLES[0] <= k <= VOLUME_MULTIPLES[-1]
+        a, c = recipes[b.option](finance, k).npv_usd, recipes[b.versus](finance, k).npv_usd
+        assert a == pytest.approx(c, rel=0.15), b
+
+
+def test_hybrid_at_the_peak_percentile_has_no_bursts() -> None:
+    data = scenario_to_data(load_example("chat-assistant"))
+    data["workloads"][0]["requests_per_day"] = 200_000
+    data["candidates"]["hybrid_base_demand_percentile"] = 100
+    plan = make_plan(
+        scenario_from_data(data), bundled_catalog(), bundled_prices(), monte_carlo_samples=0
+    )
+    hybrid = next(o for o in plan.options if o.option is DeploymentOption.HYBRID)
+    assert hybrid.cost is not None
+    assert hybrid.cost.line_total_usd(CostLine.CLOUD_HOURS) == 0
+    data["candidates"]["hybrid_base_demand_percentile"] = 0
+    plan = make_plan(
+        scenario_from_data(data), bundled_catalog(), bundled_prices(), monte_carlo_samples=0
+    )
+    hybrid = next(o for o in plan.options if o.option is DeploymentOption.HYBRID)
+    assert hybrid.cost is not None
+    assert hybrid.cost.line_total_usd(CostLine.CLOUD_HOURS) > 0
+
+
+def test_full_utilisation_never_needs_more_replicas() -> None:
+    """max_utilisation = 1 (hardware planned fully busy, as Lenovo LP2368 assumes)."""
+    base = planned("rag-long-prompts")
+    data = scenario_to_data(load_example("rag-long-prompts"))
+    data["finance"]["max_utilisation"] = 1.0
+    full = make_plan(
+        scenario_from_data(data), bundled_catalog(), bundled_prices(), monte_carlo_samples=0
+    )
+    for name, designs in base.designs.items():
+        replicas = {d.label: d.replicas for d in full.designs[name]}
+        for design in designs:
+            if design.label in replicas:
+                assert replicas[design.label] <= design.replicas

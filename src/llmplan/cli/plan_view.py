@@ -82,6 +82,23 @@ def _sensitivity_table(payload: dict[str, Any]) -> Table | None:
     return table
 
 
+def _breakeven_table(payload: dict[str, Any]) -> Table | None:
+    best = (payload["recommended"] or {}).get("option")
+    rows = [b for b in payload["breakeven"] if best in (b["option"], b["versus"])]
+    if not rows:
+        return None
+    table = Table(title="Break-even (owning vs renting or buying tokens)", title_justify="left")
+    for column in ("option", "against", "no dearer from month", "same cost at volume x"):
+        table.add_column(column)
+    for b in rows:
+        month = "never" if b["month"] is None else str(b["month"])
+        multiple = b["volume_multiple"]
+        table.add_row(
+            b["option"], b["versus"], month, "-" if multiple is None else f"{multiple:.2f}"
+        )
+    return table
+
+
 def render_plan(payload: dict[str, Any]) -> None:
     """Rich terminal view of a plan payload."""
     console.print(Text(payload["scenario"]["name"], style="bold"))
@@ -99,7 +116,8 @@ def render_plan(payload: dict[str, Any]) -> None:
         lines.append(f"Staff: {ready['staff_fte']:.2f} FTE ({ready['assumption']})")
         console.print(Panel(lines, title="Decision", expand=False))
     console.print(_options_table(payload))
-    for table in (_excluded_table(payload), _sensitivity_table(payload)):
+    tables = (_excluded_table(payload), _breakeven_table(payload), _sensitivity_table(payload))
+    for table in tables:
         if table is not None:
             console.print(table)
     mc = payload["sensitivity"].get("monte_carlo")
@@ -134,11 +152,10 @@ def plan_command(
     ] = 300,
 ) -> None:
     """Recommend hardware and deployment for a scenario: cost, latency, break-even, risks."""
-    from llmplan.plan.options import PriceContext
     from llmplan.plan.payload import plan_payload
-    from llmplan.plan.planner import make_plan
+    from llmplan.plan.planner import make_plan, plan_context
     from llmplan.prices.loader import load_prices
-    from llmplan.scenario import load_example, load_scenario, resolve
+    from llmplan.scenario import load_example, load_scenario
 
     if scenario is not None and example is not None:
         raise typer.BadParameter("give a scenario file or --example, not both")
@@ -149,7 +166,7 @@ def plan_command(
     cat = catalog()
     prices = load_prices(user_home())
     plan = make_plan(loaded, cat, prices, seed=seed, monte_carlo_samples=samples)
-    ctx = PriceContext(prices, resolve(loaded, cat).gpu_overrides, loaded.constraints)
+    ctx = plan_context(loaded, cat, prices)
     payload = plan_payload(plan, ctx)
     if report is not None:
         from llmplan.report.plan import write_plan_report

@@ -85,6 +85,15 @@ class FinanceAssumptions(BaseModel):
         "PUE. Default 0 (cooling is in the PUE). Lenovo LP2368 (2026): 0.18 air-cooled, "
         "0.09 liquid-cooled.",
     )
+    max_utilisation: float = Field(
+        0.9,
+        gt=0.0,
+        le=1.0,
+        description="Highest share of a replica's maximum throughput the plan loads it to "
+        "in the busiest hour (headroom for bursts and a failed server). Default 0.9, an "
+        "llmplan assumption (no queue is stable at 100 %); published studies that assume "
+        "fully busy hardware (Lenovo LP2368) correspond to 1.0.",
+    )
     average_power_fraction_of_tdp: float = Field(
         0.7,
         ge=0.0,

@@ -3,8 +3,8 @@
 A replica is one copy of the model on ``tp x pp`` GPUs. Its capacity under service-level
 objectives is the highest Poisson arrival rate at which the predicted TTFT and TPOT at
 the SLO percentile stay within their targets (``perf.percentiles``); without targets it
-is the replica's maximum throughput times :data:`MAX_LOAD_FACTOR`, since no queue is
-stable at 100 % load.
+is the replica's maximum throughput times ``max_utilisation`` (the finance assumption of
+that name, default :data:`MAX_LOAD_FACTOR`), since no queue is stable at 100 % load.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from llmplan.perf.percentiles import DATASET_LENGTH_CV, LatencyPercentiles, late
 from llmplan.perf.serving import Load, LoadKind, PerfResult, predict
 
 MAX_LOAD_FACTOR = 0.9
-"""Highest share of its maximum throughput a replica is planned to run at."""
+"""Default highest share of its maximum throughput a replica is planned to run at."""
 
 SEARCH_STEPS = 10
 """Bisection steps (geometric) on the arrival rate between light load and the ceiling."""
@@ -89,6 +89,7 @@ def replica_capacity(
     targets: LatencyTargets,
     *,
     length_cv: float = DATASET_LENGTH_CV,
+    max_utilisation: float = MAX_LOAD_FACTOR,
 ) -> ReplicaCapacity | Infeasible:
     """Highest arrival rate (requests/s) one replica of ``dep`` serves within ``targets``.
 
@@ -97,7 +98,7 @@ def replica_capacity(
     """
     offline = predict(dep, Load(LoadKind.OFFLINE, input_tokens, output_tokens))
     saturation = offline.requests_per_s
-    ceiling = saturation * MAX_LOAD_FACTOR
+    ceiling = saturation * max_utilisation
     args = (dep, input_tokens, output_tokens)
     low = ceiling * LIGHT_LOAD_FACTOR
     result, latency = _at_rate(*args, low, length_cv, targets)
@@ -125,9 +126,17 @@ def try_replica_capacity(
     targets: LatencyTargets,
     *,
     length_cv: float = DATASET_LENGTH_CV,
+    max_utilisation: float = MAX_LOAD_FACTOR,
 ) -> ReplicaCapacity | Infeasible:
     """:func:`replica_capacity`, with deployments that cannot run turned into Infeasible."""
     try:
-        return replica_capacity(dep, input_tokens, output_tokens, targets, length_cv=length_cv)
+        return replica_capacity(
+            dep,
+            input_tokens,
+            output_tokens,
+            targets,
+            length_cv=length_cv,
+            max_utilisation=max_utilisation,
+        )
     except LlmplanError as exc:
         return Infeasible(dep, str(exc))

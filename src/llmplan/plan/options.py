@@ -6,11 +6,12 @@
   outside them), at the cheapest price in an allowed region;
 - **cloud reserved (1 / 3 years)**: GPUs rented every hour of the term;
 - **per-token API**: the workload's token volumes at the API's prices;
-- **hybrid**: an owned base sized to the average load of the operating hours, bursting
-  to cloud on-demand (or the API) for :data:`BURST_DUTY_FRACTION` of operating hours.
+- **hybrid**: an owned base sized to a percentile of the operating hours' demand,
+  bursting to cloud on-demand (or the API) for the rest (:mod:`llmplan.plan.demand`).
 
-Each option is a *recipe*, a function of the finance assumptions, so sensitivity
-analysis re-costs the same hardware under other assumptions.
+Each option is a *recipe*, a function of the finance assumptions and of a multiple of
+the inference volume, so sensitivity analysis re-costs the same designs under other
+assumptions and other volumes (replicas, GPU-hours and tokens follow the volume).
 """
 
 from __future__ import annotations
@@ -34,16 +35,14 @@ from llmplan.cost import (
     cost_self_hosted,
 )
 from llmplan.errors import LlmplanError
+from llmplan.plan.demand import hybrid_split
 from llmplan.plan.search import Design
 from llmplan.prices.book import PriceBook
 from llmplan.prices.schema import ApiPrice, CloudPrice, Pricing
 from llmplan.scenario import Constraints, DeploymentOption, GpuOverride, InferenceWorkload
 
-Recipe = Callable[[FinanceAssumptions], OptionCost]
-
-BURST_DUTY_FRACTION = 0.25
-"""Share of operating hours in which demand exceeds a hybrid fleet's owned base (an
-llmplan assumption: traffic above its operating-hours average about a quarter of the time)."""
+Recipe = Callable[[FinanceAssumptions, float], OptionCost]
+"""(finance, inference volume multiple) -> cost; the multiple is 1 for the scenario."""
 
 WORKSTATION_CATEGORIES = frozenset({"consumer", "workstation"})
 _CLOUD_PRICING = {
@@ -61,6 +60,7 @@ class PriceContext:
     prices: PriceBook
     gpu_overrides: Mapping[str, GpuOverride]
     constraints: Constraints
+    hybrid_base_demand_percentile: float = 50.0
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ class Costed:
     price_note: str
 
     def cost(self, finance: FinanceAssumptions) -> OptionCost:
-        return self.recipe(finance)
+        return self.recipe(finance, 1.0)
 
 
 # --- prices ---------------------------------------------------------------------------------
@@ -156,9 +156,14 @@ def api_price_for(workload: InferenceWorkload, model_id: str, ctx: PriceContext)
 
 
 def fleet_for(
-    design: Design, replicas: int, finance: FinanceAssumptions, ctx: PriceContext
+    design: Design,
+    replicas: int,
+    finance: FinanceAssumptions,
+    ctx: PriceContext,
+    volume: float = 1.0,
 ) -> Fleet | str:
-    """Servers holding ``replicas`` replicas of ``design``, or why they cannot be priced."""
+    """Servers holding ``replicas`` replicas of ``design`` serving ``volume`` times the
+    workload's volume, or why they cannot be priced."""
     gpu = design.deployment.gpu
     price = gpu_price_usd(gpu, ctx)
     if price is None:
@@ -180,7 +185,7 @@ def fleet_for(
         gpus_per_server=gpus_per_server,
         server_price_usd=gpus_per_server * usd_per_gpu + chassis,
         server_power_kw=gpu_kw * (1 + finance.server_non_gpu_power_fraction_of_gpu),
-        busy_fraction=min(1.0, design.busy_fraction * design.replicas / replicas),
+        busy_fraction=min(1.0, volume * design.busy_fraction * design.replicas / replicas),
     )
 
 
@@ -205,8 +210,8 @@ def _api_usage(workload: InferenceWorkload, price: ApiPrice, months: int, share:
 
 
 def _owned_recipe(design: Design, option: DeploymentOption, ctx: PriceContext) -> Recipe:
-    def recipe(finance: FinanceAssumptions) -> OptionCost:
-        fleet = fleet_for(design, design.replicas, finance, ctx)
+    def recipe(finance: FinanceAssumptions, volume: float = 1.0) -> OptionCost:
+        fleet = fleet_for(design, design.replicas_at(volume), finance, ctx, volume)
         if isinstance(fleet, str):  # pragma: no cover - checked before the recipe is made
             raise LlmplanError(fleet)
         return cost_self_hosted(fleet, finance, site_of(option), name=option.value)
@@ -219,32 +224,35 @@ def _cloud_recipe(design: Design, option: DeploymentOption, usd_per_gpu_hour: fl
     scaled = commitment in (Commitment.ON_DEMAND, Commitment.SPOT)
     hours = _operating_hours(design.workload) if scaled else None
 
-    def recipe(finance: FinanceAssumptions) -> OptionCost:
+    def recipe(finance: FinanceAssumptions, volume: float = 1.0) -> OptionCost:
         billed = min(hours, finance.hours_per_month) if hours is not None else None
-        rental = CloudRental(design.gpus, usd_per_gpu_hour, billed, commitment)
+        gpus = design.replicas_at(volume) * design.deployment.num_gpus
+        rental = CloudRental(gpus, usd_per_gpu_hour, billed, commitment)
         return cost_cloud(rental, finance, name=option.value)
 
     return recipe
 
 
-def _hybrid_recipe(design: Design, ctx: PriceContext, burst: float | ApiPrice) -> Recipe:
+def _hybrid_recipe(
+    design: Design, ctx: PriceContext, burst: float | ApiPrice, percentile: float
+) -> Recipe:
     workload = design.workload
-    active_share = workload.active_hours_per_day() / 24
-    base_rate = design.average_requests_per_s / max(active_share, 1e-9)
-    base = max(1, math.ceil(base_rate / design.capacity.max_requests_per_s - 1e-9))
-    extra = max(0, design.replicas - base)
-    burst_hours = _operating_hours(workload) * BURST_DUTY_FRACTION
+    base = hybrid_split(design, percentile).base_replicas
 
-    def recipe(finance: FinanceAssumptions) -> OptionCost:
-        fleet = fleet_for(design, min(base, design.replicas), finance, ctx)
+    def recipe(finance: FinanceAssumptions, volume: float = 1.0) -> OptionCost:
+        split = hybrid_split(design, percentile, volume)
+        owned = min(base, design.replicas_at(volume))
+        fleet = fleet_for(design, owned, finance, ctx, volume)
         if isinstance(fleet, str):  # pragma: no cover - checked before the recipe is made
             raise LlmplanError(fleet)
         cloud = api = None
-        if extra and isinstance(burst, float):
-            gpus = extra * design.deployment.num_gpus
-            cloud = CloudRental(gpus, burst, min(burst_hours, finance.hours_per_month))
-        elif extra and isinstance(burst, ApiPrice):
-            share = extra / design.replicas * BURST_DUTY_FRACTION
+        per_day = split.burst_replica_hours_per_day
+        if per_day > 0 and isinstance(burst, float):
+            gpus = design.deployment.num_gpus * max(1, design.replicas_at(volume) - base)
+            hours = per_day * workload.days_per_month * design.deployment.num_gpus / gpus
+            cloud = CloudRental(gpus, burst, min(hours, finance.hours_per_month))
+        elif split.burst_request_share > 0 and isinstance(burst, ApiPrice):
+            share = split.burst_request_share * volume
             api = _api_usage(workload, burst, finance.horizon_months, share)
         return cost_hybrid(fleet, finance, burst_cloud=cloud, burst_api=api, name="hybrid")
 
@@ -301,7 +309,12 @@ def cost_design(
             burst = _burst_source(design, model_id, ctx)
             if isinstance(burst, str):
                 return burst
-            return Costed(option, design, _hybrid_recipe(design, ctx, burst[0]), burst[1])
+            return Costed(
+                option,
+                design,
+                _hybrid_recipe(design, ctx, burst[0], ctx.hybrid_base_demand_percentile),
+                burst[1],
+            )
         return Costed(option, design, _owned_recipe(design, option, ctx), note)
     if option.is_cloud_rental:
         price_or_reason = cloud_price(gpu, option, ctx)
@@ -326,8 +339,8 @@ def cost_api_option(
     if isinstance(price, str):
         return price
 
-    def recipe(finance: FinanceAssumptions) -> OptionCost:
-        usage = _api_usage(workload, price, finance.horizon_months, 1.0)
+    def recipe(finance: FinanceAssumptions, volume: float = 1.0) -> OptionCost:
+        usage = _api_usage(workload, price, finance.horizon_months, volume)
         return cost_api(usage, finance, name="api")
 
     note = (

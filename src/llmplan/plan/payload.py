@@ -16,7 +16,7 @@ from llmplan.plan.evidence import (
     risks,
 )
 from llmplan.plan.options import PriceContext
-from llmplan.plan.planner import OptionPlan, Plan, WorkloadChoice
+from llmplan.plan.planner import BreakEven, OptionPlan, Plan, WorkloadChoice
 from llmplan.scenario import scenario_to_data
 
 
@@ -77,6 +77,14 @@ def _option(plan: Plan, option: OptionPlan) -> dict[str, Any]:
     return out
 
 
+def _breakeven(plan: Plan, item: BreakEven) -> dict[str, Any]:
+    out = item.__dict__.copy()
+    tokens = sum(w.total_tokens_per_month() for w in plan.scenario.inference_workloads())
+    multiple = item.volume_multiple
+    out["tokens_per_month_at_crossing"] = tokens * multiple if multiple is not None else None
+    return out
+
+
 def _pareto(points: list[ParetoPoint]) -> list[dict[str, Any]]:
     return [p.__dict__.copy() for p in points]
 
@@ -128,7 +136,7 @@ def plan_payload(plan: Plan, ctx: PriceContext) -> dict[str, Any]:
         "scenario": scenario_to_data(plan.scenario),
         "recommended": recommended,
         "options": [_option(plan, o) for o in plan.options],
-        "breakeven": [b.__dict__.copy() for b in plan.breakeven],
+        "breakeven": [_breakeven(plan, b) for b in plan.breakeven],
         "pareto": _pareto(pareto_points(plan, ctx)),
         "rejected_designs": [r.__dict__.copy() for r in plan.rejected],
         "fine_tuning": [

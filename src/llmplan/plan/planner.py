@@ -26,10 +26,11 @@ from llmplan.cost import (
     monte_carlo,
     tornado,
 )
-from llmplan.cost.result import OptionKind, combine
+from llmplan.cost.result import FloatArray, OptionKind, combine
 from llmplan.errors import InputError
+from llmplan.plan.crossing import crossing_multiple, volume_bar, volume_curves
 from llmplan.plan.finetune import TrainingSetup, best_setup, training_cost
-from llmplan.plan.options import PriceContext, Recipe, cost_api_option, cost_design
+from llmplan.plan.options import Costed, PriceContext, Recipe, cost_api_option, cost_design
 from llmplan.plan.search import Design, Rejected, SearchSpace, designs_for
 from llmplan.plan.sensitivity import TORNADO_MULTIPLIERS, tornado_inputs, uncertainties
 from llmplan.prices.book import PriceBook
@@ -73,11 +74,14 @@ class OptionPlan:
 
 @dataclass(frozen=True)
 class BreakEven:
-    """``option`` becomes no dearer than ``versus`` from ``month`` on (None: never)."""
+    """``option`` (the one with more capital cost) becomes no dearer than ``versus`` from
+    ``month`` on (None: never within the horizon); ``volume_multiple``: the multiple of
+    the scenario's inference volume at which their NPVs cross (None: not within 1/16-16x)."""
 
     option: str
     versus: str
     month: int | None
+    volume_multiple: float | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,7 @@ def _space(scenario: Scenario, catalog: Catalog) -> tuple[SearchSpace, dict[str,
         max_gpus_per_replica=scenario.candidates.max_gpus_per_replica,
         horizon_months=scenario.finance.horizon_months,
         measured=resolved.measured_throughput,
+        max_utilisation=scenario.finance.max_utilisation,
     )
     models = {w.name: resolved.model_of(w.name) for w in scenario.workloads}
     return space, {"models": models, "overrides": resolved.gpu_overrides}
@@ -154,20 +159,11 @@ def _option_plan(
             recipes.append(api[0])
             choices.append(WorkloadChoice(workload.name, None, api[1]))
             continue
-        best, reasons = None, []
-        for design in designs[workload.name]:
-            costed = cost_design(design, option, finance, ctx)
-            if isinstance(costed, str):
-                reasons.append(f"{design.label}: {costed}")
-                continue
-            score = costed.cost(finance).npv_usd
-            if best is None or score < best[0]:
-                best = (score, costed)
-        if best is None:
-            why = reasons[-1] if reasons else "no design meets the SLOs"
-            return OptionPlan(option, excluded=f"{option.value} excluded ({workload.name}): {why}")
-        recipes.append(best[1].recipe)
-        choices.append(WorkloadChoice(workload.name, best[1].design, best[1].price_note))
+        best = _cheapest_design(designs[workload.name], option, finance, ctx)
+        if isinstance(best, str):
+            return OptionPlan(option, excluded=f"{option.value} excluded ({workload.name}): {best}")
+        recipes.append(best.recipe)
+        choices.append(WorkloadChoice(workload.name, best.design, best.price_note))
     for setup in training:
         cost = training_cost(setup, option, finance, ctx)
         if isinstance(cost, str):
@@ -182,13 +178,37 @@ def _option_plan(
         option,
         choices=tuple(choices),
         recipe=recipe,
-        cost=recipe(finance),
+        cost=recipe(finance, 1.0),
         tokens_over_horizon=_tokens_over_horizon(scenario),
     )
 
 
+def _cheapest_design(
+    designs: list[Design], option: DeploymentOption, finance: FinanceAssumptions, ctx: PriceContext
+) -> Costed | str:
+    """The design with the lowest NPV under ``option``, or why none can be used (the
+    reason of the design with the fewest GPUs, which came closest)."""
+    best: tuple[float, Costed] | None = None
+    refused: list[tuple[int, str]] = []
+    for design in designs:
+        costed = cost_design(design, option, finance, ctx)
+        if isinstance(costed, str):
+            refused.append((design.gpus, f"{design.label}: {costed}"))
+            continue
+        score = costed.cost(finance).npv_usd
+        if best is None or score < best[0]:
+            best = (score, costed)
+    if best is not None:
+        return best[1]
+    if not refused:
+        return "no design meets the SLOs (see the rejected designs)"
+    closest = min(refused)[1]
+    return f"none of {len(refused)} designs can be used; closest: {closest}"
+
+
 def _training_recipe(setup: TrainingSetup, option: DeploymentOption, ctx: PriceContext) -> Recipe:
-    def recipe(finance: FinanceAssumptions) -> OptionCost:
+    def recipe(finance: FinanceAssumptions, volume: float = 1.0) -> OptionCost:
+        """Fine-tuning does not follow the inference volume."""
         cost = training_cost(setup, option, finance, ctx)
         if isinstance(cost, str):  # pragma: no cover - checked when the plan was built
             raise InputError(cost, field="finance")
@@ -208,13 +228,15 @@ _KIND = {
 def _combined(option: DeploymentOption, recipes: tuple[Recipe, ...]) -> Recipe:
     kind = _KIND.get(option, OptionKind.CLOUD)
 
-    def recipe(finance: FinanceAssumptions) -> OptionCost:
-        return combine(option.value, kind, tuple(r(finance) for r in recipes))
+    def recipe(finance: FinanceAssumptions, volume: float = 1.0) -> OptionCost:
+        return combine(option.value, kind, tuple(r(finance, volume) for r in recipes))
 
     return recipe
 
 
-def _breakevens(options: tuple[OptionPlan, ...]) -> tuple[BreakEven, ...]:
+def _breakevens(
+    options: tuple[OptionPlan, ...], curves: dict[str, FloatArray]
+) -> tuple[BreakEven, ...]:
     out = []
     for a in options:
         for b in options:
@@ -222,15 +244,36 @@ def _breakevens(options: tuple[OptionPlan, ...]) -> tuple[BreakEven, ...]:
                 continue
             if a.cost.capex_usd > b.cost.capex_usd:
                 month = breakeven_month(a.cost, b.cost, sustained=True)
-                out.append(BreakEven(a.option.value, b.option.value, month))
+                name_a, name_b = a.option.value, b.option.value
+                volume = crossing_multiple(curves[name_a], curves[name_b])
+                out.append(BreakEven(name_a, name_b, month, volume))
     return tuple(out)
+
+
+def _with_volume_bar(bars: tuple[TornadoBar, ...], volume: TornadoBar) -> tuple[TornadoBar, ...]:
+    """``bars`` and ``volume``, widest swing first (as ``cost.tornado`` orders them)."""
+
+    def width(bar: TornadoBar) -> float:
+        return max(bar.swing_usd(option) for option in bar.base_usd)
+
+    return tuple(sorted((*bars, volume), key=width, reverse=True))
 
 
 def _costs_under(options: tuple[OptionPlan, ...]):  # type: ignore[no-untyped-def]
     def scenario(finance: FinanceAssumptions) -> dict[str, float]:
-        return {o.option.value: o.recipe(finance).npv_usd for o in options if o.recipe}
+        return {o.option.value: o.recipe(finance, 1.0).npv_usd for o in options if o.recipe}
 
     return scenario
+
+
+def plan_context(scenario: Scenario, catalog: Catalog, prices: PriceBook) -> PriceContext:
+    """Prices, overrides and constraints the options of ``scenario`` are costed with."""
+    return PriceContext(
+        prices,
+        resolve(scenario, catalog).gpu_overrides,
+        scenario.constraints,
+        scenario.candidates.hybrid_base_demand_percentile,
+    )
 
 
 def make_plan(
@@ -246,7 +289,7 @@ def make_plan(
     space, extra = _space(scenario, catalog)
     models = extra["models"]
     assert isinstance(models, dict)
-    ctx = PriceContext(prices, extra["overrides"], scenario.constraints)  # type: ignore[arg-type]
+    ctx = plan_context(scenario, catalog, prices)
     designs: dict[str, list[Design]] = {}
     rejected: list[Rejected] = []
     for workload in scenario.inference_workloads():
@@ -271,11 +314,13 @@ def make_plan(
     search_seconds = time.perf_counter() - started
     bars: tuple[TornadoBar, ...] = ()
     mc = None
+    curves = volume_curves(
+        {o.option.value: o.recipe for o in included if o.recipe}, scenario.finance
+    )
     if included:
         costs = _costs_under(included)
-        bars = tornado(
-            costs, scenario.finance, tornado_inputs(scenario.finance, TORNADO_MULTIPLIERS)
-        )
+        inputs = tornado_inputs(scenario.finance, TORNADO_MULTIPLIERS)
+        bars = _with_volume_bar(tornado(costs, scenario.finance, inputs), volume_bar(curves))
         if monte_carlo_samples > 0:
             mc = monte_carlo(
                 costs,
@@ -291,7 +336,7 @@ def make_plan(
         designs,
         tuple(rejected),
         tuple(training),
-        _breakevens(included),
+        _breakevens(included, curves),
         bars,
         mc,
         seed,

@@ -29,6 +29,8 @@ from llmplan.scenario import InferenceWorkload, LengthDistribution, MeasuredThro
 from llmplan.sizing.memory import estimate_memory
 
 TENSOR_PARALLEL_DEGREES = (1, 2, 4, 8, 16)
+HOURS_PER_MONTH = 365 * 24 / 12
+SECONDS_PER_HOUR = 3600.0
 FITTING_DEGREES_TRIED = 2
 """Tensor-parallel degrees evaluated per GPU and precision: the smallest that fits and
 the next one (more GPUs per replica lower latency; beyond that cost only rises)."""
@@ -42,7 +44,16 @@ class Design:
     capacity: ReplicaCapacity
     replicas: int
     average_requests_per_s: float
+    peak_requests_per_s: float
     measured_source: str | None = None
+    sizing_month: int = 0
+
+    def replicas_at(self, volume: float) -> int:
+        """Replicas carrying ``volume`` times the workload's peak (at least one)."""
+        if volume == 1.0:
+            return self.replicas
+        need = volume * self.peak_requests_per_s / self.capacity.max_requests_per_s
+        return max(1, math.ceil(need - 1e-9))
 
     @property
     def deployment(self) -> Deployment:
@@ -54,14 +65,15 @@ class Design:
 
     @property
     def busy_fraction(self) -> float:
-        """Average load over the replicas' capacity (all hours of the month)."""
+        """Average load over the replicas' capacity, over all hours of the month."""
         served = self.replicas * self.capacity.max_requests_per_s
         return min(1.0, self.average_requests_per_s / served) if served > 0 else 0.0
 
     @property
     def label(self) -> str:
         dep = self.deployment
-        return f"{dep.gpu.id} {dep.weights.id} {dep.engine.id} tp{dep.tp}"
+        layout = f"tp{dep.tp}" + (f" pp{dep.pp}" if dep.pp > 1 else "")
+        return f"{dep.gpu.id} {dep.weights.id} {dep.engine.id} {layout}"
 
     def memory_per_gpu_bytes(self) -> float:
         """Weights, overhead and the KV cache of the planned batch, per GPU."""
@@ -95,6 +107,18 @@ def targets_of(workload: InferenceWorkload) -> LatencyTargets:
     return LatencyTargets(slo.ttft_ms, slo.tpot_ms, slo.percentile)
 
 
+def parallel_layouts(gpu: GpuSpec, max_gpus: int) -> Iterator[tuple[int, int]]:
+    """(tp, pp) in rising GPU count: tensor parallelism within a node, then whole nodes
+    as pipeline stages (2, 4, ...) while the replica stays within ``max_gpus``."""
+    node = min(max_gpus, gpu.max_gpus_per_node)
+    tps = [tp for tp in TENSOR_PARALLEL_DEGREES if tp <= node]
+    yield from ((tp, 1) for tp in tps)
+    pp = 2
+    while tps and tps[-1] * pp <= max_gpus:
+        yield tps[-1], pp
+        pp *= 2
+
+
 def _deployments(
     catalog: Catalog,
     model: ModelSpec,
@@ -103,11 +127,8 @@ def _deployments(
     engine: EngineProfile,
     max_gpus: int,
 ) -> Iterator[Deployment | str]:
-    """Deployments in rising tensor-parallel degree, or the reason one cannot be built."""
-    limit = min(max_gpus, gpu.max_gpus_per_node)
-    for tp in TENSOR_PARALLEL_DEGREES:
-        if tp > limit:
-            return
+    """Deployments in rising GPU count, or the reason one cannot be built."""
+    for tp, pp in parallel_layouts(gpu, max_gpus):
         try:
             yield Deployment.from_names(
                 catalog,
@@ -116,6 +137,7 @@ def _deployments(
                 precision=precision.id,
                 engine=engine.id,
                 tp=tp,
+                pp=pp,
             )
         except LlmplanError as exc:
             yield str(exc)
@@ -126,20 +148,24 @@ def _size(
     capacity: ReplicaCapacity,
     horizon_months: int,
     measured: MeasuredThroughput | None,
+    max_utilisation: float,
 ) -> Design:
     if measured is not None:
         rate = measured.replica_output_tokens_per_s() / workload.output_tokens.mean
-        capacity = _with_rate(capacity, rate * MAX_LOAD_FACTOR)
+        capacity = _with_rate(capacity, rate * max_utilisation)
     last = max(0, horizon_months - 1)
     peak = workload.peak_requests_per_s(last)
     replicas = max(1, math.ceil(peak / capacity.max_requests_per_s - 1e-9))
-    average = sum(workload.average_requests_per_s(m) for m in range(horizon_months))
+    served_s = HOURS_PER_MONTH * SECONDS_PER_HOUR
+    average = sum(workload.requests_per_month(m) / served_s for m in range(horizon_months))
     return Design(
         workload,
         capacity,
         replicas,
         average / max(1, horizon_months),
+        peak,
         measured.source if measured is not None else None,
+        last,
     )
 
 
@@ -180,6 +206,7 @@ class SearchSpace:
     max_gpus_per_replica: int
     horizon_months: int
     measured: tuple[MeasuredThroughput, ...] = ()
+    max_utilisation: float = MAX_LOAD_FACTOR
 
 
 def designs_for(
@@ -188,30 +215,47 @@ def designs_for(
     """Every design of the search space for ``workload``, sized, and those rejected."""
     designs: list[Design] = []
     rejected: list[Rejected] = []
-    targets = targets_of(workload)
-    inp, out = workload.input_tokens.mean, workload.output_tokens.mean
-    cv = max(length_cv(workload.input_tokens), length_cv(workload.output_tokens))
     for gpu in space.gpus:
         for precision in space.precisions:
             for engine in space.engines:
-                label = f"{gpu.id} {precision.id} {engine.id}"
-                fitting, reasons = 0, []
-                for dep in _deployments(
-                    catalog, model, gpu, precision, engine, space.max_gpus_per_replica
-                ):
-                    if isinstance(dep, str):
-                        reasons.append(dep)
-                        continue
-                    capacity = try_replica_capacity(dep, inp, out, targets, length_cv=cv)
-                    if isinstance(capacity, Infeasible):
-                        reasons.append(f"tp{dep.tp}: {capacity.reason}")
-                        continue
-                    measured = _measured_for(dep, space.measured)
-                    designs.append(_size(workload, capacity, space.horizon_months, measured))
-                    fitting += 1
-                    if fitting >= FITTING_DEGREES_TRIED:
-                        break
-                if not fitting:
-                    reason = reasons[-1] if reasons else "no tensor-parallel degree allowed"
+                found, reason = _designs_on(catalog, workload, model, space, gpu, precision, engine)
+                designs += found
+                if not found:
+                    label = f"{gpu.id} {precision.id} {engine.id}"
                     rejected.append(Rejected(workload.name, label, reason))
     return designs, rejected
+
+
+def _designs_on(
+    catalog: Catalog,
+    workload: InferenceWorkload,
+    model: ModelSpec,
+    space: SearchSpace,
+    gpu: GpuSpec,
+    precision: WeightFormat,
+    engine: EngineProfile,
+) -> tuple[list[Design], str]:
+    """The first :data:`FITTING_DEGREES_TRIED` layouts of one GPU, precision and engine
+    that serve the workload, or none and the last reason."""
+    targets = targets_of(workload)
+    inp, out = workload.input_tokens.mean, workload.output_tokens.mean
+    cv = max(length_cv(workload.input_tokens), length_cv(workload.output_tokens))
+    found: list[Design] = []
+    reason = "no parallel layout within candidates.max_gpus_per_replica"
+    for dep in _deployments(catalog, model, gpu, precision, engine, space.max_gpus_per_replica):
+        if isinstance(dep, str):
+            reason = dep
+            continue
+        capacity = try_replica_capacity(
+            dep, inp, out, targets, length_cv=cv, max_utilisation=space.max_utilisation
+        )
+        if isinstance(capacity, Infeasible):
+            reason = f"tp{dep.tp} pp{dep.pp}: {capacity.reason}"
+            continue
+        measured = _measured_for(dep, space.measured)
+        found.append(
+            _size(workload, capacity, space.horizon_months, measured, space.max_utilisation)
+        )
+        if len(found) >= FITTING_DEGREES_TRIED:
+            break
+    return found, reason

@@ -34,8 +34,25 @@ def _cumulative_figure(payload: dict[str, Any]) -> Any:
         figure.add_trace(
             go.Scatter(x=months, y=option["cumulative_usd"], mode="lines", name=option["option"])
         )
+    curves = {o["option"]: o["cumulative_usd"] for o in _included(payload)}
+    points = [b for b in payload["breakeven"] if b["month"] is not None]
+    if points:
+        figure.add_trace(
+            go.Scatter(
+                x=[b["month"] for b in points],
+                y=[curves[b["option"]][b["month"]] for b in points],
+                mode="markers",
+                marker={"symbol": "x", "size": 10, "color": "black"},
+                name="break-even",
+                text=[f"{b['option']} no dearer than {b['versus']} from here" for b in points],
+                hovertemplate="%{text}<br>month %{x}<extra></extra>",
+            )
+        )
     figure.update_layout(
-        title="Cumulative cost per option", xaxis_title="month", yaxis_title="USD", height=420
+        title="Cumulative cost per option (x: break-even points)",
+        xaxis_title="month",
+        yaxis_title="USD",
+        height=420,
     )
     return figure
 

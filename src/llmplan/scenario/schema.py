@@ -208,6 +208,14 @@ class Candidates(ScenarioModel):
         le=MAX_PARALLEL_DEGREE,
         description="Largest tp x pp of one replica (8 = one 8-GPU server).",
     )
+    hybrid_base_demand_percentile: float = Field(
+        50.0,
+        ge=0,
+        le=100,
+        description="Hybrid option: the owned base serves this percentile of the hourly "
+        "demand over operating hours (50 = the median hour, 100 = the peak: no bursts); "
+        "the rest bursts to cloud on-demand or the API.",
+    )
 
 
 class Scenario(ScenarioModel):
