@@ -224,3 +224,18 @@ def test_full_utilisation_never_needs_more_replicas() -> None:
         for design in designs:
             if design.label in replicas:
                 assert replicas[design.label] <= design.replicas
+
+
+def test_one_team_staffs_all_of_an_options_owned_gpus() -> None:
+    """On premise, the serving replicas and the fine-tuning servers share one team:
+    staff = max(min_staff_fte, all owned GPUs / gpus_per_fte), not one minimum per server."""
+    plan = planned("finetuning-programme")
+    finance = plan.scenario.finance
+    option = next(o for o in plan.options if o.option is DeploymentOption.ON_PREMISE)
+    assert option.cost is not None
+    gpus = sum(c.design.gpus for c in option.choices if c.design) + sum(
+        t.gpus for t in plan.training
+    )
+    fte = max(finance.min_staff_fte, gpus / finance.gpus_per_fte)
+    expected = fte * finance.staff_usd_per_fte_year * finance.horizon_months / 12
+    assert option.cost.line_total_usd(CostLine.STAFF) == pytest.approx(expected, rel=1e-9)

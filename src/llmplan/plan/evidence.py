@@ -12,7 +12,7 @@ from importlib import resources
 
 import yaml
 
-from llmplan.cost import staff_fte
+from llmplan.cost import CostLine
 from llmplan.plan.options import PriceContext, cost_design
 from llmplan.plan.planner import OptionPlan, Plan
 from llmplan.plan.search import Design
@@ -177,7 +177,6 @@ def readiness_items() -> dict[str, list[str]]:
 def readiness(plan: Plan, option: OptionPlan) -> dict[str, object]:
     """Staff FTE for ``option``'s fleet (with the assumption) and its checklist."""
     finance = plan.scenario.finance
-    gpus = sum(c.design.gpus for c in option.choices if c.design is not None)
     items = readiness_items()
     kinds = ["api"] if option.option is DeploymentOption.API else []
     if option.option.is_owned or option.option is DeploymentOption.HYBRID:
@@ -189,9 +188,13 @@ def readiness(plan: Plan, option: OptionPlan) -> dict[str, object]:
     if plan.training:
         kinds.append("finetune")
     owned = option.option.is_owned or option.option is DeploymentOption.HYBRID
-    fte = staff_fte(gpus, finance) if owned and gpus else finance.cloud_staff_fte
+    fte = 0.0
+    if option.cost is not None and finance.staff_usd_per_fte_year > 0:
+        staff_usd = option.cost.line_total_usd(CostLine.STAFF)
+        fte = staff_usd / (finance.staff_usd_per_fte_year * finance.horizon_months / 12)
     assumption = (
-        f"max({finance.min_staff_fte:g}, GPUs / {finance.gpus_per_fte:g}) FTE for an owned fleet"
+        f"max({finance.min_staff_fte:g}, owned GPUs / {finance.gpus_per_fte:g}) FTE for the "
+        "option's owned fleet, inference and training together"
         if owned
         else f"cloud_staff_fte = {finance.cloud_staff_fte:g} FTE for rented capacity"
     )

@@ -12,23 +12,27 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from llmplan.catalog.loader import Catalog
 from llmplan.cost import (
+    CostLine,
     FinanceAssumptions,
     MonteCarloResult,
     OptionCost,
     TornadoBar,
     breakeven_month,
     monte_carlo,
+    staff_fte,
     tornado,
 )
 from llmplan.cost.result import FloatArray, OptionKind, combine
 from llmplan.errors import InputError
 from llmplan.plan.crossing import crossing_multiple, volume_bar, volume_curves
+from llmplan.plan.demand import hybrid_split
 from llmplan.plan.finetune import TrainingSetup, best_setup, training_cost
 from llmplan.plan.options import Costed, PriceContext, Recipe, cost_api_option, cost_design
 from llmplan.plan.search import Design, Rejected, SearchSpace, designs_for
@@ -173,7 +177,8 @@ def _option_plan(
         recipes.append(_training_recipe(setup, option, ctx))
         note = f"{setup.gpus} x {setup.gpu.id}, {setup.hours_per_run:,.1f} h per run"
         choices.append(WorkloadChoice(setup.job.name, None, note))
-    recipe = _combined(option, tuple(recipes))
+    staffing = _staffing(option, tuple(c.design for c in choices if c.design), training, ctx)
+    recipe = _combined(option, tuple(recipes), staffing)
     return OptionPlan(
         option,
         choices=tuple(choices),
@@ -225,11 +230,57 @@ _KIND = {
 }
 
 
-def _combined(option: DeploymentOption, recipes: tuple[Recipe, ...]) -> Recipe:
+Staffing = Callable[[FinanceAssumptions, float], float]
+
+
+def _staffing(
+    option: DeploymentOption,
+    designs: tuple[Design, ...],
+    training: tuple[TrainingSetup, ...],
+    ctx: PriceContext,
+) -> Staffing:
+    """FTE of the whole option: one team for every owned GPU of the option (inference
+    and training), ``cloud_staff_fte`` for rented capacity, none for an API alone."""
+    owned = option.is_owned or option is DeploymentOption.HYBRID
+    percentile = ctx.hybrid_base_demand_percentile
+
+    def owned_gpus(design: Design, volume: float) -> int:
+        replicas = design.replicas_at(volume)
+        if option is DeploymentOption.HYBRID:
+            replicas = min(replicas, hybrid_split(design, percentile, volume).base_replicas)
+        return replicas * design.deployment.num_gpus
+
+    def fte(finance: FinanceAssumptions, volume: float) -> float:
+        if owned:
+            gpus = sum(owned_gpus(d, volume) for d in designs) + sum(t.gpus for t in training)
+            return staff_fte(gpus, finance)
+        if option is DeploymentOption.API and not training:
+            return 0.0
+        return finance.cloud_staff_fte
+
+    return fte
+
+
+def _combined(option: DeploymentOption, recipes: tuple[Recipe, ...], staffing: Staffing) -> Recipe:
+    """The option's parts summed, with one staff line for the whole option (parts each
+    count their own staff, which would count the team several times)."""
     kind = _KIND.get(option, OptionKind.CLOUD)
 
     def recipe(finance: FinanceAssumptions, volume: float = 1.0) -> OptionCost:
-        return combine(option.value, kind, tuple(r(finance, volume) for r in recipes))
+        total = combine(option.value, kind, tuple(r(finance, volume) for r in recipes))
+        fte = staffing(finance, volume)
+        staff = np.full(finance.horizon_months + 1, fte * finance.staff_usd_per_fte_year / 12)
+        staff[0] = 0.0
+        lines: dict[CostLine, FloatArray] = {
+            line: v for line, v in total.lines_usd.items() if line is not CostLine.STAFF
+        }
+        if fte > 0:
+            lines[CostLine.STAFF] = staff
+        notes = (
+            *(n for n in total.assumptions if "staff" not in n.lower()),
+            f"staff {fte:.2f} FTE for the whole option",
+        )
+        return OptionCost(total.name, total.kind, lines, total.monthly_discount_rate, notes)
 
     return recipe
 
