@@ -132,6 +132,7 @@ def test_monte_carlo_is_reproducible_by_seed() -> None:
     a, b, c = (r.monte_carlo for r in run)
     assert a is not None and b is not None and c is not None
     assert (a.samples_usd == b.samples_usd).all()
+    assert "inference_volume_multiple" in a.inputs and "electricity_usd_per_kwh" in a.inputs
     assert not (a.samples_usd == c.samples_usd).all()
 
 

@@ -25,7 +25,6 @@ from llmplan.cost import (
     OptionCost,
     TornadoBar,
     breakeven_month,
-    monte_carlo,
     staff_fte,
     tornado,
 )
@@ -36,7 +35,11 @@ from llmplan.plan.demand import hybrid_split
 from llmplan.plan.finetune import TrainingSetup, best_setup, training_cost
 from llmplan.plan.options import Costed, PriceContext, Recipe, cost_api_option, cost_design
 from llmplan.plan.search import Design, Rejected, SearchSpace, designs_for
-from llmplan.plan.sensitivity import TORNADO_MULTIPLIERS, tornado_inputs, uncertainties
+from llmplan.plan.sensitivity import (
+    TORNADO_MULTIPLIERS,
+    monte_carlo_with_volume,
+    tornado_inputs,
+)
 from llmplan.prices.book import PriceBook
 from llmplan.scenario import DeploymentOption, Scenario, resolve
 
@@ -373,10 +376,9 @@ def make_plan(
         inputs = tornado_inputs(scenario.finance, TORNADO_MULTIPLIERS)
         bars = _with_volume_bar(tornado(costs, scenario.finance, inputs), volume_bar(curves))
         if monte_carlo_samples > 0:
-            mc = monte_carlo(
-                costs,
+            mc = monte_carlo_with_volume(
+                {o.option.value: o.recipe for o in included if o.recipe},
                 scenario.finance,
-                uncertainties(scenario.finance),
                 rng=np.random.default_rng(seed),
                 samples=monte_carlo_samples,
             )

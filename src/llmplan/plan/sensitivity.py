@@ -4,13 +4,29 @@ Tornado: each field at a low and a high multiple of the scenario's value (ranges
 from the spreads in tco-references.md section 3: US electricity 0.06-0.24 USD/kWh, PUE
 1.1-1.6, maintenance 10-12 %/yr, staff pay +-50 %). Monte Carlo: the same fields drawn
 from triangular distributions over those ranges with the scenario's value as the mode.
-Values are clipped to each field's declared bounds.
+Values are clipped to each field's declared bounds. The Monte Carlo also draws the
+inference volume (:data:`VOLUME_P10_P90`), re-costing the same designs at that volume.
 """
 
 from __future__ import annotations
 
-from llmplan.cost import FinanceAssumptions, TornadoInput, Uncertainty
+import math
+from collections.abc import Mapping
+from statistics import NormalDist
+
+import numpy as np
+
+from llmplan.cost import (
+    FinanceAssumptions,
+    MonteCarloResult,
+    TornadoInput,
+    Uncertainty,
+    with_overrides,
+)
+from llmplan.cost.result import FloatArray
 from llmplan.cost.sensitivity import field_bounds
+from llmplan.errors import InputError
+from llmplan.plan.options import Recipe
 
 TORNADO_MULTIPLIERS: dict[str, tuple[float, float]] = {
     "electricity_usd_per_kwh": (0.5, 2.0),
@@ -60,3 +76,48 @@ def uncertainties(finance: FinanceAssumptions) -> list[Uncertainty]:
             mode = min(max(float(getattr(finance, name)), lo), hi)
             out.append(Uncertainty(name, lo, hi, mode))
     return out
+
+
+VOLUME_P10_P90 = (0.7, 1.4)
+"""Monte Carlo spread of the inference volume, as multiples of the scenario's (P10, P90 of
+a lognormal): an llmplan assumption, demand forecasts for new services miss by tens of
+percent; set your own with ``volume_p10_p90``."""
+
+
+def monte_carlo_with_volume(
+    recipes: Mapping[str, Recipe],
+    finance: FinanceAssumptions,
+    *,
+    rng: np.random.Generator,
+    samples: int,
+    volume_p10_p90: tuple[float, float] = VOLUME_P10_P90,
+) -> MonteCarloResult:
+    """NPV of every option over ``samples`` joint draws of the finance assumptions
+    (:func:`uncertainties`) and of the inference volume (lognormal, P10/P90 given)."""
+    if samples < 1:
+        raise InputError(f"must be >= 1, got {samples}", field="samples")
+    fields = uncertainties(finance)
+    draws = {u.field: u.sample(rng, samples) for u in fields}
+    low, high = volume_p10_p90
+    if not 0 < low <= high:
+        raise InputError("needs 0 < P10 <= P90", field="volume_p10_p90")
+    draws[VOLUME_FIELD] = _lognormal(low, high, rng, samples)
+    names = tuple(recipes)
+    outcomes = np.empty((samples, len(names)))
+    for i in range(samples):
+        values = {name: float(v[i]) for name, v in draws.items() if name != VOLUME_FIELD}
+        drawn = with_overrides(finance, **values)
+        k = float(draws[VOLUME_FIELD][i])
+        outcomes[i] = [recipes[name](drawn, k).npv_usd for name in names]
+    return MonteCarloResult(names, outcomes, draws)
+
+
+VOLUME_FIELD = "inference_volume_multiple"
+
+
+def _lognormal(low: float, high: float, rng: np.random.Generator, size: int) -> FloatArray:
+    """Lognormal draws with ``low`` / ``high`` as P10 / P90."""
+    z = NormalDist().inv_cdf(0.9)
+    sigma = math.log(high / low) / (2 * z)
+    mu = math.log(math.sqrt(low * high))
+    return np.asarray(rng.lognormal(mu, sigma, size), dtype=np.float64)
