@@ -7,8 +7,6 @@ never leaves a half-written catalog, and an entry that fails validation is never
 from __future__ import annotations
 
 import datetime as dt
-import os
-import tempfile
 from pathlib import Path
 
 import yaml
@@ -17,22 +15,9 @@ from llmplan.catalog.hf_import import load_hf_config, model_spec_from_hf_config
 from llmplan.catalog.loader import bundled_catalog, normalise_name, read_records
 from llmplan.catalog.schema import ModelSpec
 from llmplan.errors import InputError
+from llmplan.files import write_text_atomic
 
 IMPORTED_FILE = "imported.yaml"
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".yaml")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_user_model(spec: ModelSpec, home: Path) -> Path:
@@ -52,7 +37,7 @@ def save_user_model(spec: ModelSpec, home: Path) -> Path:
     existing = read_records(ModelSpec, [path], "models") if path.exists() else []
     kept = [m for m in existing if normalise_name(m.id) != normalise_name(spec.id)]
     entries = [m.model_dump(mode="json", exclude_defaults=True) for m in (*kept, spec)]
-    _write_atomic(path, yaml.safe_dump({"models": entries}, sort_keys=False))
+    write_text_atomic(path, yaml.safe_dump({"models": entries}, sort_keys=False))
     return path
 
 

@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from llmplan.errors import InputError
+from llmplan.files import write_text_atomic
 from llmplan.prices.book import PriceBook
 from llmplan.prices.fetch import (
     LITELLM_PRICES_URL,
@@ -50,20 +49,6 @@ class ImportResult:
     rows_read: int
     skipped: Mapping[str, int]
     warnings: tuple[str, ...]
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".yaml")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _payload(entries: PriceEntries) -> dict[str, list[dict[str, Any]]]:
@@ -100,7 +85,7 @@ def save_user_prices(
     header = "".join(f"# {line}\n" for line in comment.splitlines())
     text = header + _json_yaml(_payload(entries))
     parse_price_text(text, str(path))
-    _write_atomic(path, text)
+    write_text_atomic(path, text)
     return path
 
 

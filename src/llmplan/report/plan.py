@@ -14,6 +14,7 @@ from typing import Any
 import jinja2
 
 from llmplan.errors import InputError
+from llmplan.files import write_text_atomic
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("llmplan", "report/templates"),
@@ -160,10 +161,7 @@ def render_plan_report(payload: dict[str, Any]) -> str:
 def write_plan_report(payload: dict[str, Any], path: Path) -> None:
     """Write the HTML report to ``path`` (atomically: a failed write leaves no half file)."""
     text = render_plan_report(payload)
-    temporary = path.with_name(f".{path.name}.tmp")
     try:
-        temporary.write_text(text, encoding="utf-8")
-        temporary.replace(path)
+        write_text_atomic(path, text)
     except OSError as exc:
-        temporary.unlink(missing_ok=True)
         raise InputError(f"cannot write {path} ({exc.strerror})", field="report") from None
