@@ -97,3 +97,20 @@ def test_impossible_slo_reports_exclusions_then_fails(runner: CliRunner, tmp_pat
 def test_missing_file(runner: CliRunner, tmp_path: Path) -> None:
     line = one_error_line(runner, ["plan", str(tmp_path / "nope.yaml")])
     assert "nope.yaml" in line
+
+
+def test_model_that_fits_no_allowed_hardware(runner: CliRunner, tmp_path: Path) -> None:
+    """Llama-3.1-405B on at most two consumer cards: every option is excluded, the
+    designs say why (does not fit), and the command exits 2 with one error line."""
+    import yaml
+
+    data = yaml.safe_load((EXAMPLES / "small-team-consumer-gpus.yaml").read_text("utf-8"))
+    data["workloads"][0]["model"] = "meta-llama/Llama-3.1-405B"
+    data["constraints"]["allowed_options"] = ["on_premise"]
+    path = tmp_path / "nofit.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    result = runner.invoke(app, ["plan", str(path), "--samples", "0"])
+    assert result.exit_code == 2
+    assert "does not fit" in result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "does not fit" in lines[0]

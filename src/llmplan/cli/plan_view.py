@@ -82,6 +82,20 @@ def _sensitivity_table(payload: dict[str, Any]) -> Table | None:
     return table
 
 
+def _rejected_table(payload: dict[str, Any]) -> Table | None:
+    rejected = payload["rejected_designs"]
+    if not rejected:
+        return None
+    table = Table(title="Designs that cannot serve a workload", title_justify="left")
+    for column in ("workload", "design", "reason"):
+        table.add_column(column)
+    for r in rejected[:12]:
+        table.add_row(r["workload"], r["label"], Text(r["reason"]))
+    if len(rejected) > 12:
+        table.caption = f"{len(rejected) - 12} more in --json / --report"
+    return table
+
+
 def _breakeven_table(payload: dict[str, Any]) -> Table | None:
     best = (payload["recommended"] or {}).get("option")
     rows = [b for b in payload["breakeven"] if best in (b["option"], b["versus"])]
@@ -115,8 +129,14 @@ def render_plan(payload: dict[str, Any]) -> None:
         ready = best["readiness"]
         lines.append(f"Staff: {ready['staff_fte']:.2f} FTE ({ready['assumption']})")
         console.print(Panel(lines, title="Decision", expand=False))
-    console.print(_options_table(payload))
-    tables = (_excluded_table(payload), _breakeven_table(payload), _sensitivity_table(payload))
+    if payload["recommended"] is not None:
+        console.print(_options_table(payload))
+    tables = (
+        _excluded_table(payload),
+        _rejected_table(payload),
+        _breakeven_table(payload),
+        _sensitivity_table(payload),
+    )
     for table in tables:
         if table is not None:
             console.print(table)

@@ -154,6 +154,7 @@ def _option_plan(
     training: tuple[TrainingSetup, ...],
     ctx: PriceContext,
     model_ids: dict[str, str],
+    no_design: dict[str, str],
 ) -> OptionPlan:
     finance = scenario.finance
     recipes: list[Recipe] = []
@@ -166,6 +167,9 @@ def _option_plan(
             recipes.append(api[0])
             choices.append(WorkloadChoice(workload.name, None, api[1]))
             continue
+        if not designs[workload.name]:
+            why = no_design[workload.name]
+            return OptionPlan(option, excluded=f"{option.value} excluded ({workload.name}): {why}")
         best = _cheapest_design(designs[workload.name], option, finance, ctx)
         if isinstance(best, str):
             return OptionPlan(option, excluded=f"{option.value} excluded ({workload.name}): {best}")
@@ -188,6 +192,16 @@ def _option_plan(
         recipe=recipe,
         cost=recipe(finance, 1.0),
         tokens_over_horizon=_tokens_over_horizon(scenario),
+    )
+
+
+def _no_design_reason(workload: str, rejected: list[Rejected]) -> str:
+    """Why no design serves ``workload``: how many were tried and one reason."""
+    mine = [r for r in rejected if r.workload == workload]
+    if not mine:
+        return "no candidate design (check candidates and constraints.gpu_allow)"
+    return f"none of {len(mine)} candidate designs can serve it; e.g. {mine[-1].label}: " + (
+        mine[-1].reason
     )
 
 
@@ -356,13 +370,16 @@ def make_plan(
             raise InputError(f"fine-tuning job '{job.name}': {setup}", field="workloads")
         training.append(setup)
     model_ids = {name: m.id for name, m in models.items()}
+    no_design = {name: _no_design_reason(name, rejected) for name in designs}
     excluded = scenario.constraints.option_exclusions()
     plans = []
     for option in DeploymentOption:
         if option in excluded:
             plans.append(OptionPlan(option, excluded=excluded[option]))
             continue
-        plans.append(_option_plan(option, scenario, designs, tuple(training), ctx, model_ids))
+        plans.append(
+            _option_plan(option, scenario, designs, tuple(training), ctx, model_ids, no_design)
+        )
     options = tuple(plans)
     included = tuple(o for o in options if o.included)
     search_seconds = time.perf_counter() - started
