@@ -102,6 +102,14 @@ def test_readme_command_runs(
         at = args.index("--report") + 1
         report = tmp_path / Path(args[at]).name
         args[at] = str(report)
+    for option in ("--out", "--calibration"):  # files the README writes go to tmp_path
+        if option in args:
+            at = args.index(option) + 1
+            args[at] = str(tmp_path / Path(args[at]).name)
+    if "--calibration" in args:  # made by the README's calibrate command
+        made = next(c for c in readme_commands() if c[0] == "calibrate")
+        out = made.index("--out") + 1
+        ok(runner, [*made[:out], args[args.index("--calibration") + 1], *made[out + 1 :]])
     result = ok(runner, args)
     assert result.stdout.strip()
     if report is not None:

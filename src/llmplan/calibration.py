@@ -132,11 +132,18 @@ def _residuals(
 
 
 def fit_update(
-    prepared: Sequence[PreparedRow], start: Mapping[str, float] | None = None
+    prepared: Sequence[PreparedRow],
+    start: Mapping[str, float] | None = None,
+    *,
+    priors: Mapping[str, float] | None = None,
 ) -> dict[str, float]:
     """Efficiencies and overheads (field -> value) that best fit ``prepared`` rows, applied
-    alike to each row's own engine profile. ``start`` defaults to the priors."""
+    alike to each row's own engine profile. ``start`` defaults to the priors; ``priors``
+    (default: the generic ones of :data:`FITTED_FIELDS`) is what the fit is pulled towards,
+    e.g. an already calibrated profile when few new rows refine it."""
     fields = identifiable_fields(prepared)
+    if priors:
+        fields = [(n, lo, hi, min(max(priors.get(n, p), lo), hi)) for n, lo, hi, p in fields]
     origin = dict(start or {})
     x0 = [min(max(origin.get(n, prior), lo), hi) for n, lo, hi, prior in fields]
     fit = least_squares(
@@ -165,3 +172,63 @@ def fit_engine(prepared: Sequence[PreparedRow], engine: EngineProfile) -> Calibr
     after = log_errors(prepared, update)
     fitted = engine.model_copy(update=update)
     return CalibrationResult(fitted, len(prepared), median_ape(before), median_ape(after))
+
+
+@dataclass(frozen=True)
+class EngineCalibration:
+    """One engine fitted to a user's measurements, with errors before and after: on all
+    its rows, and on a held-out share the fit did not see (fitted on the rest)."""
+
+    engine: EngineProfile
+    rows: int
+    median_ape_before: float
+    median_ape_after: float
+    holdout_rows: int
+    holdout_ape_before: float
+    holdout_ape_after: float
+
+
+def _current(engine: EngineProfile) -> dict[str, float]:
+    return {name: float(getattr(engine, name)) for name, *_ in FITTED_FIELDS}
+
+
+def calibrate_engine(
+    prepared: Sequence[PreparedRow],
+    engine: EngineProfile,
+    *,
+    holdout_fraction: float,
+    rng: np.random.Generator,
+) -> EngineCalibration:
+    """Fit ``engine`` to ``prepared`` (its rows), pulled towards its current values.
+
+    A random ``holdout_fraction`` of the rows (at least one, if the rest keep
+    :data:`MIN_ROWS`) is predicted by a fit on the others; the profile returned is then
+    fitted on every row."""
+    if len(prepared) < MIN_ROWS:
+        raise InputError(
+            f"engine '{engine.id}' has {len(prepared)} usable rows; "
+            f"calibration needs at least {MIN_ROWS}",
+            field="engine",
+        )
+    if not 0 <= holdout_fraction < 1:
+        raise InputError("must be in [0, 1)", field="holdout_fraction")
+    current = _current(engine)
+    order = rng.permutation(len(prepared))
+    held = min(len(prepared) - MIN_ROWS, round(holdout_fraction * len(prepared)))
+    test = [prepared[i] for i in order[:held]]
+    train = [prepared[i] for i in order[held:]]
+    holdout_before = holdout_after = float("nan")
+    if test:
+        trained = fit_update(train, current, priors=current)
+        holdout_before = median_ape(log_errors(test, current))
+        holdout_after = median_ape(log_errors(test, trained))
+    update = fit_update(prepared, current, priors=current)
+    return EngineCalibration(
+        engine.model_copy(update=update),
+        len(prepared),
+        median_ape(log_errors(prepared, current)),
+        median_ape(log_errors(prepared, update)),
+        len(test),
+        holdout_before,
+        holdout_after,
+    )

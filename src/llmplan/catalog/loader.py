@@ -139,6 +139,21 @@ class Catalog:
     def interconnect(self, kind: InterconnectKind) -> InterconnectProfile:
         return self.interconnects[kind]
 
+    def with_engines(self, profiles: Iterable[EngineProfile]) -> Catalog:
+        """A copy whose engine profiles with the ids of ``profiles`` are replaced by them
+        (a calibration); profiles with new ids are added."""
+        replaced = {p.id: p for p in profiles}
+        kept = tuple(e for e in self.engines.records if e.id not in replaced)
+        engines = Registry("engine", (*kept, *replaced.values()))
+        return Catalog(
+            self.gpus,
+            self.models,
+            self.weight_formats,
+            self.kv_formats,
+            engines,
+            self.interconnects,
+        )
+
     def with_models(self, extra: Iterable[ModelSpec]) -> Catalog:
         """A copy with ``extra`` models added (user imports); ids must not clash."""
         models = Registry("model", (*self.models.records, *extra))

@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -32,8 +32,33 @@ def user_home() -> Path:
     return Path(os.environ.get("LLMPLAN_HOME") or Path.home() / ".llmplan")
 
 
-def catalog() -> Catalog:
-    return load_catalog(user_home())
+CalibrationOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--calibration",
+        help="Calibration profile written by `llmplan calibrate` (default: bundled profiles).",
+    ),
+]
+
+
+def catalog(calibration: Path | None = None) -> Catalog:
+    """The bundled catalog with the user's models, and ``calibration``'s engines if given."""
+    base = load_catalog(user_home())
+    if calibration is None:
+        return base
+    from llmplan.catalog.calibration_file import load_calibration
+
+    return load_calibration(calibration).apply(base)
+
+
+def calibration_label(calibration: Path | None) -> str:
+    """What reports print as the calibration used."""
+    if calibration is None:
+        return "bundled engine profiles"
+    from llmplan.catalog.calibration_file import load_calibration
+
+    profile = load_calibration(calibration)
+    return f"{profile.name} ({calibration}, {profile.rows} rows of {profile.source})"
 
 
 def fail(message: str) -> typer.Exit:

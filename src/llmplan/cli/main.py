@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from llmplan.cli import catalogs, plan_view, prices, sizing
-from llmplan.cli.common import console, handle_errors, print_json
+from llmplan.cli import calibrate, catalogs, plan_view, prices, sizing
+from llmplan.cli.common import CalibrationOpt, console, handle_errors, print_json
 from llmplan.validation.dataset import bundled_measurements_path, read_measurements
 from llmplan.validation.summary import validate as run_validation
 
@@ -23,6 +23,7 @@ app.command("memory")(sizing.memory_command)
 app.command("perf")(sizing.perf_command)
 app.command("example")(sizing.example_command)
 app.command("plan")(plan_view.plan_command)
+app.command("calibrate")(calibrate.calibrate_command)
 app.add_typer(catalogs.gpus_app, name="gpus")
 app.add_typer(catalogs.models_app, name="models")
 app.add_typer(catalogs.engines_app, name="engines")
@@ -46,6 +47,7 @@ def validate_command(
     by: Annotated[
         str, typer.Option(help="Also break errors down by this column (engine, gpu, mode, ...).")
     ] = "engine",
+    calibration: CalibrationOpt = None,
 ) -> None:
     """Predict every row of a measurements CSV and report the errors per metric family."""
     from llmplan.cli.common import catalog
@@ -53,7 +55,7 @@ def validate_command(
 
     path = file if file is not None else bundled_measurements_path()
     rows = read_measurements(path)
-    result = run_validation(rows, catalog())
+    result = run_validation(rows, catalog(calibration))
     if report is not None:
         from llmplan.report.validation import write_validation_report
 

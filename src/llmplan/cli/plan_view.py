@@ -10,7 +10,17 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from llmplan.cli.common import catalog, console, fail, handle_errors, print_json, user_home
+from llmplan.cli.common import (
+    CalibrationOpt,
+    calibration_label,
+    catalog,
+    console,
+    fail,
+    handle_errors,
+    print_json,
+    user_home,
+)
+from llmplan.errors import InputError
 
 DEFAULT_EXAMPLE = "chat-assistant"
 
@@ -149,7 +159,8 @@ def render_plan(payload: dict[str, Any]) -> None:
         console.print(f"Monte Carlo ({mc['samples']} draws, seed {mc['seed']}): cheapest {shares}")
     search = payload["search"]
     console.print(
-        f"{search['candidates_evaluated']} designs evaluated in {search['search_seconds']:.2f} s"
+        f"{search['candidates_evaluated']} designs evaluated in {search['search_seconds']:.2f} s; "
+        f"performance from {payload.get('calibration', 'bundled engine profiles')}"
     )
 
 
@@ -170,6 +181,7 @@ def plan_command(
     samples: Annotated[
         int, typer.Option(min=0, max=100_000, help="Monte Carlo draws (0: none).")
     ] = 300,
+    calibration: CalibrationOpt = None,
 ) -> None:
     """Recommend hardware and deployment for a scenario: cost, latency, break-even, risks."""
     from llmplan.plan.payload import plan_payload
@@ -178,16 +190,20 @@ def plan_command(
     from llmplan.scenario import load_example, load_scenario
 
     if scenario is not None and example is not None:
-        raise typer.BadParameter("give a scenario file or --example, not both")
+        raise InputError("give a scenario file or --example, not both", field="example")
     if scenario is not None:
         loaded = load_scenario(scenario)
     else:
         loaded = load_example(example or DEFAULT_EXAMPLE)
-    cat = catalog()
+    if calibration is None and loaded.calibration is not None:
+        base = scenario.parent if scenario is not None else Path.cwd()
+        calibration = base / loaded.calibration
+    cat = catalog(calibration)
     prices = load_prices(user_home())
     plan = make_plan(loaded, cat, prices, seed=seed, monte_carlo_samples=samples)
     ctx = plan_context(loaded, cat, prices)
     payload = plan_payload(plan, ctx)
+    payload["calibration"] = calibration_label(calibration)
     if report is not None:
         from llmplan.report.plan import write_plan_report
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from llmplan.cli.common import (
+    CalibrationOpt,
+    calibration_label,
     catalog,
     console,
     gib,
@@ -64,8 +67,10 @@ def build_deployment(
     precision: str,
     kv_precision: str | None,
     engine: str,
+    calibration: Path | None = None,
 ) -> Deployment:
-    """Resolve names and parallelism into a Deployment; num_gpus must equal tp x pp."""
+    """Resolve names and parallelism into a Deployment; num_gpus must equal tp x pp.
+    ``calibration``: a calibration profile whose engines replace the bundled ones."""
     for name, value in (("num_gpus", num_gpus), ("tp", tp), ("pp", pp)):
         if value is not None and value < 1:
             raise InputError(f"must be >= 1, got {value}", field=name)
@@ -74,7 +79,7 @@ def build_deployment(
     if num_gpus is not None and num_gpus != tp * pp:
         raise InputError(f"num_gpus={num_gpus} must equal tp x pp = {tp * pp}", field="num_gpus")
     return Deployment.from_names(
-        catalog(),
+        catalog(calibration),
         model=model,
         gpu=gpu,
         precision=precision,
@@ -129,13 +134,22 @@ def memory_command(
     gradient_checkpointing: Annotated[
         bool, typer.Option(help="Recompute activations (finetune).")
     ] = True,
+    calibration: CalibrationOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """VRAM for weights, KV cache, activations and overhead; whether it fits the GPUs."""
     _positive("context", context)
     _positive("batch", batch)
     deployment = build_deployment(
-        model, gpu or "H100-SXM-80GB", num_gpus, tp, pp, precision, kv_precision, engine
+        model,
+        gpu or "H100-SXM-80GB",
+        num_gpus,
+        tp,
+        pp,
+        precision,
+        kv_precision,
+        engine,
+        calibration,
     )
     if finetune is not None:
         ft = estimate_finetune_memory(
@@ -265,10 +279,13 @@ def perf_command(
         float | None, typer.Option(help="Poisson arrivals, requests/s.")
     ] = None,
     concurrency: Annotated[int | None, typer.Option(help="Closed-loop clients.")] = None,
+    calibration: CalibrationOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Predict TTFT, TPOT, latency and throughput from first principles (roofline)."""
-    deployment = build_deployment(model, gpu, num_gpus, tp, pp, precision, kv_precision, engine)
+    deployment = build_deployment(
+        model, gpu, num_gpus, tp, pp, precision, kv_precision, engine, calibration
+    )
     load = _load_from_options(
         input_tokens, output_tokens, batch, offline, request_rate, concurrency
     )
@@ -285,6 +302,7 @@ def perf_command(
                 "precision": deployment.weights.id,
                 "kv_precision": deployment.kv.id,
                 "engine": deployment.engine.id,
+                "calibration": calibration_label(calibration),
             }
         )
         return

@@ -243,6 +243,13 @@ class Scenario(ScenarioModel):
     candidates: Candidates = Field(
         default_factory=Candidates, description="The planner's search space."
     )
+    calibration: str | None = Field(
+        None,
+        min_length=1,
+        description="Calibration profile written by `llmplan calibrate` (a path, relative "
+        "to the scenario file): its engine profiles replace the bundled ones. null: the "
+        "bundled profiles. `llmplan plan --calibration` overrides it.",
+    )
 
     @model_validator(mode="after")
     def _check_unique_names(self) -> Scenario:
