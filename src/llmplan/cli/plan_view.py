@@ -106,6 +106,26 @@ def _rejected_table(payload: dict[str, Any]) -> Table | None:
     return table
 
 
+def _pareto_table(payload: dict[str, Any]) -> Table | None:
+    front = [p for p in payload["pareto"] if p["on_front"]]
+    if not front:
+        return None
+    table = Table(title="Pareto set: cost vs time to first token", title_justify="left")
+    for column in ("workload", "design", "cheapest option", "NPV", "TTFT ms", "TPOT ms"):
+        left = column in ("workload", "design", "cheapest option")
+        table.add_column(column, justify="left" if left else "right")
+    for p in front:
+        table.add_row(
+            p["workload"],
+            p["label"],
+            p["option"],
+            _money(p["npv_usd"]),
+            f"{p['ttft_ms']:,.0f}",
+            f"{p['tpot_ms']:,.1f}",
+        )
+    return table
+
+
 def _breakeven_table(payload: dict[str, Any]) -> Table | None:
     best = (payload["recommended"] or {}).get("option")
     rows = [b for b in payload["breakeven"] if best in (b["option"], b["versus"])]
@@ -144,6 +164,7 @@ def render_plan(payload: dict[str, Any]) -> None:
     tables = (
         _excluded_table(payload),
         _rejected_table(payload),
+        _pareto_table(payload),
         _breakeven_table(payload),
         _sensitivity_table(payload),
     )
