@@ -240,3 +240,15 @@ def test_one_team_staffs_all_of_an_options_owned_gpus() -> None:
     fte = max(finance.min_staff_fte, gpus / finance.gpus_per_fte)
     expected = fte * finance.staff_usd_per_fte_year * finance.horizon_months / 12
     assert option.cost.line_total_usd(CostLine.STAFF) == pytest.approx(expected, rel=1e-9)
+
+
+def test_readiness_checklist_items_are_sentences() -> None:
+    """Every checklist item of data/readiness.yaml reads as text (a colon in an unquoted
+    YAML item would turn it into a mapping)."""
+    from llmplan.plan.evidence import readiness_items
+
+    items = readiness_items()
+    assert {"owned", "cloud", "api"} <= set(items)
+    for kind, entries in items.items():
+        for entry in entries:
+            assert isinstance(entry, str) and not entry.startswith("{"), (kind, entry)

@@ -13,6 +13,7 @@ from importlib import resources
 import yaml
 
 from llmplan.cost import CostLine
+from llmplan.errors import CatalogError
 from llmplan.plan.options import PriceContext, cost_design
 from llmplan.plan.planner import OptionPlan, Plan
 from llmplan.plan.search import Design
@@ -171,7 +172,12 @@ def readiness_items() -> dict[str, list[str]]:
     """Checklist items per deployment kind, from ``data/readiness.yaml``."""
     text = resources.files("llmplan").joinpath("data/readiness.yaml").read_text("utf-8")
     data = yaml.safe_load(text)
-    return {str(k): [str(i) for i in v] for k, v in data["items"].items()}
+    out: dict[str, list[str]] = {}
+    for kind, entries in data["items"].items():
+        if not all(isinstance(entry, str) for entry in entries):
+            raise CatalogError(f"readiness.yaml: items.{kind}: every item must be text")
+        out[str(kind)] = list(entries)
+    return out
 
 
 def readiness(plan: Plan, option: OptionPlan) -> dict[str, object]:
