@@ -326,3 +326,17 @@ def test_every_field_has_a_description() -> None:
     for line in reference.splitlines():
         if line.startswith("| `"):
             assert not line.rstrip().endswith("|  |"), line
+
+
+def test_yaml_aliases_are_refused() -> None:
+    """Nested aliases ("billion laughs") would grow exponentially; scenario files need
+    none, so any alias is one clear error, found before anything is expanded."""
+    from llmplan.errors import InputError
+    from llmplan.scenario import parse_scenario
+
+    lines = ['l0: &l0 ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    for i in range(1, 12):
+        items = ", ".join(["*l" + str(i - 1)] * 9)
+        lines.append(f"l{i}: &l{i} [{items}]")
+    with pytest.raises(InputError, match="alias"):
+        parse_scenario("\n".join(lines) + "\n", "bomb.yaml")

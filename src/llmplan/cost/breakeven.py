@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -55,10 +56,14 @@ def breakeven_hours(
     capex_usd: float, opex_usd_per_hour: float, cloud_usd_per_hour: float
 ) -> float | None:
     """Hours of use at which buying equals renting (Lenovo LP2368), or ``None`` if the
-    cloud rate does not exceed the owned running cost per hour."""
+    cloud rate does not exceed the owned running cost per hour (or by so little that the
+    hours are beyond any finite number)."""
     check_range("capex_usd", capex_usd, 0.0)
     margin = cloud_usd_per_hour - opex_usd_per_hour
-    return capex_usd / margin if margin > 0.0 else None
+    if margin <= 0.0:
+        return None
+    hours = capex_usd / margin
+    return hours if math.isfinite(hours) else None
 
 
 def crossing_point(

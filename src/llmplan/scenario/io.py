@@ -51,20 +51,34 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def _key_lines(node: yaml.Node | None, path: tuple[PathPart, ...] = ()) -> KeyLines:
-    """Line (1-based) of every key and list item of a YAML node tree, by path."""
+def _key_lines(
+    node: yaml.Node | None,
+    path: tuple[PathPart, ...] = (),
+    seen: set[int] | None = None,
+) -> KeyLines:
+    """Line (1-based) of every key and list item of a YAML node tree, by path.
+
+    Raises InputError on a YAML alias (a node reached twice): scenarios need none, and
+    nested aliases would make the document exponentially large ("billion laughs")."""
+    seen = set() if seen is None else seen
+    if node is None:
+        return {}
+    if id(node) in seen and not isinstance(node, yaml.ScalarNode):
+        line = node.start_mark.line + 1
+        raise InputError(f"YAML aliases (*name) are not allowed in scenario files (line {line})")
+    seen.add(id(node))
     out: KeyLines = {}
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             if isinstance(key_node, yaml.ScalarNode):
                 child = (*path, str(key_node.value))
                 out[child] = key_node.start_mark.line + 1
-                out.update(_key_lines(value_node, child))
+                out.update(_key_lines(value_node, child, seen))
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             child = (*path, index)
             out[child] = item.start_mark.line + 1
-            out.update(_key_lines(item, child))
+            out.update(_key_lines(item, child, seen))
     return out
 
 
@@ -72,6 +86,7 @@ def _parse_yaml(text: str, source: str) -> tuple[Any, KeyLines]:
     loader = _UniqueKeyLoader(text)
     try:
         node = loader.get_single_node()
+        lines = _key_lines(node)  # before constructing: refuses aliases
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -80,7 +95,7 @@ def _parse_yaml(text: str, source: str) -> tuple[Any, KeyLines]:
         raise InputError(f"{source}{where}: malformed YAML: {problem}") from None
     finally:
         loader.dispose()
-    return data, _key_lines(node)
+    return data, lines
 
 
 def _parse_json(text: str, source: str) -> Any:

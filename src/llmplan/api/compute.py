@@ -1,0 +1,203 @@
+"""Memory, performance and validation for API requests: the CLI's arithmetic and payloads.
+
+Each function takes a request body and a catalog and returns what ``llmplan memory|perf|
+validate --json`` prints for the same options; errors are the core's
+:class:`~llmplan.errors.InputError` with the field named as in the request.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from llmplan.api.schemas import DeploymentInput, MemoryRequest, PerfRequest, ValidateRequest
+from llmplan.catalog.calibration_file import CalibrationProfile
+from llmplan.catalog.loader import Catalog
+from llmplan.deployment import Deployment
+from llmplan.errors import InputError
+from llmplan.perf.serving import Load, LoadKind, predict
+from llmplan.sizing.finetune import estimate_finetune_memory
+from llmplan.sizing.memory import estimate_memory
+from llmplan.validation.dataset import (
+    Measurement,
+    bundled_measurements_path,
+    parse_measurements,
+    read_measurements,
+)
+from llmplan.validation.summary import validate
+
+#: The GPU ``llmplan memory`` sizes against when none is given (totals only).
+DEFAULT_MEMORY_GPU = "H100-SXM-80GB"
+DIGITS = 6
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with NaN and infinities as None and floats rounded as the CLI prints them."""
+    if isinstance(value, float):
+        return round(value, DIGITS) if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def clean(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`jsonable` of a mapping."""
+    return {str(k): jsonable(v) for k, v in payload.items()}
+
+
+def calibrated(catalog: Catalog, profile: CalibrationProfile | None) -> Catalog:
+    """``catalog`` with the profile's engines, if a profile is given."""
+    return catalog if profile is None else profile.apply(catalog)
+
+
+def calibration_label(profile: CalibrationProfile | None) -> str:
+    """Which engine profiles were used, as the CLI's payloads say it."""
+    if profile is None:
+        return "bundled engine profiles"
+    return f"{profile.name} ({profile.rows} rows of {profile.source})"
+
+
+def deployment_of(request: DeploymentInput, gpu: str, catalog: Catalog) -> Deployment:
+    """The replica the request describes; ``num_gpus`` must equal tp x pp."""
+    tp = request.tp
+    if tp is None:
+        tp = max(1, (request.num_gpus or request.pp) // request.pp)
+    if request.num_gpus is not None and request.num_gpus != tp * request.pp:
+        raise InputError(
+            f"num_gpus={request.num_gpus} must equal tp x pp = {tp * request.pp}",
+            field="num_gpus",
+        )
+    return Deployment.from_names(
+        calibrated(catalog, request.calibration),
+        model=request.model,
+        gpu=gpu,
+        precision=request.precision,
+        kv_precision=request.kv_precision,
+        engine=request.engine,
+        tp=tp,
+        pp=request.pp,
+    )
+
+
+def _within_context_window(deployment: Deployment, tokens: int, field: str) -> None:
+    window = deployment.model.max_context_tokens
+    if tokens > window:
+        raise InputError(
+            f"{tokens:,} tokens per sequence exceed {deployment.model.id}'s context window "
+            f"of {window:,}",
+            field=field,
+        )
+
+
+def memory_payload(request: MemoryRequest, catalog: Catalog) -> dict[str, Any]:
+    """What ``llmplan memory --json`` prints for these options."""
+    deployment = deployment_of(request, request.gpu or DEFAULT_MEMORY_GPU, catalog)
+    if request.finetune is not None:
+        estimate = estimate_finetune_memory(
+            deployment,
+            request.finetune,
+            sequence_tokens=request.context,
+            micro_batch=request.batch,
+            lora_rank=request.lora_rank,
+            gradient_checkpointing=request.gradient_checkpointing,
+        )
+        finetune: dict[str, Any] = {**estimate.as_dict()}
+        if request.gpu is None:
+            finetune |= {"per_gpu_bytes": None, "fits": None}
+        return clean(finetune)
+    _within_context_window(deployment, request.context, "context")
+    serving = estimate_memory(deployment, context_tokens=request.context, batch=request.batch)
+    payload: dict[str, Any] = {**serving.as_dict()}
+    if request.gpu is None:
+        for key in ("per_gpu_bytes", "gpu_memory_bytes", "fits", "max_concurrent_sequences"):
+            payload.pop(key)
+    payload |= {
+        "model": deployment.model.id,
+        "gpu": request.gpu and deployment.gpu.id,
+        "precision": deployment.weights.id,
+        "kv_precision": deployment.kv.id,
+    }
+    return clean(payload)
+
+
+def load_of(request: PerfRequest) -> Load:
+    """The load the request describes (at most one of its four kinds)."""
+    given = [
+        name
+        for name, value in (
+            ("batch", request.batch),
+            ("offline", request.offline or None),
+            ("request_rate", request.request_rate),
+            ("concurrency", request.concurrency),
+        )
+        if value is not None
+    ]
+    if len(given) > 1:
+        raise InputError(f"give only one of {', '.join(given)}", field="load")
+    tokens = (request.input_tokens, request.output_tokens)
+    if request.offline:
+        return Load(LoadKind.OFFLINE, *tokens)
+    if request.request_rate is not None:
+        return Load(LoadKind.RATE, *tokens, request_rate=request.request_rate)
+    if request.concurrency is not None:
+        return Load(LoadKind.CONCURRENCY, *tokens, batch=request.concurrency)
+    return Load(LoadKind.BATCH, *tokens, batch=request.batch or 1)
+
+
+def perf_payload(request: PerfRequest, catalog: Catalog) -> dict[str, Any]:
+    """What ``llmplan perf --json`` prints for these options."""
+    deployment = deployment_of(request, request.gpu, catalog)
+    load = load_of(request)
+    tokens = request.input_tokens + request.output_tokens
+    _within_context_window(deployment, tokens, "input_tokens")
+    result = predict(deployment, load)
+    payload = result.as_dict() | {
+        "model": deployment.model.id,
+        "gpu": deployment.gpu.id,
+        "tp": deployment.tp,
+        "pp": deployment.pp,
+        "precision": deployment.weights.id,
+        "kv_precision": deployment.kv.id,
+        "engine": deployment.engine.id,
+        "calibration": calibration_label(request.calibration),
+    }
+    return clean(payload)
+
+
+def measurements_of(request: ValidateRequest, max_rows: int) -> list[Measurement]:
+    """The rows to validate: the request's CSV or the bundled development set."""
+    if request.csv is None:
+        return read_measurements(bundled_measurements_path())
+    rows = parse_measurements(request.csv, "csv")
+    if len(rows) > max_rows:
+        raise InputError(
+            f"{len(rows):,} rows; at most {max_rows:,} per request (split the file)", field="csv"
+        )
+    if not rows:
+        raise InputError("no measurement rows after the header", field="csv")
+    return rows
+
+
+def validation_result(request: ValidateRequest, catalog: Catalog, max_rows: int) -> dict[str, Any]:
+    """What ``llmplan validate --json`` prints, plus the breakdown by ``request.by``."""
+    from llmplan.cli.validation_view import validation_payload
+
+    columns = list(Measurement.__dataclass_fields__)
+    if request.by not in columns:
+        raise InputError(
+            f"unknown column '{request.by}'; allowed: {', '.join(columns)}", field="by"
+        )
+    rows = measurements_of(request, max_rows)
+    report = validate(rows, calibrated(catalog, request.calibration))
+    payload = validation_payload(report)
+    payload["calibration"] = calibration_label(request.calibration)
+    if not request.include_rows:
+        payload.pop("rows")
+    payload["breakdown"] = {
+        "by": request.by,
+        "groups": {k: v.as_dict() for k, v in report.breakdown(request.by).items()},
+    }
+    return clean(payload)
