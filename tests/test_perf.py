@@ -18,7 +18,15 @@ from llmplan.catalog.loader import Catalog
 from llmplan.catalog.schema import ComputeDtype
 from llmplan.deployment import Deployment
 from llmplan.errors import ConfigurationError, DoesNotFitError, InputError, UnknownNameError
-from llmplan.perf.serving import Load, LoadKind, PerfResult, capacity, predict
+from llmplan.perf.serving import (
+    DEFAULT_FINITE_REQUESTS,
+    Load,
+    LoadKind,
+    PerfResult,
+    capacity,
+    overflow_wait,
+    predict,
+)
 from llmplan.perf.step import StepShape, expected_experts_touched, step_time
 
 BOUNDS = {"compute", "memory", "communication", "overhead"}
@@ -472,7 +480,22 @@ def test_rate_above_capacity_is_capped(index: int, inp: int, out: int, factor: f
     rate = factor * offline.requests_per_s
     result = predict(dep, Load(LoadKind.RATE, inp, out, request_rate=rate))
     assert result.requests_per_s <= offline.requests_per_s * (1 + 1e-9)
-    assert result.queue_wait_ms > 0
+    # of a finite burst, the requests beyond the engine's free slots wait
+    _, _, free = overflow_wait(
+        DEFAULT_FINITE_REQUESTS, offline.max_batch, offline.requests_per_s, rate
+    )
+    assert (result.queue_wait_ms > 0) == (free < 1)
+
+
+def test_overflow_wait_of_a_finite_burst() -> None:
+    """1,000 requests arrive at 20/s at an engine serving 10/s with 100 slots: request k
+    starts at (k - 100) / 10 s and arrives at k / 20 s, so it waits from k = 200 on, for
+    (k - 200) / 20 s; the mean wait is 800^2 / 2 / 1000 / 20 = 16 s, the longest 40 s."""
+    mean, longest, free = overflow_wait(1000, 100, 10.0, 20.0)
+    assert mean == pytest.approx(16.0, rel=1e-9)
+    assert longest == pytest.approx(40.0, rel=1e-9)
+    assert free == pytest.approx(0.2, rel=1e-9)
+    assert overflow_wait(1000, 100, 10.0, 5.0) == (0.0, 0.0, 1.0)
 
 
 @given(case_indices, inputs, outputs, st.integers(1, 64))

@@ -243,7 +243,10 @@ class EngineProfile(_Record):
     the whole GPU (vLLM) or of the memory left after weights (TensorRT-LLM's
     kv_cache_free_gpu_mem_fraction). ``platform`` = rocm marks the profile of an
     engine's ROCm build (id ``<engine>-rocm``), used instead of the generic one on AMD
-    GPUs. ``how_obtained`` says where the numbers come from.
+    GPUs. ``attention_data_parallel``: the attention of a MoE model runs data-parallel
+    (SGLang's dp-attention, TensorRT-LLM's attention DP): each GPU holds the whole
+    attention weights and the KV cache of its own share of the sequences, the experts
+    stay split over the GPUs. ``how_obtained`` says where the numbers come from.
     """
 
     id: str
@@ -267,6 +270,7 @@ class EngineProfile(_Record):
     platform: Literal["any", "rocm"] = "any"
     quantized_kv_format: str | None = None
     kv_reservation: Literal["on_demand", "full"] = "on_demand"
+    attention_data_parallel: bool = False
     memory_fraction_of: Literal["total", "free"] = "total"
     how_obtained: str = Field(min_length=8)
     source_date: dt.date

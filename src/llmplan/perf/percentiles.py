@@ -91,7 +91,8 @@ def _continuous_ttft(
         burst = others * schedule.prefill_s
     queued = result.queue_wait_ms / 1e3
     if schedule.overflow_wait_max_s > 0:
-        queued = q * schedule.overflow_wait_max_s
+        free = schedule.overflow_free_share
+        queued = max(0.0, q - free) / max(1e-9, 1 - free) * schedule.overflow_wait_max_s
     return own + step_wait + burst + queued
 
 

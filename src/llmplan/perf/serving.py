@@ -77,7 +77,8 @@ class Schedule:
     ``prefill_s`` is one request's own prefill, ``mixed_share`` the fraction of decode
     steps that also carry prompt chunks (``mixed_step_s`` long, the others
     ``decode_step_s``); ``overflow_wait_max_s`` is the wait of the last queued request
-    when requests arrive faster than the replica serves them."""
+    when requests arrive faster than the replica serves them, ``overflow_free_share`` the
+    share of those requests that find a free slot and do not wait."""
 
     kind: str
     prefill_s: float
@@ -89,6 +90,7 @@ class Schedule:
     waves: int = 1
     closed_loop: bool = True
     overflow_wait_max_s: float = 0.0
+    overflow_free_share: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -345,15 +347,31 @@ def _little_fixed_point(dep: Deployment, load: Load, rate: float, max_batch: int
     return float(brentq(excess, 1.0, float(max_batch), rtol=RATE_RELATIVE_TOLERANCE, xtol=1e-6))
 
 
+def overflow_wait(
+    requests: float, slots: float, served_per_s: float, arriving_per_s: float
+) -> tuple[float, float, float]:
+    """(mean wait, longest wait, share that does not wait) in seconds of ``requests``
+    arriving ``arriving_per_s`` at an engine that serves ``served_per_s`` with ``slots``
+    sequences running at once: the first requests take free slots at once, request ``k``
+    then starts when ``k - slots`` requests have finished, ``(k - slots) / served_per_s``
+    after the start, or when it arrives if that is later."""
+    lag = 1 / served_per_s - 1 / arriving_per_s
+    if lag <= 0:
+        return 0.0, 0.0, 1.0
+    first = min(requests, slots / served_per_s / lag)  # first request that has to wait
+    waiting = requests - first
+    return waiting**2 / (2 * requests) * lag, waiting * lag, first / requests
+
+
 def _rate(dep: Deployment, load: Load, max_batch: int) -> PerfResult:
     rate = float(load.request_rate or 0.0)
     saturated = continuous(dep, replace(load, kind=LoadKind.OFFLINE), max_batch, max_batch)
     if rate >= saturated.requests_per_s:
         finite = load.num_requests or DEFAULT_FINITE_REQUESTS
-        wait = finite / 2 * (1 / saturated.requests_per_s - 1 / rate)
+        wait, wait_max, free = overflow_wait(finite, max_batch, saturated.requests_per_s, rate)
         schedule = saturated.schedule
         if schedule is not None:
-            schedule = replace(schedule, overflow_wait_max_s=2 * wait)
+            schedule = replace(schedule, overflow_wait_max_s=wait_max, overflow_free_share=free)
         return replace(
             saturated,
             schedule=schedule,

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from llmplan.deployment import Deployment
 from llmplan.sizing.memory import (
     ACTIVATION_BYTES_PER_ELEMENT,
+    attention_data_parallel,
     global_layer_count,
     kv_bytes_per_sequence,
     kv_shard_fraction,
@@ -36,6 +37,20 @@ from llmplan.sizing.params import attention_params, count_params, mlp_params, mo
 # p -> infinity and the plain sum for p = 1; p = 2 gives the sqrt(2) slow-down at the ridge
 # point that roofline studies of GEMMs report (Williams et al., "Roofline", CACM 2009).
 ROOFLINE_OVERLAP_EXPONENT = 2.0
+
+# A routed expert's GEMM sees only its own share of the step's tokens, and grouped-GEMM
+# (fused MoE) kernels pad each expert's rows to whole tensor-core tiles: its reachable
+# FLOP rate grows as M / (M + M_half) with the rows M an expert gets, half the engine's
+# large-GEMM rate at M_half rows (a 64-row tile). Dense GEMMs are not scaled: at few rows
+# engines switch to GEMV-style kernels that stay memory-bound.
+GEMM_HALF_EFFICIENCY_ROWS = 64.0
+
+
+def gemm_row_efficiency(rows: float) -> float:
+    """Fraction of the large-GEMM FLOP rate reached with ``rows`` tokens."""
+    if rows <= 0:
+        return 1.0
+    return rows / (rows + GEMM_HALF_EFFICIENCY_ROWS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +109,15 @@ def expected_experts_touched(num_experts: int, experts_per_token: int, tokens: f
     return num_experts * (1.0 - miss)
 
 
+def _expert_rows(dep: Deployment, tokens: float) -> float:
+    """Mean tokens per touched routed expert in a step of ``tokens`` tokens."""
+    moe = dep.model.moe
+    if moe is None or tokens <= 0:
+        return tokens
+    touched = expected_experts_touched(moe.num_experts, moe.experts_per_token, tokens)
+    return tokens * moe.experts_per_token / max(touched, 1e-9)
+
+
 def _linear_costs(dep: Deployment, shape: StepShape) -> tuple[float, float, float, float]:
     """(dense FLOPs, dense bytes, expert FLOPs, expert bytes) of the linear layers of the
     whole model for one step; "expert" is the routed-expert part of MoE layers."""
@@ -118,6 +142,8 @@ def _linear_costs(dep: Deployment, shape: StepShape) -> tuple[float, float, floa
         weight_bytes += counts.moe_layers * always * bits / 8
         expert_flops = 2.0 * shape.tokens * routed_active * counts.moe_layers
         expert_bytes = counts.moe_layers * touched * expert * bits / 8
+    if attention_data_parallel(dep):  # every GPU reads the whole attention weights
+        weight_bytes += (dep.tp - 1) * model.num_layers * attention_params(model) * bits / 8
     activation_bytes = shape.tokens * model.hidden_size * ACTIVATION_BYTES_PER_ELEMENT * 4
     return flops, weight_bytes + activation_bytes * model.num_layers, expert_flops, expert_bytes
 
@@ -184,12 +210,15 @@ def communication_time_s(dep: Deployment, tokens: float) -> float:
     usable = link * profile.unidirectional_fraction * dep.engine.communication_efficiency
     message = tokens * model.hidden_size * ACTIVATION_BYTES_PER_ELEMENT
     layers = model.num_layers / dep.pp
+    # the engine's collective efficiency covers the whole collective: its latency (kernel
+    # launch, synchronisation of the ranks) stretches as its bandwidth share shrinks
+    latency_s = profile.allreduce_latency_us * 1e-6 / dep.engine.communication_efficiency
     seconds = 0.0
     if dep.tp > 1:
         ring = 2.0 * (dep.tp - 1) / dep.tp * message / usable
-        seconds += 2 * layers * (profile.allreduce_latency_us * 1e-6 + ring)
+        seconds += 2 * layers * (latency_s + ring)
     if dep.pp > 1:
-        seconds += profile.allreduce_latency_us * 1e-6 + message / usable
+        seconds += latency_s + message / usable
     return seconds
 
 
@@ -209,8 +238,9 @@ def step_time(dep: Deployment, shape: StepShape) -> StepTime:
     lin_flops, lin_bytes, exp_flops, exp_bytes = _linear_costs(dep, shape)
     dense_s, linear_cb = _roofline(lin_flops / gpus, lin_bytes / gpus, matmul_peak, bandwidth)
     moe_eff = engine.moe_efficiency
+    expert_peak = matmul_peak * moe_eff * gemm_row_efficiency(_expert_rows(dep, shape.tokens))
     expert_s, expert_cb = _roofline(
-        exp_flops / gpus, exp_bytes / gpus, matmul_peak * moe_eff, bandwidth * moe_eff
+        exp_flops / gpus, exp_bytes / gpus, expert_peak, bandwidth * moe_eff
     )
     linear_s = dense_s + expert_s
     linear_cb = linear_cb if dense_s >= expert_s else expert_cb

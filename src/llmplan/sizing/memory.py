@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from llmplan.catalog.schema import KvFormat, ModelSpec, WeightFormat
 from llmplan.deployment import Deployment
-from llmplan.sizing.params import count_params
+from llmplan.sizing.params import attention_params, count_params
 
 GIB = 2**30
 ACTIVATION_BYTES_PER_ELEMENT = 2
@@ -68,7 +68,10 @@ def kv_bytes_per_sequence(model: ModelSpec, kv: KvFormat, context_tokens: float)
 
 
 def kv_shard_fraction(deployment: Deployment) -> float:
-    """Share of a sequence's KV cache held by one GPU."""
+    """Share of a sequence's KV cache held by one GPU (on average over the sequences:
+    with data-parallel attention each GPU holds whole sequences, 1/tp of them)."""
+    if attention_data_parallel(deployment):
+        return 1.0 / (deployment.tp * deployment.pp)
     kv_heads = 1 if deployment.model.mla is not None else deployment.model.num_kv_heads
     heads_per_rank = math.ceil(kv_heads / deployment.tp)
     return heads_per_rank / kv_heads / deployment.pp
@@ -113,6 +116,26 @@ class MemoryEstimate:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
+def attention_data_parallel(deployment: Deployment) -> bool:
+    """Whether the attention runs data-parallel over the tensor-parallel GPUs (MoE only)."""
+    return (
+        deployment.engine.attention_data_parallel
+        and deployment.model.moe is not None
+        and deployment.tp > 1
+    )
+
+
+def weights_bytes_per_gpu(deployment: Deployment) -> float:
+    """Weights held by one GPU: an even share, plus the replicated attention weights
+    when the attention runs data-parallel."""
+    model = deployment.model
+    share = weights_bytes(model, deployment.weights) / deployment.num_gpus
+    if attention_data_parallel(deployment):
+        attention = model.num_layers * attention_params(model) / deployment.pp
+        share += attention * deployment.weights.bits_per_weight / 8 * (1 - 1 / deployment.tp)
+    return share
+
+
 def usable_gpu_bytes(deployment: Deployment) -> float:
     """Bytes of one GPU a program may allocate."""
     return deployment.gpu.memory_gib * GIB * deployment.gpu.usable_memory_fraction
@@ -123,7 +146,7 @@ def kv_budget_per_gpu(deployment: Deployment, batch: int = 1) -> float:
     within the engine's ``gpu_memory_utilization`` share."""
     engine = deployment.engine
     fixed = (
-        weights_bytes(deployment.model, deployment.weights) / deployment.num_gpus
+        weights_bytes_per_gpu(deployment)
         + activation_bytes_per_gpu(deployment, batch)
         + engine.runtime_overhead_gib * GIB
     )
@@ -156,7 +179,7 @@ def estimate_memory(deployment: Deployment, context_tokens: int, batch: int = 1)
     kv_per_gpu = kv_total * kv_shard_fraction(deployment)
     activation_per_gpu = activation_bytes_per_gpu(deployment, batch)
     overhead_per_gpu = deployment.engine.runtime_overhead_gib * GIB
-    per_gpu = weights / n + kv_per_gpu + activation_per_gpu + overhead_per_gpu
+    per_gpu = weights_bytes_per_gpu(deployment) + kv_per_gpu + activation_per_gpu + overhead_per_gpu
     gpu_bytes = usable_gpu_bytes(deployment)
     return MemoryEstimate(
         weights_bytes=weights,

@@ -8,7 +8,8 @@ What a row does not print is filled with stated assumptions, the same for every 
   the notes state the KV type;
 - an unknown engine uses the ``generic`` profile;
 - a row whose source says its GPUs talked over PCIe, not NVLink, is predicted so, and
-  engine settings its notes print (``max-num-seqs``, ``chunked-prefill``) are applied;
+  engine settings its notes print (``max-num-seqs``, ``chunked-prefill``, data-parallel
+  attention of a MoE model) are applied;
 - an MLPerf ``server`` row without a request rate is predicted at the replica's
   maximum throughput (the scenario reports the highest rate that meets its latency
   bounds, close to that ceiling for LLM benchmarks);
@@ -247,12 +248,16 @@ def setup_for(row: Measurement, catalog: Catalog) -> tuple[Deployment, Load]:
         raise Skip(str(exc)) from None
     if _declared_pcie_only(row) and deployment.gpu.interconnect is not InterconnectKind.PCIE:
         deployment = over_pcie(deployment, catalog)
-    if settings := _declared_engine_settings(row):
+    settings = _declared_engine_settings(row)
+    if _ATTENTION_DP.search(row.notes) and deployment.model.moe is not None:
+        settings["attention_data_parallel"] = True
+    if settings:
         deployment = replace(deployment, engine=deployment.engine.model_copy(update=settings))
     return deployment, _load(row)
 
 
 _MAX_NUM_SEQS = re.compile(r"max[-_]num[-_]seqs\s*[=:]\s*(\d+)", re.IGNORECASE)
+_ATTENTION_DP = re.compile(r"dp[-_ ]attention|attention[-_ ]dp", re.IGNORECASE)
 _CHUNKED_PREFILL = re.compile(r"chunked[-_]prefill\s*[=:]\s*(true|false)", re.IGNORECASE)
 
 
