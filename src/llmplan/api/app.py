@@ -91,6 +91,15 @@ def _state(settings: Settings) -> AppState:
     return AppState(settings, store, CatalogCache(settings.home), jobs)
 
 
+def _install_web(app: FastAPI) -> None:
+    """The browser UI at ``/`` (:mod:`llmplan.web`), when its files are installed."""
+    try:
+        from llmplan.web import install_web
+    except ImportError:  # pragma: no cover - a build without the web package
+        return
+    install_web(app)
+
+
 def create_app(settings: Settings) -> FastAPI:
     """The llmplan API for ``settings`` (database migrated; workers start with the app)."""
     state = _state(settings)
@@ -122,6 +131,7 @@ def create_app(settings: Settings) -> FastAPI:
     for module in (system, compute, catalog, scenarios, plans):
         app.include_router(module.router)
     install_docs(app, settings.docs)
+    _install_web(app)
     app.openapi = _openapi(app, settings.token is not None)  # type: ignore[method-assign]
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(TokenAuth, token=settings.token)  # outermost: checked first

@@ -15,8 +15,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from llmplan.api.errors import error_response
 from llmplan.api.schemas import ErrorBody
 
-#: Paths answered without a token (a load balancer's health check).
-OPEN_PATHS = frozenset({"/health"})
+#: Paths answered without a token (a load balancer's health check, the web UI's page).
+OPEN_PATHS = frozenset({"/health", "/"})
+#: Path prefixes answered without a token: the web UI's scripts and styles (no data).
+OPEN_PREFIXES = ("/web/static/", "/web/vendor/")
 
 
 class TokenAuth:
@@ -27,7 +29,7 @@ class TokenAuth:
         self.token = token.encode() if token else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self.token is None or scope["path"] in OPEN_PATHS:
+        if scope["type"] != "http" or self.token is None or _open(scope["path"]):
             await self.app(scope, receive, send)
             return
         scheme, _, value = Headers(scope=scope).get("authorization", "").partition(" ")
@@ -43,6 +45,10 @@ class TokenAuth:
             {"WWW-Authenticate": "Bearer"},
         )
         await response(scope, receive, send)
+
+
+def _open(path: str) -> bool:
+    return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
 
 
 class BodyLimit:

@@ -1,0 +1,145 @@
+"""Routes of the web UI: the page, its static files, and plan exports (HTML, XLSX).
+
+``GET /`` is the page, ``/web/static/*`` its scripts and styles, ``/web/vendor/plotly.min.js``
+the installed plotly.js; these hold no data and are open without a token. The exports of a
+saved plan result (``/api/v1/plans/{id}/report.html|.xlsx``) or of a finished job's result
+(``/api/v1/jobs/{id}/report.html|.xlsx``) are API routes like any other.
+``POST /api/v1/yaml`` turns a scenario object into its YAML file (the editor's form
+writes its changes back into the YAML text this way).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+
+from llmplan.api.errors import ApiError
+from llmplan.api.inputs import scenario_of
+from llmplan.api.schemas import ErrorBody, ScenarioInput
+from llmplan.api.state import API_PREFIX, AppState, State
+from llmplan.scenario import dump_scenario
+from llmplan.web.xlsx import XLSX_MEDIA_TYPE, plan_workbook
+
+STATIC_DIR = Path(str(resources.files("llmplan.web") / "static"))
+STATIC_PREFIX = "/web/static"
+PLOTLY_PATH = "/web/vendor/plotly.min.js"
+ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}, 409: {"model": ErrorBody}}
+
+page = APIRouter(include_in_schema=False)
+exports = APIRouter(prefix=API_PREFIX, tags=["exports"])
+
+
+def plotly_js() -> Path | None:
+    """plotly.min.js of the installed plotly package (None without plotly)."""
+    try:
+        import plotly
+    except ImportError:  # pragma: no cover - plotly is a core dependency
+        return None
+    path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    return path if path.is_file() else None
+
+
+@page.get("/")
+def index() -> HTMLResponse:
+    html = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    return HTMLResponse(html, headers={"Cache-Control": "no-cache"})
+
+
+@page.get(PLOTLY_PATH)
+def plotly_script() -> FileResponse:
+    path = plotly_js()
+    if path is None:  # pragma: no cover - plotly is a core dependency
+        raise ApiError(404, "not_found", "plotly is not installed")
+    return FileResponse(
+        path, media_type="text/javascript", headers={"Cache-Control": "max-age=86400"}
+    )
+
+
+def _attachment(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name}"'}
+
+
+def _job_payload(state: AppState, job_id: str) -> dict[str, Any]:
+    job = state.jobs.get(job_id)
+    if job.result is None:
+        raise ApiError(409, "no_result", f"job {job_id} has no result (it is {job.status})")
+    result: dict[str, Any] = job.result
+    return result
+
+
+def _plan_payload(state: AppState, plan_id: str) -> dict[str, Any]:
+    payload: dict[str, Any] = state.store.get_plan(plan_id).payload or {}
+    if not payload.get("options"):
+        raise ApiError(409, "no_result", f"plan {plan_id} holds no plan payload")
+    return payload
+
+
+async def _html(payload: dict[str, Any], stem: str) -> HTMLResponse:
+    from llmplan.report.plan import render_plan_report
+
+    text = await run_in_threadpool(render_plan_report, payload)
+    return HTMLResponse(text, headers=_attachment(f"{stem}.html"))
+
+
+async def _xlsx(payload: dict[str, Any], stem: str) -> Response:
+    try:
+        import openpyxl  # noqa: F401
+    except ImportError:
+        message = "the XLSX export needs openpyxl: python3 -m pip install 'llmplan[web]'"
+        raise ApiError(501, "not_available", message) from None
+    data = await run_in_threadpool(plan_workbook, payload)
+    return Response(data, media_type=XLSX_MEDIA_TYPE, headers=_attachment(f"{stem}.xlsx"))
+
+
+@exports.get(
+    "/plans/{plan_id}/report.html", summary="A saved plan as an HTML report", responses=ERRORS
+)
+async def plan_html(plan_id: str, state: State) -> HTMLResponse:
+    payload = await run_in_threadpool(_plan_payload, state, plan_id)
+    return await _html(payload, f"plan-{plan_id[:8]}")
+
+
+@exports.get(
+    "/plans/{plan_id}/report.xlsx", summary="A saved plan as a spreadsheet", responses=ERRORS
+)
+async def plan_xlsx(plan_id: str, state: State) -> Response:
+    payload = await run_in_threadpool(_plan_payload, state, plan_id)
+    return await _xlsx(payload, f"plan-{plan_id[:8]}")
+
+
+@exports.get(
+    "/jobs/{job_id}/report.html", summary="A finished plan job as an HTML report", responses=ERRORS
+)
+async def job_html(job_id: str, state: State) -> HTMLResponse:
+    return await _html(_job_payload(state, job_id), f"plan-{job_id[:8]}")
+
+
+@exports.get(
+    "/jobs/{job_id}/report.xlsx", summary="A finished plan job as a spreadsheet", responses=ERRORS
+)
+async def job_xlsx(job_id: str, state: State) -> Response:
+    return await _xlsx(_job_payload(state, job_id), f"plan-{job_id[:8]}")
+
+
+@exports.post(
+    "/yaml",
+    summary="A scenario (object or text) as a scenario file (YAML, defaults left out)",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"application/yaml": {}}}, 422: {"model": ErrorBody}},
+)
+def scenario_yaml(body: ScenarioInput, state: State) -> PlainTextResponse:
+    scenario = scenario_of(body.scenario, body.text, state.catalogs.catalog())
+    return PlainTextResponse(dump_scenario(scenario, full=False), media_type="application/yaml")
+
+
+def install_web(app: FastAPI) -> None:
+    """Serve the UI and the exports on ``app``."""
+    app.include_router(page)
+    app.include_router(exports)
+    app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="web-static")

@@ -1,0 +1,181 @@
+"""End to end in headless Chromium: ``llmplan serve`` on a free port, the page loads, a
+scenario is edited (form and YAML), checked live, saved (and a 409 conflict shown), a plan
+runs, its charts appear, and the HTML and XLSX exports download.
+
+Needs Debian's ``chromium`` (``/usr/bin/chromium``) and Playwright for Python
+(``pip install playwright``; its own browser downloads are not used).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SERVE = "import typer; from llmplan.cli.serve import serve_command; typer.run(serve_command)"
+EXAMPLE = "small-team-consumer-gpus"
+PLAN_TIMEOUT_MS = 180_000
+
+if not CHROMIUM.is_file() and shutil.which("chromium") is None:
+    pytest.skip("no chromium: apt-get install chromium", allow_module_level=True)
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="no Playwright for Python: pip install playwright"
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The base URL of a real ``llmplan serve`` with an empty LLMPLAN_HOME."""
+    port = _free_port()
+    env = os.environ | {"LLMPLAN_HOME": str(tmp_path_factory.mktemp("home"))}
+    env.pop("LLMPLAN_DATABASE_URL", None)
+    args = ["--port", str(port), "--log-level", "warning"]
+    process = subprocess.Popen([sys.executable, "-c", SERVE, *args], env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, "the server exited"
+            assert time.monotonic() < deadline, "the server did not answer /health"
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        yield base
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    executable = str(CHROMIUM) if CHROMIUM.is_file() else shutil.which("chromium")
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def _wait_valid(page: Any, example: str, server: str) -> None:
+    """Wait until the live check has accepted the bundled example ``example``."""
+    titles = {e["name"]: e["title"] for e in httpx.get(f"{server}/api/v1/examples").json()}
+    page.wait_for_function(
+        "title => document.querySelector('#check').textContent === 'valid: ' + title",
+        arg=titles[example],
+    )
+
+
+def test_edit_save_plan_chart_and_download(server: str, browser: Any, tmp_path: Path) -> None:
+    page = browser.new_page(accept_downloads=True, viewport={"width": 1366, "height": 768})
+    external: list[str] = []
+    page.on(
+        "request",
+        lambda r: None if r.url.startswith((server, "blob:", "data:")) else external.append(r.url),
+    )
+    page.goto(server)
+    page.wait_for_selector("body[data-ready='1']")
+
+    # load an example and edit it through the form
+    page.select_option("#examples", EXAMPLE)
+    page.click("#load-example")
+    _wait_valid(page, EXAMPLE, server)
+    page.fill("input[name=electricity_usd_per_kwh]", "0.31")
+    page.click("#apply")
+    page.wait_for_function(
+        "document.querySelector('#yaml').value.includes('electricity_usd_per_kwh: 0.31')"
+    )
+
+    # a bad edit is reported live with its field; fixing it clears the error
+    text = page.input_value("#yaml")
+    page.fill("#yaml", text.replace("electricity_usd_per_kwh: 0.31", "electricity_usd_per_kwh: -1"))
+    page.wait_for_function("document.querySelector('#check').textContent.startsWith('invalid')")
+    assert "electricity_usd_per_kwh" in page.inner_text("#check")
+    page.fill("#yaml", text)
+    page.wait_for_function("document.querySelector('#check').textContent.startsWith('valid')")
+
+    # save, then lose a race with another client: 409 shown, nothing overwritten
+    page.click("#save")
+    page.wait_for_function(
+        "document.querySelector('#saved-info').textContent.includes('version 1')"
+    )
+    scenario_id = httpx.get(f"{server}/api/v1/scenarios").json()["items"][0]["id"]
+    other = httpx.put(
+        f"{server}/api/v1/scenarios/{scenario_id}",
+        json={"text": text, "note": "someone else"},
+        headers={"If-Match": '"1"'},
+    )
+    assert other.status_code == 200
+    page.fill("#yaml", text + "\n# my edit\n")
+    page.click("#save")
+    page.wait_for_selector("#conflict:not([hidden])")
+    assert "409" in page.inner_text("#conflict")
+    page.click("#c-load")
+    page.wait_for_function(
+        "document.querySelector('#saved-info').textContent.includes('version 2')"
+    )
+
+    # run a plan: progress, then the plan view and its charts
+    page.fill("#samples", "50")
+    page.click("#run")
+    page.wait_for_selector("#chart-cumulative .main-svg", timeout=PLAN_TIMEOUT_MS)
+    page.wait_for_selector("#chart-montecarlo .main-svg")
+    assert "Recommended" in page.inner_text("#recommended")
+    assert page.locator("#options tr").count() >= 2
+    assert page.locator("#excluded li").count() >= 1
+
+    # downloads
+    with page.expect_download() as html_download:
+        page.click("#dl-html")
+    html_path = tmp_path / html_download.value.suggested_filename
+    html_download.value.save_as(html_path)
+    assert html_path.suffix == ".html"
+    assert "Coding assistant" in html_path.read_text(encoding="utf-8")
+    with page.expect_download() as xlsx_download:
+        page.click("#dl-xlsx")
+    xlsx_path = tmp_path / xlsx_download.value.suggested_filename
+    xlsx_download.value.save_as(xlsx_path)
+    assert xlsx_path.suffix == ".xlsx" and xlsx_path.read_bytes()[:2] == b"PK"
+
+    # compare with a second saved scenario (planned on demand)
+    page.click("#tabs button[data-tab=editor]")
+    page.select_option("#examples", "chat-assistant")
+    page.click("#load-example")
+    _wait_valid(page, "chat-assistant", server)
+    page.click("#save-new")
+    page.wait_for_function("document.querySelectorAll('#cmp-b option').length == 2")
+    page.click("#tabs button[data-tab=compare]")
+    page.click("#compare")
+    page.wait_for_selector("#chart-compare .main-svg", timeout=PLAN_TIMEOUT_MS)
+    table = page.inner_text("#cmp-table")
+    assert "recommended" in table and "NPV api, USD" in table
+    assert external == [], "the page fetched something from outside the server"
+    page.close()
