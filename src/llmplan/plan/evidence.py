@@ -134,7 +134,7 @@ def reasons(plan: Plan) -> list[str]:
         share = plan.monte_carlo.probability_cheapest.get(best.option.value, 0.0)
         out.append(
             f"cheapest in {share:.0%} of {len(plan.monte_carlo.samples_usd)} Monte Carlo "
-            f"draws of the finance assumptions (seed {plan.seed})"
+            f"draws of the finance assumptions and the volume (seed {plan.seed})"
         )
     return out
 
@@ -198,12 +198,15 @@ def readiness(plan: Plan, option: OptionPlan) -> dict[str, object]:
     if option.cost is not None and finance.staff_usd_per_fte_year > 0:
         staff_usd = option.cost.line_total_usd(CostLine.STAFF)
         fte = staff_usd / (finance.staff_usd_per_fte_year * finance.horizon_months / 12)
-    assumption = (
-        f"max({finance.min_staff_fte:g}, owned GPUs / {finance.gpus_per_fte:g}) FTE for the "
-        "option's owned fleet, inference and training together"
-        if owned
-        else f"cloud_staff_fte = {finance.cloud_staff_fte:g} FTE for rented capacity"
-    )
+    if owned:
+        assumption = (
+            f"max({finance.min_staff_fte:g}, owned GPUs / {finance.gpus_per_fte:g}) FTE for "
+            "the option's owned fleet, inference and training together"
+        )
+    elif fte == 0:
+        assumption = "no operations staff for a per-token API (integration work not costed)"
+    else:
+        assumption = f"cloud_staff_fte = {finance.cloud_staff_fte:g} FTE for rented capacity"
     return {
         "staff_fte": fte,
         "staff_usd_per_year": fte * finance.staff_usd_per_fte_year,
