@@ -15,7 +15,7 @@ import pytest
 
 from llmplan.catalog.loader import bundled_catalog
 from llmplan.cost import CostLine
-from llmplan.plan.evidence import pareto_points, readiness, reasons
+from llmplan.plan.evidence import pareto_points, readiness, reasons, risks
 from llmplan.plan.options import PriceContext
 from llmplan.plan.payload import plan_payload
 from llmplan.plan.planner import Plan, make_plan, plan_context
@@ -68,7 +68,8 @@ def test_chosen_designs_meet_their_slos_and_carry_the_peak(name: str) -> None:
                 assert slo.tpot_ms is None or latency.tpot_ms <= slo.tpot_ms * (1 + 1e-9)
             peak = design.workload.peak_requests_per_s(horizon - 1)
             assert design.replicas * design.capacity.max_requests_per_s >= peak * (1 - 1e-9)
-            assert (design.replicas - 1) * design.capacity.max_requests_per_s < peak
+            added = plan.replicas_added.get(design.label, 0)  # by the simulator check
+            assert (design.replicas - 1 - added) * design.capacity.max_requests_per_s < peak
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
@@ -252,3 +253,19 @@ def test_readiness_checklist_items_are_sentences() -> None:
     for kind, entries in items.items():
         for entry in entries:
             assert isinstance(entry, str) and not entry.startswith("{"), (kind, entry)
+
+
+@pytest.mark.parametrize("name", ["airgapped-eu-gdpr", "batch-summarisation"])
+def test_recommended_designs_are_confirmed_by_the_simulator(name: str) -> None:
+    """The recommended option's designs were replayed at their peak hour; whatever the
+    simulator said is in the plan, and a remaining miss is listed as a risk."""
+    plan = planned(name)
+    best = plan.recommended
+    assert best is not None
+    designs = [c.design for c in best.choices if c.design is not None]
+    assert len(plan.simulation) == len(designs) > 0
+    for check, design in zip(plan.simulation, designs, strict=True):
+        assert check.replicas == design.replicas
+        assert check.percentile == design.workload.slo.percentile
+        if not check.meets_slo:
+            assert any("simulator" in r for r in risks(plan, best))

@@ -14,6 +14,7 @@ import yaml
 
 from llmplan.cost import CostLine
 from llmplan.errors import CatalogError
+from llmplan.plan.confirm import SimulationCheck
 from llmplan.plan.options import PriceContext, cost_design
 from llmplan.plan.planner import OptionPlan, Plan
 from llmplan.plan.search import Design
@@ -104,6 +105,19 @@ def design_summary(design: Design) -> str:
     )
 
 
+def simulation_summary(check: SimulationCheck) -> str:
+    """One line: what the simulator saw at the peak hour."""
+    if check.note:
+        return f"{check.workload}: {check.note}"
+    verdict = "meets" if check.meets_slo else "MISSES"
+    return (
+        f"{check.workload}: simulated peak hour ({check.rate_per_s:,.2f} req/s on "
+        f"{check.replicas} replica(s)): p{check.percentile:g} TTFT {check.ttft_ms:,.0f} ms, "
+        f"TPOT {check.tpot_ms:,.1f} ms; {verdict} the targets "
+        f"({check.slo_attainment:.0%} of requests within both)"
+    )
+
+
 def reasons(plan: Plan) -> list[str]:
     """Why the recommended option: cost ranking, the designs, break-even, Monte Carlo."""
     best = plan.recommended
@@ -127,6 +141,10 @@ def reasons(plan: Plan) -> list[str]:
     out += [
         design_summary(c.design) if c.design else f"{c.workload}: {c.note}" for c in best.choices
     ]
+    for label, count in plan.replicas_added.items():
+        out.append(f"{label}: {count} replica(s) added so the simulated peak hour meets the SLO")
+    for check in plan.simulation:
+        out.append(simulation_summary(check))
     for item in plan.breakeven:
         if item.option == best.option.value and item.month is not None:
             out.append(f"pays back against {item.versus} from month {item.month}")
@@ -162,6 +180,10 @@ def risks(plan: Plan, option: OptionPlan) -> list[str]:
                 f"{choice.workload}: the fleet is busy {choice.design.busy_fraction:.0%} of "
                 "the time; renting may be cheaper if volumes fall"
             )
+    if option is plan.recommended:
+        for check in plan.simulation:
+            if not check.meets_slo:
+                out.append(f"the simulator still sees a miss: {simulation_summary(check)}")
     if "secondary" in " ".join(c.note for c in option.choices).lower():
         out.append("a price comes from a secondary source; get a quote")
     return out

@@ -151,6 +151,8 @@ def plan_payload(plan: Plan, ctx: PriceContext) -> dict[str, Any]:
             for t in plan.training
         ],
         "sensitivity": _sensitivity(plan),
+        "simulation": [c.__dict__.copy() for c in plan.simulation],
+        "replicas_added_after_simulation": dict(plan.replicas_added),
         "search": {
             "candidates_evaluated": evaluated,
             "search_seconds": plan.search_seconds,

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from llmplan.cost import (
 )
 from llmplan.cost.result import FloatArray, OptionKind, combine
 from llmplan.errors import InputError
+from llmplan.plan.confirm import SimulationCheck, confirm_designs
 from llmplan.plan.crossing import crossing_multiple, volume_bar, volume_curves
 from llmplan.plan.demand import hybrid_split
 from llmplan.plan.finetune import TrainingSetup, best_setup, training_cost
@@ -107,6 +109,8 @@ class Plan:
     candidates_evaluated: int
     search_seconds: float
     notes: tuple[str, ...] = field(default=())
+    simulation: tuple[SimulationCheck, ...] = ()
+    replicas_added: dict[str, int] = field(default_factory=dict)
 
     @property
     def included(self) -> tuple[OptionPlan, ...]:
@@ -116,13 +120,15 @@ class Plan:
     def recommended(self) -> OptionPlan | None:
         """The cheapest included option; spot capacity only when no workload has latency
         targets (it can be reclaimed at any time, so it cannot promise an SLO)."""
-        ranked = [o for o in self.included if self._recommendable(o)]
-        return ranked[0] if ranked else None
+        return recommended_option(self.options, self.scenario)
 
-    def _recommendable(self, option: OptionPlan) -> bool:
-        if option.option is not DeploymentOption.CLOUD_SPOT:
-            return True
-        return not any(w.slo.has_targets() for w in self.scenario.inference_workloads())
+
+def recommended_option(options: tuple[OptionPlan, ...], scenario: Scenario) -> OptionPlan | None:
+    """See :attr:`Plan.recommended`."""
+    has_targets = any(w.slo.has_targets() for w in scenario.inference_workloads())
+    ranked = sorted((o for o in options if o.included), key=OptionPlan.score_usd)
+    ranked = [o for o in ranked if not (has_targets and o.option is DeploymentOption.CLOUD_SPOT)]
+    return ranked[0] if ranked else None
 
 
 def _tokens_over_horizon(scenario: Scenario) -> float:
@@ -334,6 +340,56 @@ def _costs_under(options: tuple[OptionPlan, ...]):  # type: ignore[no-untyped-de
     return scenario
 
 
+MAX_CONFIRM_ROUNDS = 8
+
+
+def _cost_options(
+    scenario: Scenario,
+    designs: dict[str, list[Design]],
+    training: tuple[TrainingSetup, ...],
+    ctx: PriceContext,
+    model_ids: dict[str, str],
+    no_design: dict[str, str],
+) -> tuple[OptionPlan, ...]:
+    """Every deployment option costed with ``designs``, or excluded with its reason."""
+    excluded = scenario.constraints.option_exclusions()
+    plans = []
+    for option in DeploymentOption:
+        if option in excluded:
+            plans.append(OptionPlan(option, excluded=excluded[option]))
+            continue
+        plans.append(_option_plan(option, scenario, designs, training, ctx, model_ids, no_design))
+    return tuple(plans)
+
+
+def _confirmed(
+    cost_all: Callable[[dict[str, list[Design]]], tuple[OptionPlan, ...]],
+    designs: dict[str, list[Design]],
+    scenario: Scenario,
+    seed: int,
+) -> tuple[
+    tuple[OptionPlan, ...], dict[str, list[Design]], tuple[SimulationCheck, ...], dict[str, int]
+]:
+    """Cost, simulate the recommended option's designs, add a replica to each design that
+    misses its SLO in simulation, and repeat until the recommendation holds."""
+    added: dict[str, int] = {}
+    checks: tuple[SimulationCheck, ...] = ()
+    for _ in range(MAX_CONFIRM_ROUNDS):
+        options = cost_all(designs)
+        best = recommended_option(options, scenario)
+        chosen = [c.design for c in best.choices if c.design is not None] if best else []
+        checks = tuple(confirm_designs(chosen, seed=seed))
+        failing = [d for d, c in zip(chosen, checks, strict=True) if not c.meets_slo and not c.note]
+        if not failing:
+            return options, designs, checks, added
+        for design in failing:
+            bigger = dataclasses.replace(design, replicas=design.replicas + 1)
+            name = design.workload.name
+            designs = {**designs, name: [bigger if d is design else d for d in designs[name]]}
+            added[design.label] = added.get(design.label, 0) + 1
+    return cost_all(designs), designs, checks, added
+
+
 def plan_context(scenario: Scenario, catalog: Catalog, prices: PriceBook) -> PriceContext:
     """Prices, overrides and constraints the options of ``scenario`` are costed with."""
     return PriceContext(
@@ -351,8 +407,12 @@ def make_plan(
     *,
     seed: int = 0,
     monte_carlo_samples: int = DEFAULT_MONTE_CARLO_SAMPLES,
+    confirm: bool = True,
 ) -> Plan:
-    """Plan ``scenario``: every option costed or excluded with its reason."""
+    """Plan ``scenario``: every option costed or excluded with its reason. With
+    ``confirm``, the recommended option's designs are replayed in the serving simulator
+    at their peak hour, and replicas are added until the simulated SLO percentile is met
+    (at most :data:`MAX_CONFIRM_ROUNDS` rounds; a remaining miss is reported)."""
     started = time.perf_counter()
     space, extra = _space(scenario, catalog)
     models = extra["models"]
@@ -371,16 +431,15 @@ def make_plan(
         training.append(setup)
     model_ids = {name: m.id for name, m in models.items()}
     no_design = {name: _no_design_reason(name, rejected) for name in designs}
-    excluded = scenario.constraints.option_exclusions()
-    plans = []
-    for option in DeploymentOption:
-        if option in excluded:
-            plans.append(OptionPlan(option, excluded=excluded[option]))
-            continue
-        plans.append(
-            _option_plan(option, scenario, designs, tuple(training), ctx, model_ids, no_design)
-        )
-    options = tuple(plans)
+
+    def cost_all(current: dict[str, list[Design]]) -> tuple[OptionPlan, ...]:
+        return _cost_options(scenario, current, tuple(training), ctx, model_ids, no_design)
+
+    options, designs, checks, added = (
+        _confirmed(cost_all, designs, scenario, seed)
+        if confirm
+        else (cost_all(designs), designs, (), {})
+    )
     included = tuple(o for o in options if o.included)
     search_seconds = time.perf_counter() - started
     bars: tuple[TornadoBar, ...] = ()
@@ -412,4 +471,6 @@ def make_plan(
         seed,
         evaluated,
         search_seconds,
+        simulation=checks,
+        replicas_added=added,
     )
