@@ -37,9 +37,11 @@ def _numeric_field(name: str) -> type:
     info = FinanceAssumptions.model_fields.get(name)
     if info is None:
         raise UnknownNameError(f"no finance assumption named {name!r}", field="field")
-    if info.annotation not in (int, float):
-        raise InputError(f"{name!r} is not a numeric assumption", field="field")
-    return info.annotation
+    if info.annotation is float:
+        return float
+    if info.annotation is int:
+        return int
+    raise InputError(f"{name!r} is not a numeric assumption", field="field")
 
 
 def field_bounds(name: str) -> tuple[float, float]:
