@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from llmplan.catalog.loader import normalise_name
 from llmplan.cli.common import console, handle_errors, print_json, user_home
 from llmplan.errors import InputError
-from llmplan.prices.book import PriceBook
 from llmplan.prices.loader import load_prices
 from llmplan.prices.schema import ApiPrice, CloudPrice, HardwarePrice, Pricing
+from llmplan.prices.select import PriceKind, price_kinds, price_record, select_prices
 from llmplan.prices.user import ImportResult, import_gpuhunt, import_litellm
 
 prices_app = typer.Typer(
@@ -26,65 +24,7 @@ TABLE_ROWS = 100
 """Rows shown per table unless --limit says otherwise (JSON lists everything)."""
 
 
-class PriceKind(StrEnum):
-    HARDWARE = "hardware"
-    CLOUD = "cloud"
-    API = "api"
-
-
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-
-
-def _matches(search: str | None, *names: str | None) -> bool:
-    if not search:
-        return True
-    key = normalise_name(search)
-    return any(key in normalise_name(n) for n in names if n)
-
-
-def _kinds(kind: PriceKind | None, gpu: str | None, pricing: Pricing | None) -> list[PriceKind]:
-    """The tables to show: --gpu leaves out API prices, --pricing keeps only cloud ones."""
-    if kind is PriceKind.API and gpu:
-        raise InputError("API prices are not per GPU; drop --gpu or --kind api", field="gpu")
-    if kind not in (None, PriceKind.CLOUD) and pricing:
-        raise InputError("--pricing applies to cloud prices only", field="pricing")
-    if kind is not None:
-        return [kind]
-    if pricing:
-        return [PriceKind.CLOUD]
-    if gpu:
-        return [PriceKind.HARDWARE, PriceKind.CLOUD]
-    return list(PriceKind)
-
-
-def _selected(
-    book: PriceBook,
-    kind: PriceKind,
-    gpu: str | None,
-    pricing: Pricing | None,
-    search: str | None,
-) -> Sequence[HardwarePrice | CloudPrice | ApiPrice]:
-    if kind is PriceKind.HARDWARE:
-        return [
-            h for h in book.hardware_prices(gpu) if _matches(search, h.id, h.name, h.gpu, h.vendor)
-        ]
-    if kind is PriceKind.CLOUD:
-        return [
-            c
-            for c in book.cloud_prices(gpu, pricing)
-            if _matches(search, c.provider, c.instance, c.region, c.gpu)
-        ]
-    api = sorted(book.api, key=lambda p: (p.provider, p.id))
-    return [p for p in api if _matches(search, p.id, p.model, p.provider, p.open_model)]
-
-
-def _record(entry: HardwarePrice | CloudPrice | ApiPrice) -> dict[str, Any]:
-    payload: dict[str, Any] = entry.model_dump(mode="json")
-    if isinstance(entry, HardwarePrice):
-        payload["usd_per_gpu"] = entry.usd_per_gpu
-    elif isinstance(entry, CloudPrice):
-        payload["usd_per_gpu_hour"] = entry.usd_per_gpu_hour
-    return payload
 
 
 def _date(entry: HardwarePrice | CloudPrice | ApiPrice) -> str:
@@ -188,12 +128,15 @@ def prices_list(
 ) -> None:
     """List prices (bundled and imported), cheapest first, with their dates and sources."""
     book = load_prices(user_home())
-    kinds = _kinds(kind, gpu, pricing)
-    selected = {k: _selected(book, k, gpu, pricing, search) for k in kinds}
+    kinds = price_kinds(kind, gpu, pricing, prefix="--")
+    selected = {k: select_prices(book, k, gpu, pricing, search) for k in kinds}
     cap = limit if limit is not None else (0 if json_out else TABLE_ROWS)
     if json_out:
         print_json(
-            {k.value: [_record(e) for e in rows[: cap or None]] for k, rows in selected.items()}
+            {
+                k.value: [price_record(e) for e in rows[: cap or None]]
+                for k, rows in selected.items()
+            }
         )
         return
     for k, rows in selected.items():

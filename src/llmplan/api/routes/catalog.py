@@ -7,8 +7,7 @@ underscores read as hyphens), as ``llmplan gpus list --search`` does. Entries ar
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from enum import StrEnum
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -17,29 +16,15 @@ from llmplan.api.compute import clean
 from llmplan.api.errors import ApiError
 from llmplan.api.schemas import CatalogPage, Payload
 from llmplan.api.state import API_PREFIX, State
-from llmplan.catalog.loader import normalise_name
-from llmplan.errors import InputError, UnknownNameError
-from llmplan.prices.book import PriceBook
-from llmplan.prices.schema import ApiPrice, CloudPrice, HardwarePrice, Pricing
+from llmplan.errors import UnknownNameError
+from llmplan.prices.schema import Pricing
+from llmplan.prices.select import PriceKind, matches, price_kinds, price_record, select_prices
 from llmplan.sizing.params import count_params
 
 router = APIRouter(prefix=f"{API_PREFIX}/catalog", tags=["catalog"])
 Search = Annotated[str | None, Query(max_length=200, description="Names containing this.")]
 Limit = Annotated[int, Query(ge=0, le=1000, description="At most this many (0: all).")]
 Offset = Annotated[int, Query(ge=0)]
-
-
-class PriceKind(StrEnum):
-    HARDWARE = "hardware"
-    CLOUD = "cloud"
-    API = "api"
-
-
-def matches(search: str | None, *names: str | None) -> bool:
-    if not search:
-        return True
-    key = normalise_name(search)
-    return any(key in normalise_name(n) for n in names if n)
 
 
 def page(records: Sequence[dict[str, Any]], limit: int, offset: int) -> CatalogPage:
@@ -134,49 +119,6 @@ async def precisions(state: State, search: Search = None) -> Payload:
     }
 
 
-def _price_record(entry: HardwarePrice | CloudPrice | ApiPrice) -> dict[str, Any]:
-    payload: dict[str, Any] = entry.model_dump(mode="json")
-    if isinstance(entry, HardwarePrice):
-        payload["usd_per_gpu"] = entry.usd_per_gpu
-    elif isinstance(entry, CloudPrice):
-        payload["usd_per_gpu_hour"] = entry.usd_per_gpu_hour
-    return payload
-
-
-def _prices_of(
-    book: PriceBook, kind: PriceKind, gpu: str | None, pricing: Pricing | None, search: str | None
-) -> Iterable[HardwarePrice | CloudPrice | ApiPrice]:
-    if kind is PriceKind.HARDWARE:
-        return [
-            h for h in book.hardware_prices(gpu) if matches(search, h.id, h.name, h.gpu, h.vendor)
-        ]
-    if kind is PriceKind.CLOUD:
-        return [
-            c
-            for c in book.cloud_prices(gpu, pricing)
-            if matches(search, c.provider, c.instance, c.region, c.gpu)
-        ]
-    api = sorted(book.api, key=lambda p: (p.provider, p.id))
-    return [p for p in api if matches(search, p.id, p.model, p.provider, p.open_model)]
-
-
-def _price_kinds(
-    kind: PriceKind | None, gpu: str | None, pricing: Pricing | None
-) -> list[PriceKind]:
-    """The lists to give, as ``llmplan prices list`` chooses its tables."""
-    if kind is PriceKind.API and gpu:
-        raise InputError("API prices are not per GPU; drop gpu or kind=api", field="gpu")
-    if kind not in (None, PriceKind.CLOUD) and pricing:
-        raise InputError("pricing applies to cloud prices only", field="pricing")
-    if kind is not None:
-        return [kind]
-    if pricing:
-        return [PriceKind.CLOUD]
-    if gpu:
-        return [PriceKind.HARDWARE, PriceKind.CLOUD]
-    return list(PriceKind)
-
-
 @router.get("/prices", summary="Hardware, cloud and API prices, cheapest first, with sources")
 async def prices(
     state: State,
@@ -188,10 +130,10 @@ async def prices(
 ) -> dict[str, list[Payload]]:
     """``llmplan prices list --json``: one list per kind (API prices have no GPU, and
     ``pricing`` applies to cloud prices only)."""
-    kinds = _price_kinds(kind, gpu, pricing)
+    kinds = price_kinds(kind, gpu, pricing)
     book = await state.catalogs.current_prices()
     out: dict[str, list[Payload]] = {}
     for k in kinds:
-        rows = list(_prices_of(book, k, gpu, pricing, search))
-        out[k.value] = [clean(_price_record(r)) for r in rows[: limit or None]]
+        rows = list(select_prices(book, k, gpu, pricing, search))
+        out[k.value] = [clean(price_record(r)) for r in rows[: limit or None]]
     return out
