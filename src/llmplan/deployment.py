@@ -155,3 +155,15 @@ def pcie_only(gpu: GpuSpec) -> GpuSpec:
 
 def _divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def check_context_window(deployment: Deployment, tokens: int, field: str) -> None:
+    """Raise InputError (naming ``field``) if ``tokens`` per sequence exceed the model's
+    context window."""
+    window = deployment.model.max_context_tokens
+    if tokens > window:
+        raise InputError(
+            f"{tokens:,} tokens per sequence exceed {deployment.model.id}'s context window "
+            f"of {window:,}",
+            field=field,
+        )

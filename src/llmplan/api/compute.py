@@ -14,7 +14,7 @@ from typing import Any
 from llmplan.api.schemas import DeploymentInput, MemoryRequest, PerfRequest, ValidateRequest
 from llmplan.catalog.calibration_file import CalibrationProfile
 from llmplan.catalog.loader import Catalog
-from llmplan.deployment import Deployment
+from llmplan.deployment import Deployment, check_context_window
 from llmplan.errors import InputError
 from llmplan.perf.serving import Load, LoadKind, predict
 from llmplan.sizing.finetune import estimate_finetune_memory
@@ -82,16 +82,6 @@ def deployment_of(request: DeploymentInput, gpu: str, catalog: Catalog) -> Deplo
     )
 
 
-def _within_context_window(deployment: Deployment, tokens: int, field: str) -> None:
-    window = deployment.model.max_context_tokens
-    if tokens > window:
-        raise InputError(
-            f"{tokens:,} tokens per sequence exceed {deployment.model.id}'s context window "
-            f"of {window:,}",
-            field=field,
-        )
-
-
 def memory_payload(request: MemoryRequest, catalog: Catalog) -> dict[str, Any]:
     """What ``llmplan memory --json`` prints for these options."""
     deployment = deployment_of(request, request.gpu or DEFAULT_MEMORY_GPU, catalog)
@@ -108,7 +98,7 @@ def memory_payload(request: MemoryRequest, catalog: Catalog) -> dict[str, Any]:
         if request.gpu is None:
             finetune |= {"per_gpu_bytes": None, "fits": None}
         return clean(finetune)
-    _within_context_window(deployment, request.context, "context")
+    check_context_window(deployment, request.context, "context")
     serving = estimate_memory(deployment, context_tokens=request.context, batch=request.batch)
     payload: dict[str, Any] = {**serving.as_dict()}
     if request.gpu is None:
@@ -152,7 +142,7 @@ def perf_payload(request: PerfRequest, catalog: Catalog) -> dict[str, Any]:
     deployment = deployment_of(request, request.gpu, catalog)
     load = load_of(request)
     tokens = request.input_tokens + request.output_tokens
-    _within_context_window(deployment, tokens, "input_tokens")
+    check_context_window(deployment, tokens, "input_tokens")
     result = predict(deployment, load)
     payload = result.as_dict() | {
         "model": deployment.model.id,

@@ -19,7 +19,7 @@ from llmplan.cli.common import (
     number,
     print_json,
 )
-from llmplan.deployment import Deployment
+from llmplan.deployment import Deployment, check_context_window
 from llmplan.errors import InputError
 from llmplan.perf.serving import Load, LoadKind, PerfResult, predict
 from llmplan.sizing.finetune import FinetuneMethod, estimate_finetune_memory
@@ -176,7 +176,7 @@ def memory_command(
                 )
             )
         return
-    _within_context_window(deployment, context, "context")
+    check_context_window(deployment, context, "context")
     estimate = estimate_memory(deployment, context_tokens=context, batch=batch)
     payload: dict[str, Any] = estimate.as_dict()
     if gpu is None:
@@ -212,16 +212,6 @@ def perf_rows(result: PerfResult) -> list[tuple[str, str]]:
         ("queue wait", f"{number(result.queue_wait_ms)} ms"),
         ("bound", result.bound),
     ]
-
-
-def _within_context_window(deployment: Deployment, tokens: int, field: str) -> None:
-    window = deployment.model.max_context_tokens
-    if tokens > window:
-        raise InputError(
-            f"{tokens:,} tokens per sequence exceed {deployment.model.id}'s context window "
-            f"of {window:,}",
-            field=field,
-        )
 
 
 def _load_from_options(
@@ -289,7 +279,7 @@ def perf_command(
     load = _load_from_options(
         input_tokens, output_tokens, batch, offline, request_rate, concurrency
     )
-    _within_context_window(deployment, input_tokens + output_tokens, "input_tokens")
+    check_context_window(deployment, input_tokens + output_tokens, "input_tokens")
     result = predict(deployment, load)
     if json_out:
         print_json(
