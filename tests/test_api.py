@@ -325,8 +325,9 @@ def test_docs_can_be_switched_off(tmp_path: Path) -> None:
     close(quiet)
 
 
-def test_simulate_is_not_available_yet(client: TestClient) -> None:
-    assert error_of(client.post("/api/v1/simulate"), 501)["code"] == "not_implemented"
+def test_simulate_checks_its_input_at_once(client: TestClient) -> None:
+    """Jobs and results: ``test_api_simulate.py``."""
+    assert error_of(client.post("/api/v1/simulate", json=PERF))["field"] == "arrivals"
 
 
 def test_unknown_endpoint_and_method(client: TestClient) -> None:

@@ -217,6 +217,52 @@ def test_exports_of_unknown_or_unfinished_jobs(jobs: TestClient) -> None:
         time.sleep(0.1)
 
 
+needs_chromium = pytest.mark.skipif(
+    not Path("/usr/bin/chromium").is_file(), reason="Debian's chromium is not installed"
+)
+
+
+@needs_chromium
+def test_pdf_report_of_a_job_and_of_a_saved_plan(jobs: TestClient, job: dict[str, Any]) -> None:
+    response = jobs.get(f"/api/v1/jobs/{job['id']}/report.pdf")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/pdf"
+    assert f"plan-{job['id'][:8]}.pdf" in response.headers["content-disposition"]
+    assert response.content.startswith(b"%PDF")
+    saved = jobs.post("/api/v1/plans", json=QUICK | {"save": True}, params=WAIT).json()
+    pdf = jobs.get(f"/api/v1/plans/{saved['plan_id']}/report.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert jobs.get("/api/v1/plans/nope/report.pdf").status_code == 404
+
+
+def test_pdf_without_chromium_is_501_saying_so(
+    jobs: TestClient, job: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llmplan.web import pdf
+
+    monkeypatch.setattr(pdf, "CHROMIUM_PATH", Path("/nonexistent/chromium"))
+    monkeypatch.setattr(pdf.shutil, "which", lambda _: None)
+    response = jobs.get(f"/api/v1/jobs/{job['id']}/report.pdf")
+    assert response.status_code == 501
+    assert response.json()["code"] == "not_available"
+    assert "Chromium" in response.json()["message"]
+
+
+def test_pdf_that_chromium_cannot_print_in_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A browser that hangs is stopped (with its process group) at the time limit."""
+    from llmplan.web import pdf
+
+    monkeypatch.setattr(pdf, "chromium", lambda: Path("/bin/sleep"))
+    monkeypatch.setattr(pdf, "_command", lambda *_: ["/bin/sleep", "30"])
+    started = time.monotonic()
+    with pytest.raises(pdf.PdfFailed, match=r"within 0\.5 s"):
+        pdf.html_to_pdf("<p>x</p>", timeout_s=0.5)
+    assert time.monotonic() - started < 10
+    monkeypatch.setattr(pdf, "_command", lambda *_: ["/bin/true"])
+    with pytest.raises(pdf.PdfFailed, match="wrote no PDF"):
+        pdf.html_to_pdf("<p>x</p>")
+
+
 # --- the workbook from a payload -----------------------------------------------------------------
 def test_yearly_cash_flows_split_months_into_years() -> None:
     """Upfront 100 at t=0, then 10 a month for 15 months: 100, 120 (year 1), 30 (year 2)."""

@@ -1,6 +1,7 @@
 """End to end in headless Chromium: ``llmplan serve`` on a free port, the page loads, a
 scenario is edited (form and YAML), checked live, saved (and a 409 conflict shown), a plan
-runs, its charts appear, and the HTML and XLSX exports download.
+runs, its charts appear (with the recommended design's memory and latency-vs-load), and the
+HTML, XLSX and PDF exports download; a simulation runs from the Simulate tab.
 
 Needs Debian's ``chromium`` (``/usr/bin/chromium``) and Playwright for Python
 (``pip install playwright``; its own browser downloads are not used).
@@ -164,6 +165,15 @@ def test_edit_save_plan_chart_and_download(server: str, browser: Any, tmp_path: 
     xlsx_path = tmp_path / xlsx_download.value.suggested_filename
     xlsx_download.value.save_as(xlsx_path)
     assert xlsx_path.suffix == ".xlsx" and xlsx_path.read_bytes()[:2] == b"PK"
+    with page.expect_download(timeout=120_000) as pdf_download:
+        page.click("#dl-pdf")
+    pdf_path = tmp_path / pdf_download.value.suggested_filename
+    pdf_download.value.save_as(pdf_path)
+    assert pdf_path.suffix == ".pdf" and pdf_path.read_bytes()[:4] == b"%PDF"
+
+    # the recommended design: memory per GPU and latency against load
+    page.wait_for_selector("#chart-memory .main-svg", timeout=PLAN_TIMEOUT_MS)
+    page.wait_for_selector("#chart-latency .main-svg", timeout=PLAN_TIMEOUT_MS)
 
     # compare with a second saved scenario (planned on demand)
     page.click("#tabs button[data-tab=editor]")
@@ -178,4 +188,22 @@ def test_edit_save_plan_chart_and_download(server: str, browser: Any, tmp_path: 
     table = page.inner_text("#cmp-table")
     assert "recommended" in table and "NPV api, USD" in table
     assert external == [], "the page fetched something from outside the server"
+    page.close()
+
+
+def test_simulate_tab_shows_percentiles_and_charts(server: str, browser: Any) -> None:
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    page.goto(server)
+    page.wait_for_selector("body[data-ready='1']")
+    page.click("#tabs button[data-tab=simulate]")
+    page.fill("#sim-form input[name=requests]", "0")
+    page.click("#sim-run")
+    page.wait_for_selector("#sim-error:not([hidden])")
+    assert "requests" in page.inner_text("#sim-error")
+    page.fill("#sim-form input[name=requests]", "800")
+    page.click("#sim-run")
+    page.wait_for_selector("#chart-sim-kv .main-svg", timeout=PLAN_TIMEOUT_MS)
+    page.wait_for_selector("#chart-sim-queue .main-svg")
+    assert "TTFT" in page.inner_text("#sim-latency") and "p95" in page.inner_text("#sim-latency")
+    assert "800 requests" in page.inner_text("#sim-summary")
     page.close()

@@ -27,10 +27,11 @@ from llmplan.scenario import Scenario
 from llmplan.store import Store
 
 DESCRIPTION = """\
-llmplan behind HTTP: memory, performance, validation and plans on the same scenario
-schema and engine as the command line, saved scenarios with their history, and plan
+llmplan behind HTTP: memory, performance, validation, simulation and plans on the same
+scenario schema and engine as the command line, saved scenarios with their history, and plan
 results. Every error is `{code, message, field}`; bad input is HTTP 422 naming the field.
-Plans run as jobs: `POST /api/v1/plans`, then `GET /api/v1/jobs/{id}`.
+Plans and simulations run as jobs: `POST /api/v1/plans` or `/api/v1/simulate`, then
+`GET /api/v1/jobs/{id}`.
 """
 
 

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from llmplan.catalog.calibration_file import CalibrationProfile
+from llmplan.sim.cluster import Router
 from llmplan.sizing.finetune import FinetuneMethod
 
 SCENARIO_REF = {"$ref": "#/components/schemas/Scenario"}
@@ -95,6 +96,43 @@ class PerfRequest(DeploymentInput):
         None, gt=0, le=1e9, allow_inf_nan=False, description="Poisson arrivals, requests/s."
     )
     concurrency: int | None = Field(None, ge=1, le=MAX_SEQUENCES, description="Closed loop.")
+
+
+class SimulateRequest(DeploymentInput):
+    """The options of ``llmplan simulate``. Arrivals: exactly one of ``rate`` (with
+    ``cv``), ``hourly_rates``, ``clients`` (with ``think_time_s``) or ``find_max_rate``.
+    The API reads no files: no trace or length files (give means and p95s)."""
+
+    gpu: str = Field(description="GPU id or alias (GET /api/v1/catalog/gpus).")
+    rate: float | None = Field(
+        None, le=1e9, allow_inf_nan=False, description="Poisson arrivals, requests/s overall."
+    )
+    cv: float | None = Field(
+        None, le=1e3, allow_inf_nan=False, description="Gap variation with rate (1: Poisson)."
+    )
+    hourly_rates: list[float] | None = Field(
+        None, description="24 hourly rates, requests/s (hour 0 first)."
+    )
+    clients: int | None = Field(None, le=MAX_SEQUENCES, description="Closed loop: users.")
+    think_time_s: float = Field(
+        0.0, ge=0, le=1e6, allow_inf_nan=False, description="Closed loop: mean think time."
+    )
+    input_tokens: int = Field(1024, le=MAX_TOKENS, description="Mean prompt tokens.")
+    input_p95: float | None = Field(
+        None, allow_inf_nan=False, description="95th-percentile prompt tokens (lognormal)."
+    )
+    output_tokens: int = Field(256, le=MAX_TOKENS, description="Mean output tokens.")
+    output_p95: float | None = Field(
+        None, allow_inf_nan=False, description="95th-percentile output tokens (lognormal)."
+    )
+    requests: int = Field(10_000, description="Requests to simulate (capped per call).")
+    replicas: int = Field(1, description="Replicas behind the router.")
+    router: Router = Field(Router.ROUND_ROBIN, description="How requests go to replicas.")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="Random seed (same seed, same result).")
+    ttft_slo_ms: float | None = Field(None, allow_inf_nan=False, description="TTFT target, ms.")
+    tpot_slo_ms: float | None = Field(None, allow_inf_nan=False, description="TPOT target, ms.")
+    percentile: float = Field(95.0, allow_inf_nan=False, description="Share held to the SLO.")
+    find_max_rate: bool = Field(False, description="Search the largest Poisson rate in SLO.")
 
 
 class ValidateRequest(ApiModel):
@@ -213,7 +251,9 @@ class JobOut(ApiModel):
     finished_at: datetime | None
     error: ErrorBody | None = None
     plan_id: str | None = Field(None, description="The saved plan result, if saved.")
-    result: Payload | None = Field(None, description="The plan payload, once succeeded.")
+    result: Payload | None = Field(
+        None, description="Once succeeded: the plan payload, or the simulation (kind simulate)."
+    )
 
 
 class JobList(ApiModel):

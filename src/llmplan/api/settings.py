@@ -31,6 +31,7 @@ class Settings:
     max_body_bytes: int = 1_048_576
     max_monte_carlo_samples: int = 10_000
     max_measurement_rows: int = 10_000
+    max_simulated_requests: int = 200_000
     max_pending_jobs: int = 16
     job_workers: int = 1
     job_timeout_s: float = 600.0
@@ -38,7 +39,8 @@ class Settings:
     docs: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("max_body_bytes", "max_pending_jobs", "job_workers", "finished_jobs_kept"):
+        counts = ("max_body_bytes", "max_simulated_requests", "max_pending_jobs")
+        for name in (*counts, "job_workers", "finished_jobs_kept"):
             if getattr(self, name) < 1:
                 raise InputError(f"must be >= 1, got {getattr(self, name)}", field=name)
         if not self.job_timeout_s > 0:

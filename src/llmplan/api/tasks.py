@@ -40,8 +40,16 @@ def run_plan(params: dict[str, Any], cache: CatalogCache, report: Report) -> dic
     return clean(payload)
 
 
-TASKS: dict[str, Task] = {
-    "plan": run_plan,
-    # SIMULATE: register "simulate" here once llmplan.sim (``llmplan simulate``) is merged;
-    # POST /api/v1/simulate (routes/compute.py) then submits it like POST /api/v1/plans.
-}
+def run_simulate(params: dict[str, Any], cache: CatalogCache, report: Report) -> dict[str, Any]:
+    """``llmplan simulate --json`` for ``params["request"]`` (a :class:`SimulateRequest`),
+    at most ``params["max_requests"]`` requests."""
+    from llmplan.api.schemas import SimulateRequest
+    from llmplan.api.simulation import simulation_of, simulation_payload
+
+    report(0.02, "building the replica model (step-time table)")
+    request = SimulateRequest.model_validate(params["request"])
+    simulation = simulation_of(request, cache.catalog(), params["max_requests"])
+    return simulation_payload(simulation, report)
+
+
+TASKS: dict[str, Task] = {"plan": run_plan, "simulate": run_simulate}

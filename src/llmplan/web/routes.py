@@ -1,9 +1,10 @@
-"""Routes of the web UI: the page, its static files, and plan exports (HTML, XLSX).
+"""Routes of the web UI: the page, its static files, and plan exports (HTML, XLSX, PDF).
 
 ``GET /`` is the page, ``/web/static/*`` its scripts and styles, ``/web/vendor/plotly.min.js``
 the installed plotly.js; these hold no data and are open without a token. The exports of a
-saved plan result (``/api/v1/plans/{id}/report.html|.xlsx``) or of a finished job's result
-(``/api/v1/jobs/{id}/report.html|.xlsx``) are API routes like any other.
+saved plan result (``/api/v1/plans/{id}/report.html|.xlsx|.pdf``) or of a finished plan
+job's result (``/api/v1/jobs/{id}/report.html|.xlsx|.pdf``) are API routes like any other;
+the PDF is the HTML report printed by headless Chromium (:mod:`.pdf`), 501 without it.
 ``POST /api/v1/yaml`` turns a scenario object into its YAML file (the editor's form
 writes its changes back into the YAML text this way).
 """
@@ -24,12 +25,18 @@ from llmplan.api.inputs import scenario_of
 from llmplan.api.schemas import ErrorBody, ScenarioInput
 from llmplan.api.state import API_PREFIX, AppState, State
 from llmplan.scenario import dump_scenario
+from llmplan.web.pdf import PdfFailed, PdfUnavailable, html_to_pdf
 from llmplan.web.xlsx import XLSX_MEDIA_TYPE, plan_workbook
 
 STATIC_DIR = Path(str(resources.files("llmplan.web") / "static"))
 STATIC_PREFIX = "/web/static"
 PLOTLY_PATH = "/web/vendor/plotly.min.js"
 ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}, 409: {"model": ErrorBody}}
+PDF_ERRORS: dict[int | str, dict[str, Any]] = ERRORS | {
+    200: {"content": {"application/pdf": {}}},
+    500: {"model": ErrorBody, "description": "Chromium failed"},
+    501: {"model": ErrorBody, "description": "No Chromium installed"},
+}
 
 page = APIRouter(include_in_schema=False)
 exports = APIRouter(prefix=API_PREFIX, tags=["exports"])
@@ -67,6 +74,8 @@ def _attachment(name: str) -> dict[str, str]:
 
 def _job_payload(state: AppState, job_id: str) -> dict[str, Any]:
     job = state.jobs.get(job_id)
+    if job.kind != "plan":
+        raise ApiError(409, "no_result", f"job {job_id} is a {job.kind}, not a plan: no report")
     if job.result is None:
         raise ApiError(409, "no_result", f"job {job_id} has no result (it is {job.status})")
     result: dict[str, Any] = job.result
@@ -97,6 +106,19 @@ async def _xlsx(payload: dict[str, Any], stem: str) -> Response:
     return Response(data, media_type=XLSX_MEDIA_TYPE, headers=_attachment(f"{stem}.xlsx"))
 
 
+async def _pdf(payload: dict[str, Any], stem: str) -> Response:
+    from llmplan.report.plan import render_plan_report
+
+    text = await run_in_threadpool(render_plan_report, payload)
+    try:
+        data = await run_in_threadpool(html_to_pdf, text)
+    except PdfUnavailable as exc:
+        raise ApiError(501, "not_available", str(exc)) from None
+    except PdfFailed as exc:
+        raise ApiError(500, "pdf_failed", str(exc)) from None
+    return Response(data, media_type="application/pdf", headers=_attachment(f"{stem}.pdf"))
+
+
 @exports.get(
     "/plans/{plan_id}/report.html", summary="A saved plan as an HTML report", responses=ERRORS
 )
@@ -125,6 +147,25 @@ async def job_html(job_id: str, state: State) -> HTMLResponse:
 )
 async def job_xlsx(job_id: str, state: State) -> Response:
     return await _xlsx(_job_payload(state, job_id), f"plan-{job_id[:8]}")
+
+
+@exports.get(
+    "/plans/{plan_id}/report.pdf",
+    summary="A saved plan as a PDF report (printed by headless Chromium)",
+    responses=PDF_ERRORS,
+)
+async def plan_pdf(plan_id: str, state: State) -> Response:
+    payload = await run_in_threadpool(_plan_payload, state, plan_id)
+    return await _pdf(payload, f"plan-{plan_id[:8]}")
+
+
+@exports.get(
+    "/jobs/{job_id}/report.pdf",
+    summary="A finished plan job as a PDF report (printed by headless Chromium)",
+    responses=PDF_ERRORS,
+)
+async def job_pdf(job_id: str, state: State) -> Response:
+    return await _pdf(_job_payload(state, job_id), f"plan-{job_id[:8]}")
 
 
 @exports.post(

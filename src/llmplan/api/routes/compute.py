@@ -1,15 +1,27 @@
-"""Memory, performance and validation: quick computations answered at once."""
+"""Memory, performance and validation: quick computations answered at once; simulations,
+checked at once and run as jobs."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
+from starlette.concurrency import run_in_threadpool
 
 from llmplan.api.compute import memory_payload, perf_payload, validation_result
-from llmplan.api.errors import ApiError
-from llmplan.api.schemas import ErrorBody, MemoryRequest, Payload, PerfRequest, ValidateRequest
-from llmplan.api.state import API_PREFIX, State
+from llmplan.api.jobs import FINISHED, Job
+from llmplan.api.routes.plans import Wait, job_out, wait_for
+from llmplan.api.schemas import (
+    ErrorBody,
+    JobOut,
+    MemoryRequest,
+    Payload,
+    PerfRequest,
+    SimulateRequest,
+    ValidateRequest,
+)
+from llmplan.api.simulation import simulation_of
+from llmplan.api.state import API_PREFIX, AppState, State
 
 router = APIRouter(prefix=API_PREFIX, tags=["compute"])
 BAD_INPUT: dict[int | str, dict[str, Any]] = {422: {"model": ErrorBody}}
@@ -49,18 +61,34 @@ def validate(request: ValidateRequest, state: State) -> Payload:
     return validation_result(request, state.catalogs.catalog(), settings.max_measurement_rows)
 
 
-# SIMULATE: placeholder until llmplan.sim (``llmplan simulate``) is merged. Then: a request
-# model with the CLI's options in schemas.py, a "simulate" task in tasks.py, and this route
-# submitting a job exactly as POST /plans does (202 + Location of the job).
 @router.post(
     "/simulate",
-    summary="Discrete-event simulation (llmplan simulate): not available yet",
-    status_code=501,
-    responses={501: {"model": ErrorBody}},
+    status_code=202,
+    summary="Discrete-event simulation of serving (llmplan simulate): queues a job",
+    responses=BAD_INPUT
+    | {
+        200: {"model": JobOut, "description": "Finished within `wait`."},
+        503: {"model": ErrorBody},
+    },
 )
-async def simulate() -> None:
-    raise ApiError(
-        501,
-        "not_implemented",
-        "the simulator is not part of this version of llmplan yet; use POST /api/v1/perf",
-    )
+async def simulate(
+    request: SimulateRequest, state: State, response: Response, wait: Wait = 0
+) -> JobOut:
+    """Checks the options at once (422 naming the field, nothing queued), then runs the
+    simulation in a worker process: ``GET /api/v1/jobs/{id}`` gives progress and, once
+    succeeded, what ``llmplan simulate --json`` prints; ``DELETE`` cancels it. At most
+    ``max_simulated_requests`` (200,000 by default) requests per call."""
+    job = await run_in_threadpool(_submit_simulation, request, state)
+    if wait > 0:
+        job = await wait_for(state, job.id, wait)
+    response.headers["Location"] = f"{API_PREFIX}/jobs/{job.id}"
+    if job.status in FINISHED:
+        response.status_code = 200
+    return job_out(job)
+
+
+def _submit_simulation(request: SimulateRequest, state: AppState) -> Job:
+    limit = state.settings.max_simulated_requests
+    simulation_of(request, state.catalogs.catalog(), limit)  # bad input: 422, nothing queued
+    params = {"request": request.model_dump(mode="json"), "max_requests": limit}
+    return state.jobs.submit("simulate", params)

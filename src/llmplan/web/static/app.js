@@ -63,7 +63,7 @@ async function download(path) {
 function showTab(name) {
   for (const b of document.querySelectorAll("#tabs button")) b.classList.toggle("active", b.dataset.tab === name);
   for (const s of document.querySelectorAll(".tab")) s.hidden = s.id !== `tab-${name}`;
-  if (name === "plan" && state.payload) for (const c of document.querySelectorAll("#plan .chart")) if (c.data) Plotly.Plots.resize(c);
+  for (const c of document.querySelectorAll(`#tab-${name} .chart`)) if (c.data) Plotly.Plots.resize(c);
 }
 
 // --- the editor ---------------------------------------------------------------------------
@@ -155,6 +155,13 @@ async function loadModels() {
     const list = await api("catalog/models?limit=500");
     const items = list.items || list;
     $("models").innerHTML = items.map((m) => `<option value="${m.id || m.name}">`).join("");
+  } catch (e) { /* the datalist is a convenience */ }
+}
+
+async function loadGpus() {
+  try {
+    const list = await api("catalog/gpus?limit=500");
+    $("gpus").innerHTML = (list.items || list).map((g) => `<option value="${g.id}">`).join("");
   } catch (e) { /* the datalist is a convenience */ }
 }
 
@@ -284,7 +291,7 @@ function included(payload) {
 function showPlan(payload) {
   state.payload = payload;
   $("plan").hidden = false; $("plan-empty").hidden = true;
-  for (const b of ["dl-html", "dl-xlsx", "print"]) $(b).disabled = false;
+  for (const b of ["dl-html", "dl-xlsx", "dl-pdf", "print"]) $(b).disabled = false;
   $("plan-title").textContent = payload.scenario.name;
   const best = payload.recommended;
   $("recommended").innerHTML = best
@@ -303,6 +310,7 @@ function showPlan(payload) {
     ? excluded.map((o) => `<li><strong>${escapeHtml(o.option)}</strong>: ${escapeHtml(o.excluded_reason || "")}</li>`).join("")
     : "<li>none</li>";
   drawCharts(payload);
+  drawDesignCharts(payload).catch((err) => notice(`design charts: ${describe(err)}`, true));
 }
 
 function drawCharts(payload) {
@@ -317,11 +325,11 @@ function drawCharts(payload) {
     marker: { symbol: "x", size: 11, color: "black" }, text: points.map((b) => `${b.option} no dearer than ${b.versus} from here`),
     hovertemplate: "%{text}<br>month %{x}<extra></extra>",
   });
-  Plotly.newPlot("chart-cumulative", traces, layout("Cumulative cost per option (x: break-even)", { xaxis: { title: "month" }, yaxis: { title: "USD" } }), PLOT);
+  Plotly.newPlot("chart-cumulative", traces, layout("Cumulative cost per option (x: break-even)", { xaxis: { title: { text: "month" } }, yaxis: { title: { text: "USD" } } }), PLOT);
   // TCO breakdown
   const lines = [...new Set(opts.flatMap((o) => Object.keys(o.lines_usd)))].sort();
   Plotly.newPlot("chart-breakdown", lines.map((line) => ({ type: "bar", name: line, x: opts.map((o) => o.option), y: opts.map((o) => o.lines_usd[line] || 0) })),
-    layout("TCO by line (undiscounted)", { barmode: "relative", yaxis: { title: "USD" } }), PLOT);
+    layout("TCO by line (undiscounted)", { barmode: "relative", yaxis: { title: { text: "USD" } } }), PLOT);
   // tornado
   const best = payload.recommended && payload.recommended.option;
   const sens = payload.sensitivity || {};
@@ -342,12 +350,203 @@ function drawCharts(payload) {
       { type: "bar", name: "NPV P50 (bars: P10-P90)", x: names, y: q.map((v) => v[1]),
         error_y: { type: "data", symmetric: false, array: q.map((v) => v[2] - v[1]), arrayminus: q.map((v) => v[1] - v[0]) } },
       { type: "scatter", mode: "markers", name: "probability cheapest", x: names, y: names.map((n) => mc.probability_cheapest[n]), yaxis: "y2", marker: { size: 12, symbol: "diamond" } },
-    ], layout(`Monte Carlo (${mc.samples} draws, seed ${mc.seed})`, { margin: { t: 40, l: 70, r: 60, b: 50 }, yaxis: { title: "NPV, USD" }, yaxis2: { title: "P(cheapest)", overlaying: "y", side: "right", range: [0, 1.05] }, legend: { orientation: "h" } }), PLOT);
+    ], layout(`Monte Carlo (${mc.samples} draws, seed ${mc.seed})`, { margin: { t: 40, l: 70, r: 60, b: 50 }, yaxis: { title: { text: "NPV, USD" } }, yaxis2: { title: { text: "P(cheapest)" }, overlaying: "y", side: "right", range: [0, 1.05] }, legend: { orientation: "h" } }), PLOT);
   } else { $("chart-montecarlo").textContent = "No Monte Carlo draws in this plan (samples = 0)."; }
 }
 
 function exportPath(ext) {
   return state.jobId ? `jobs/${state.jobId}/report.${ext}` : `plans/${state.planId}/report.${ext}`;
+}
+
+// --- simulate -----------------------------------------------------------------------------
+const SIM_NUMBERS = ["tp", "pp", "replicas", "rate", "cv", "clients", "think_time_s", "input_tokens", "input_p95",
+  "output_tokens", "output_p95", "requests", "seed", "ttft_slo_ms", "tpot_slo_ms", "percentile"];
+const SIM_ARRIVALS = { rate: ["rate", "cv"], clients: ["clients", "think_time_s"], find_max_rate: [] };
+
+function simArrivals() {
+  const form = $("sim-form");
+  const kind = form.elements.arrivals.value;
+  for (const names of Object.values(SIM_ARRIVALS)) for (const n of names) form.elements[n].disabled = true;
+  for (const n of SIM_ARRIVALS[kind]) form.elements[n].disabled = false;
+}
+
+function simBody() {
+  const form = $("sim-form");
+  const body = {};
+  for (const name of ["model", "gpu", "precision", "kv_precision", "engine", "router"]) {
+    const v = form.elements[name].value.trim();
+    if (v) body[name] = v;
+  }
+  for (const name of SIM_NUMBERS) {
+    const input = form.elements[name];
+    if (!input.disabled && input.value !== "") body[name] = Number(input.value);
+  }
+  if (form.elements.arrivals.value === "find_max_rate") body.find_max_rate = true;
+  return body;
+}
+
+async function runSimulation(event) {
+  if (event) event.preventDefault();
+  const err = $("sim-error");
+  err.hidden = true;
+  let job;
+  try {
+    job = await api("simulate", { method: "POST", body: simBody() });
+  } catch (e) {
+    err.hidden = false; err.textContent = `refused - ${describe(e)}`;
+    const input = e.body && e.body.field && $("sim-form").elements[e.body.field];
+    if (input && input.focus) input.focus();
+    return;
+  }
+  state.simJobId = job.id;
+  $("sim-progress-box").hidden = false; $("sim-run").disabled = true;
+  job = await follow(job, (j) => { $("sim-progress").value = j.progress; $("sim-stage").textContent = `${j.status}: ${j.stage}`; });
+  $("sim-progress-box").hidden = true; $("sim-run").disabled = false;
+  if (job.status === "succeeded") { showSimulation(job.result); notice("simulation done"); return; }
+  const why = job.error ? describe({ body: job.error, message: job.error.message }) : job.status;
+  err.hidden = false; err.textContent = `The simulation ${job.status}: ${why}`;
+}
+
+async function cancelSimulation() {
+  if (state.simJobId) { await api(`jobs/${state.simJobId}`, { method: "DELETE" }); notice("simulation cancelled"); }
+}
+
+const num = (v, digits = 1) => (v === null || v === undefined ? "-" : Number(v).toLocaleString(undefined, { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+
+function showSimulation(payload) {
+  $("sim-empty").hidden = true;
+  const r = payload.result, d = payload.deployment;
+  const head = `${r ? r.replicas : ""} x ${escapeHtml(d.model)} (${escapeHtml(d.precision)}) on ${d.tp * d.pp} x ${escapeHtml(d.gpu)}, tp=${d.tp} pp=${d.pp}, ${escapeHtml(d.engine)}`;
+  const search = payload.max_rate_per_s !== undefined
+    ? `<p><strong>Largest rate meeting the SLO: ${num(payload.max_rate_per_s, 3)} requests/s</strong>
+       (misses it at ${num(payload.first_failing_rate_per_s, 3)}; ${payload.search_trials} runs)</p>` : "";
+  if (!r) {
+    $("sim-result").hidden = false;
+    $("sim-summary").innerHTML = `<h3>${head}</h3>${search}<p>No rate meets the SLO.</p>`;
+    $("sim-latency").innerHTML = ""; for (const c of ["chart-sim-queue", "chart-sim-kv"]) Plotly.purge(c);
+    return;
+  }
+  const slo = r.slo || {};
+  const sloText = slo.ttft_ms || slo.tpot_ms
+    ? `<li>p${slo.percentile} within targets (TTFT ${slo.ttft_ms ?? "-"} ms, TPOT ${slo.tpot_ms ?? "-"} ms):
+       <strong>${slo.met ? "yes" : "NO"}</strong>; ${num(100 * r.slo_attainment, 1)} % of requests met it;
+       goodput ${num(r.goodput_requests_per_s, 3)} requests/s</li>` : "";
+  $("sim-summary").innerHTML = `<h3>${head}</h3>${search}<ul>
+    <li>${fmt(r.requests)} requests in ${num(r.duration_s, 1)} s simulated: ${num(r.requests_per_s, 3)} requests/s,
+      ${fmt(r.output_tokens_per_s)} output tokens/s</li>
+    <li>preemptions: ${fmt(r.preemptions)}${r.clipped_requests ? `; requests cut to fit: ${fmt(r.clipped_requests)}` : ""}</li>${sloText}</ul>`;
+  const cols = Object.keys(r.ttft);
+  $("sim-latency").innerHTML = `<tr><th>metric</th>${cols.map((c) => `<th>${escapeHtml(c.replace("_ms", ""))}</th>`).join("")}</tr>`
+    + ["ttft", "tpot", "itl", "e2e"].map((m) => `<tr><td>${m.toUpperCase()}</td>${cols.map((c) => `<td>${num(r[m][c])}</td>`).join("")}</tr>`).join("");
+  $("sim-result").hidden = false;
+  const s = r.series;
+  const layout = (title, y) => ({ title: { text: title, font: { size: 14 } }, margin: { t: 40, l: 60, r: 10, b: 50 }, xaxis: { title: { text: "time (s)" } }, yaxis: { title: { text: y } } });
+  Plotly.newPlot("chart-sim-queue", [
+    { x: s.time_s, y: s.queue, mode: "lines", name: "queued" },
+    { x: s.time_s, y: s.running, mode: "lines", name: "running" },
+  ], layout("Requests queued and running over time", "requests"), PLOT);
+  Plotly.newPlot("chart-sim-kv", [{ x: s.time_s, y: s.kv_utilisation.map((v) => 100 * v), mode: "lines", name: "KV-cache use", fill: "tozeroy" }],
+    { ...layout("KV-cache use over time", "% of capacity"), yaxis: { title: { text: "% of capacity" }, range: [0, 105] } }, PLOT);
+}
+
+// --- the recommended design: latency vs load, memory per GPU ---------------------------------
+function designOf(payload) {
+  // the recommended option's first self-hosted choice, else the cheapest option that has one
+  const options = included(payload);
+  const best = payload.recommended && options.find((o) => o.option === payload.recommended.option);
+  const ordered = best ? [best, ...options.filter((o) => o !== best)] : options;
+  for (const o of ordered) {
+    const choice = (o.choices || []).find((c) => c.gpu && c.tp);
+    if (!choice) continue;
+    const workload = payload.scenario.workloads.find((w) => w.name === choice.workload);
+    if (!workload || !workload.model) continue;
+    return { option: o.option, choice, workload };
+  }
+  return null;
+}
+
+const LOAD_FRACTIONS = [0.2, 0.4, 0.6, 0.8, 0.9, 1.0, 1.1, 1.25];
+const LOAD_REQUESTS = 1500;
+
+async function drawDesignCharts(payload) {
+  state.designRun = (state.designRun || 0) + 1;  // a newer plan view stops older simulations
+  const design = designOf(payload);
+  for (const id of ["chart-latency", "chart-memory"]) { Plotly.purge(id); $(id).textContent = ""; }
+  if (!design) {
+    for (const id of ["chart-latency", "chart-memory"]) $(id).textContent = "No self-hosted design in this plan (latency and memory charts need one).";
+    return;
+  }
+  const { option, choice: c, workload: w } = design;
+  const base = { model: w.model, gpu: c.gpu, tp: c.tp, pp: c.pp || 1, precision: c.precision, engine: c.engine };
+  if (c.kv_precision) base.kv_precision = c.kv_precision;
+  const tokens = (d) => Math.max(1, Math.round(d.mean));
+  const recommended = payload.recommended && payload.recommended.option === option;
+  const label = `${recommended ? "recommended" : "cheapest self-hosted"} ${escapeHtml(option)}: ${escapeHtml(w.model)} on ${c.tp * (c.pp || 1)} x ${escapeHtml(c.gpu)} (${escapeHtml(c.precision)})`;
+  await Promise.all([drawMemory(base, w, c, label), drawLatency(base, w, c, label, tokens)]);
+}
+
+async function drawMemory(base, w, c, label) {
+  const context = Math.round(w.input_tokens.mean + w.output_tokens.mean);
+  let batch = 1;
+  try {
+    const at = await api("perf", { method: "POST", body: { ...base, input_tokens: Math.round(w.input_tokens.mean), output_tokens: Math.round(w.output_tokens.mean), request_rate: c.max_requests_per_s_per_replica || 1 } });
+    batch = Math.max(1, Math.ceil(at.batch || 1));
+  } catch (e) { /* the memory chart still works with a batch of 1 */ }
+  try {
+    const m = await api("memory", { method: "POST", body: { ...base, context, batch } });
+    const gib = (b) => b / 2 ** 30 / (m.num_gpus || 1);
+    const parts = [["weights", m.weights_bytes], ["KV cache", m.kv_cache_bytes], ["activations", m.activation_bytes], ["overhead", m.overhead_bytes]];
+    const traces = parts.map(([name, bytes]) => ({ type: "bar", name, x: ["per GPU"], y: [gib(bytes)], hovertemplate: `${name}: %{y:.1f} GiB<extra></extra>` }));
+    const capacity = m.gpu_memory_bytes / 2 ** 30;
+    Plotly.newPlot("chart-memory", traces, {
+      title: { text: `Memory per GPU<br><sub>${label}; ${batch} sequences of ${context.toLocaleString()} tokens: ${m.fits ? "fits" : "does NOT fit"}</sub>`, font: { size: 14 } },
+      annotations: [{ xref: "paper", x: 1, y: capacity, yanchor: "bottom", xanchor: "right", showarrow: false, text: `${escapeHtml(c.gpu)}: ${capacity.toFixed(0)} GiB` }],
+      barmode: "stack", margin: { t: 60, l: 60, r: 10, b: 40 }, yaxis: { title: { text: "GiB" }, range: [0, Math.max(capacity, m.per_gpu_bytes / 2 ** 30) * 1.08] },
+      shapes: [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: capacity, y1: capacity, line: { color: "black", dash: "dash" } }],
+    }, PLOT);
+  } catch (err) { $("chart-memory").textContent = `Memory breakdown unavailable: ${describe(err)}`; }
+}
+
+async function drawLatency(base, w, c, label, tokens) {
+  const capacity = c.max_requests_per_s_per_replica;
+  if (!capacity) { $("chart-latency").textContent = "No per-replica capacity in this plan."; return; }
+  const slo = w.slo || {};
+  const body = { ...base, input_tokens: tokens(w.input_tokens), output_tokens: tokens(w.output_tokens), requests: LOAD_REQUESTS, seed: 0 };
+  // a lognormal through the mean and p95 (up to ~3.8 x the mean), else fixed at the mean
+  for (const [d, key] of [[w.input_tokens, "input_p95"], [w.output_tokens, "output_p95"]]) {
+    if (d.p95 > d.mean && d.p95 < 3.8 * d.mean) body[key] = d.p95;
+  }
+  const pct = slo.percentile || 95;
+  const key = `p${pct}_ms`;
+  const points = [], run = state.designRun;
+  $("chart-latency").textContent = "Simulating latency against load...";
+  for (const f of LOAD_FRACTIONS) {
+    if (run !== state.designRun) return;
+    const rate = capacity * f;
+    try {
+      let job = await api("simulate?wait=30", { method: "POST", body: { ...body, rate, percentile: pct } });
+      job = await follow(job);
+      if (job.status !== "succeeded" || !job.result.result) continue;
+      const r = job.result.result;
+      const at = (m) => (r[m][key] !== undefined ? r[m][key] : r[m].p95_ms);
+      points.push({ rate, ttft: at("ttft"), tpot: at("tpot") });
+    } catch (err) { $("chart-latency").textContent = `Latency vs load unavailable: ${describe(err)}`; return; }
+  }
+  $("chart-latency").textContent = "";
+  const x = points.map((p) => p.rate);
+  const traces = [
+    { x, y: points.map((p) => p.ttft), mode: "lines+markers", name: `TTFT p${pct}` },
+    { x, y: points.map((p) => p.tpot), mode: "lines+markers", name: `TPOT p${pct}`, yaxis: "y2" },
+  ];
+  const shapes = [{ type: "line", x0: capacity, x1: capacity, yref: "paper", y0: 0, y1: 1, line: { dash: "dot", color: "gray" } }];
+  if (slo.ttft_ms) traces.push({ x: [x[0], x[x.length - 1]], y: [slo.ttft_ms, slo.ttft_ms], mode: "lines", name: "TTFT target", line: { dash: "dash", color: "#1f77b4" } });
+  if (slo.tpot_ms) traces.push({ x: [x[0], x[x.length - 1]], y: [slo.tpot_ms, slo.tpot_ms], mode: "lines", name: "TPOT target", yaxis: "y2", line: { dash: "dash", color: "#ff7f0e" } });
+  Plotly.newPlot("chart-latency", traces, {
+    title: { text: `Latency vs load (simulated, one replica)<br><sub>${label}; dotted: the plan's capacity per replica</sub>`, font: { size: 14 } },
+    margin: { t: 60, l: 60, r: 60, b: 50 }, xaxis: { title: { text: "requests/s per replica" } },
+    yaxis: { title: { text: "TTFT, ms" }, type: "log" }, yaxis2: { title: { text: "TPOT, ms" }, overlaying: "y", side: "right" },
+    legend: { orientation: "h", y: -0.25 }, shapes,
+  }, PLOT);
 }
 
 // --- compare ------------------------------------------------------------------------------
@@ -377,7 +576,7 @@ async function compare() {
     $("cmp-table").innerHTML = head + rec + rows.join("");
     Plotly.newPlot("chart-compare", results.map(([m, p]) => ({
       type: "bar", name: m.name, x: included(p).map((o) => o.option), y: included(p).map((o) => o.npv_usd),
-    })), { title: { text: "NPV per option", font: { size: 14 } }, barmode: "group", yaxis: { title: "USD" } }, PLOT);
+    })), { title: { text: "NPV per option", font: { size: 14 } }, barmode: "group", yaxis: { title: { text: "USD" } } }, PLOT);
   } catch (err) { $("cmp-status").textContent = `compare failed: ${describe(err)}`; }
 }
 
@@ -404,6 +603,11 @@ async function start() {
   on("cancel", "click", cancelPlan);
   on("dl-html", "click", () => download(exportPath("html")));
   on("dl-xlsx", "click", () => download(exportPath("xlsx")));
+  on("dl-pdf", "click", async () => { notice("printing the PDF..."); await download(exportPath("pdf")); notice("PDF ready"); });
+  on("sim-form", "submit", runSimulation);
+  on("sim-cancel", "click", cancelSimulation);
+  on("sim-form", "change", (e) => { if (e.target.name === "arrivals") simArrivals(); });
+  simArrivals();
   on("print", "click", () => { showTab("plan"); window.print(); });
   on("compare", "click", compare);
   await boot();
@@ -414,6 +618,7 @@ async function boot() {
     await loadExamples();
     await loadSavedList();
     loadModels();
+    loadGpus();
     if (!$("yaml").value) await loadExample();
     notice("ready");
     document.body.dataset.ready = "1";

@@ -1,0 +1,169 @@
+"""Simulations for API requests: the options of ``llmplan simulate`` as sim objects.
+
+:func:`simulation_of` checks a request (deployment, arrivals, lengths, SLO, the replica
+fits) and is called twice: by the route, so bad input is 422 at once and nothing is
+queued, and by the job (:func:`run_simulate`), which runs it and returns what
+``llmplan simulate --json`` prints for the same options. Error fields are the request's
+(``hourly_rates``, ``ttft_slo_ms``), as in the CLI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from llmplan.api.compute import clean, deployment_of
+from llmplan.api.schemas import SimulateRequest
+from llmplan.catalog.loader import Catalog
+from llmplan.deployment import Deployment
+from llmplan.errors import InputError, LlmplanError
+from llmplan.sim import (
+    ClosedLoop,
+    FixedLength,
+    GammaArrivals,
+    HourlyArrivals,
+    LengthDistribution,
+    LognormalLength,
+    OpenLoop,
+    PoissonArrivals,
+    ReplicaModel,
+    SimConfig,
+    SloTargets,
+    Workload,
+    find_max_rate,
+    simulate,
+)
+
+Report = Callable[[float, str], None]
+#: Fields of the sim objects' errors, as named in the request.
+_FIELDS = {"rates_per_s": "hourly_rates", "ttft_ms": "ttft_slo_ms", "tpot_ms": "tpot_slo_ms"}
+_ARRIVALS = ("rate", "hourly_rates", "clients", "find_max_rate")
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """A checked request: what to run, on what, against which targets."""
+
+    deployment: Deployment
+    model: ReplicaModel
+    inputs: LengthDistribution
+    outputs: LengthDistribution
+    workload: Workload | None  # None: search the largest rate meeting the SLO
+    config: SimConfig
+    seed: int
+
+
+def _lengths(name: str, mean: int, p95: float | None) -> LengthDistribution:
+    if mean < 1:
+        raise InputError(f"must be >= 1, got {mean}", field=name)
+    if p95 is None:
+        return FixedLength(mean)
+    try:
+        return LognormalLength.from_mean_p95(mean, p95)
+    except InputError as exc:
+        raise InputError(exc.message, field=f"{name.removesuffix('_tokens')}_p95") from None
+
+
+def _positive(name: str, value: float | None) -> None:
+    if value is not None and not value > 0:
+        raise InputError(f"must be > 0, got {value:g}", field=name)
+
+
+def _workload(
+    request: SimulateRequest, inputs: LengthDistribution, outputs: LengthDistribution
+) -> Workload | None:
+    """The arrivals of exactly one of rate, hourly_rates, clients, find_max_rate."""
+    values = {name: getattr(request, name) for name in _ARRIVALS}
+    given = [name for name, value in values.items() if value is not None and value is not False]
+    if len(given) != 1:
+        raise InputError(
+            "give one of rate, hourly_rates, clients, find_max_rate "
+            f"(got {', '.join(given) or 'none'})",
+            field="arrivals",
+        )
+    _positive("rate", request.rate)
+    _positive("cv", request.cv)
+    if request.cv is not None and request.rate is None:
+        raise InputError("only applies with rate", field="cv")
+    if request.rate is not None:
+        cv = request.cv
+        if cv not in (None, 1.0):
+            return OpenLoop(GammaArrivals(request.rate, cv), inputs, outputs)
+        return OpenLoop(PoissonArrivals(request.rate), inputs, outputs)
+    if request.hourly_rates is not None:
+        return OpenLoop(HourlyArrivals(tuple(request.hourly_rates)), inputs, outputs)
+    if request.clients is not None:
+        return ClosedLoop(request.clients, request.think_time_s, inputs, outputs)
+    return None
+
+
+def _checked(request: SimulateRequest, catalog: Catalog, max_requests: int) -> Simulation:
+    if not 1 <= request.requests <= max_requests:
+        raise InputError(
+            f"must be between 1 and {max_requests:,} per request, got {request.requests:,}",
+            field="requests",
+        )
+    dep = deployment_of(request, request.gpu, catalog)
+    inputs = _lengths("input_tokens", request.input_tokens, request.input_p95)
+    outputs = _lengths("output_tokens", request.output_tokens, request.output_p95)
+    workload = _workload(request, inputs, outputs)
+    slo = SloTargets(
+        ttft_ms=request.ttft_slo_ms, tpot_ms=request.tpot_slo_ms, percentile=request.percentile
+    )
+    if workload is None and not slo.has_targets:
+        raise InputError("give a TTFT or TPOT target to search against", field="ttft_slo_ms")
+    config = SimConfig(
+        num_requests=request.requests, replicas=request.replicas, router=request.router, slo=slo
+    )
+    model = ReplicaModel.of(dep, workload or OpenLoop(PoissonArrivals(1.0), inputs, outputs))
+    return Simulation(dep, model, inputs, outputs, workload, config, request.seed)
+
+
+def simulation_of(request: SimulateRequest, catalog: Catalog, max_requests: int) -> Simulation:
+    """The simulation a request describes, checked; errors name the request's fields."""
+    try:
+        return _checked(request, catalog, max_requests)
+    except LlmplanError as exc:
+        field = _FIELDS.get(exc.field or "", exc.field)
+        if field == exc.field:
+            raise
+        raise InputError(exc.message, field=field) from None
+
+
+def _deployment_payload(dep: Deployment) -> dict[str, Any]:
+    return {
+        "model": dep.model.id,
+        "gpu": dep.gpu.id,
+        "tp": dep.tp,
+        "pp": dep.pp,
+        "precision": dep.weights.id,
+        "kv_precision": dep.kv.id,
+        "engine": dep.engine.id,
+    }
+
+
+def simulation_payload(sim: Simulation, report: Report) -> dict[str, Any]:
+    """Run ``sim``: what ``llmplan simulate --json`` prints."""
+    payload: dict[str, Any] = {"deployment": _deployment_payload(sim.deployment)}
+    config = sim.config
+    if sim.workload is None:
+        report(0.1, f"searching the largest rate meeting the SLO ({config.num_requests:,} "
+               "requests per trial)")  # fmt: skip
+        search = find_max_rate(
+            sim.model, sim.inputs, sim.outputs, config.slo, replicas=config.replicas,
+            router=config.router, num_requests=config.num_requests, seed=sim.seed,
+        )  # fmt: skip
+        payload["max_rate_per_s"] = search.rate_per_s
+        payload["first_failing_rate_per_s"] = search.failing_rate_per_s
+        payload["search_trials"] = search.trials
+        result = search.result
+    else:
+        report(0.1, f"simulating {config.num_requests:,} requests on {config.replicas} "
+               "replica(s)")  # fmt: skip
+        result = simulate(sim.model, sim.workload, config, np.random.default_rng(sim.seed))
+    report(0.95, "building the result")
+    payload["result"] = None if result is None else result.as_dict(series=True)
+    return clean(payload)
