@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from llmplan.cli import calibrate, catalogs, plan_view, prices, serve, simulate, sizing
+from llmplan.cli import bench, calibrate, catalogs, plan_view, prices, serve, simulate, sizing
 from llmplan.cli.common import CalibrationOpt, console, handle_errors, print_json
 from llmplan.validation.dataset import bundled_measurements_path, read_measurements
 from llmplan.validation.summary import validate as run_validation
@@ -24,6 +24,7 @@ app.command("perf")(sizing.perf_command)
 app.command("example")(sizing.example_command)
 app.command("plan")(plan_view.plan_command)
 app.command("calibrate")(calibrate.calibrate_command)
+app.command("bench")(bench.bench_command)
 app.command("serve")(serve.serve_command)
 app.command("simulate")(simulate.simulate_command)
 app.add_typer(catalogs.gpus_app, name="gpus")
