@@ -121,3 +121,30 @@ def test_malformed_calibration_file_is_one_error_line(runner: CliRunner, tmp_pat
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "bad.yaml" in lines[0]
+
+
+def test_simulate_takes_a_calibration(runner: CliRunner, tmp_path: Path) -> None:
+    """A faster calibration serves the same Poisson load with a shorter TPOT."""
+    calibration = tmp_path / "fast.yaml"
+    calibrate(runner, write_csv(tmp_path / "fast.csv", dev_rows("vllm", 1.8)), calibration)
+    args = [
+        "simulate",
+        "--model",
+        "Qwen/Qwen2.5-7B-Instruct",
+        "--gpu",
+        "A100-SXM-80GB",
+        "--rate",
+        "2",
+        "--requests",
+        "300",
+        "--input-tokens",
+        "256",
+        "--output-tokens",
+        "64",
+        "--json",
+    ]
+    bundled = json.loads(runner.invoke(app, args).stdout)
+    result = runner.invoke(app, [*args, "--calibration", str(calibration)])
+    assert result.exit_code == 0, result.stderr
+    calibrated = json.loads(result.stdout)
+    assert calibrated["result"]["tpot"]["mean_ms"] < bundled["result"]["tpot"]["mean_ms"]

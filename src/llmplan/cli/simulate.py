@@ -13,7 +13,15 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from llmplan.cli.common import console, handle_errors, key_value_table, number, print_json
+from llmplan.cli.common import (
+    CalibrationOpt,
+    calibration_label,
+    console,
+    handle_errors,
+    key_value_table,
+    number,
+    print_json,
+)
 from llmplan.cli.sizing import (
     EngineOpt,
     GpuOpt,
@@ -342,11 +350,14 @@ def simulate_command(
         str | None,
         typer.Option("--workload", help="Inference workload of --scenario (default: first)."),
     ] = None,
+    calibration: CalibrationOpt = None,
     json_out: JsonOpt = False,
     plot: Annotated[Path | None, typer.Option(help="Write an HTML plot to this file.")] = None,
 ) -> None:
     """Simulate requests through continuous batching: TTFT/TPOT/ITL percentiles, goodput."""
-    dep = build_deployment(model, gpu, num_gpus, tp, pp, precision, kv_precision, engine)
+    dep = build_deployment(
+        model, gpu, num_gpus, tp, pp, precision, kv_precision, engine, calibration
+    )
     if workload_name is not None and scenario is None:
         raise InputError("only applies with --scenario", field="workload")
     stated = _from_scenario(scenario, workload_name) if scenario is not None else None
@@ -384,6 +395,8 @@ def simulate_command(
         )
         result = simulate(replica, workload, config, np.random.default_rng(seed))
     title = _describe(dep, replicas, router)
+    if calibration is not None:
+        title += f" ({calibration_label(calibration)})"
     if plot is not None and result is not None:
         _write_plot(result, plot, title)
     _report(dep, result, search, json_out=json_out, title=title)
