@@ -103,6 +103,18 @@ class Deployment:
         assert peak is not None
         return peak * 1e12
 
+    def identity(self) -> dict[str, str | int]:
+        """The catalog ids and parallelism that name this deployment in JSON output."""
+        return {
+            "model": self.model.id,
+            "gpu": self.gpu.id,
+            "tp": self.tp,
+            "pp": self.pp,
+            "precision": self.weights.id,
+            "kv_precision": self.kv.id,
+            "engine": self.engine.id,
+        }
+
     @classmethod
     def from_names(
         cls,

@@ -144,16 +144,11 @@ def perf_payload(request: PerfRequest, catalog: Catalog) -> dict[str, Any]:
     tokens = request.input_tokens + request.output_tokens
     check_context_window(deployment, tokens, "input_tokens")
     result = predict(deployment, load)
-    payload = result.as_dict() | {
-        "model": deployment.model.id,
-        "gpu": deployment.gpu.id,
-        "tp": deployment.tp,
-        "pp": deployment.pp,
-        "precision": deployment.weights.id,
-        "kv_precision": deployment.kv.id,
-        "engine": deployment.engine.id,
-        "calibration": calibration_label(request.calibration),
-    }
+    payload = (
+        result.as_dict()
+        | deployment.identity()
+        | {"calibration": calibration_label(request.calibration)}
+    )
     return clean(payload)
 
 

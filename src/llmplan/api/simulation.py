@@ -133,21 +133,9 @@ def simulation_of(request: SimulateRequest, catalog: Catalog, max_requests: int)
         raise InputError(exc.message, field=field) from None
 
 
-def _deployment_payload(dep: Deployment) -> dict[str, Any]:
-    return {
-        "model": dep.model.id,
-        "gpu": dep.gpu.id,
-        "tp": dep.tp,
-        "pp": dep.pp,
-        "precision": dep.weights.id,
-        "kv_precision": dep.kv.id,
-        "engine": dep.engine.id,
-    }
-
-
 def simulation_payload(sim: Simulation, report: Report) -> dict[str, Any]:
     """Run ``sim``: what ``llmplan simulate --json`` prints."""
-    payload: dict[str, Any] = {"deployment": _deployment_payload(sim.deployment)}
+    payload: dict[str, Any] = {"deployment": sim.deployment.identity()}
     config = sim.config
     if sim.workload is None:
         report(0.1, f"searching the largest rate meeting the SLO ({config.num_requests:,} "

@@ -265,18 +265,6 @@ def _describe(dep: Deployment, replicas: int, router: Router) -> str:
     )
 
 
-def _deployment_payload(dep: Deployment) -> dict[str, Any]:
-    return {
-        "model": dep.model.id,
-        "gpu": dep.gpu.id,
-        "tp": dep.tp,
-        "pp": dep.pp,
-        "precision": dep.weights.id,
-        "kv_precision": dep.kv.id,
-        "engine": dep.engine.id,
-    }
-
-
 def _report(
     dep: Deployment,
     result: SimResult | None,
@@ -286,7 +274,7 @@ def _report(
     title: str,
 ) -> None:
     if json_out:
-        payload: dict[str, Any] = {"deployment": _deployment_payload(dep)}
+        payload: dict[str, Any] = {"deployment": dep.identity()}
         if search is not None:
             payload["max_rate_per_s"] = search.rate_per_s
             payload["first_failing_rate_per_s"] = search.failing_rate_per_s

@@ -284,16 +284,8 @@ def perf_command(
     if json_out:
         print_json(
             result.as_dict()
-            | {
-                "model": deployment.model.id,
-                "gpu": deployment.gpu.id,
-                "tp": deployment.tp,
-                "pp": deployment.pp,
-                "precision": deployment.weights.id,
-                "kv_precision": deployment.kv.id,
-                "engine": deployment.engine.id,
-                "calibration": calibration_label(calibration),
-            }
+            | deployment.identity()
+            | {"calibration": calibration_label(calibration)}
         )
         return
     title = (
