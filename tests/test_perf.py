@@ -290,6 +290,67 @@ def test_batch_beyond_capacity_queues() -> None:
     assert three.ttft_ms >= one.ttft_ms + one.e2e_latency_ms
 
 
+def _with_engine(dep: Deployment, **fields: object) -> Deployment:
+    return replace(dep, engine=dep.engine.model_copy(update=fields))
+
+
+@pytest.mark.parametrize("batch", [1, 16])
+def test_first_token_from_a_decode_step(batch: int) -> None:
+    """TurboMind-style engines prefill all but a prompt's last token, then one decode step
+    of the whole wave runs it and samples every first token: TTFT = prefill of
+    ``input - 1`` tokens per prompt + one decode step, and a request makes all its
+    output tokens in decode steps."""
+    late = _with_engine(
+        deploy(LLAMA31_8B, "A100-80GB", engine="lmdeploy"), first_token_from="decode_step"
+    )
+    early = _with_engine(late, first_token_from="prefill")
+    r = predict(late, Load(LoadKind.BATCH, 1024, 128, batch=batch))
+    shorter = predict(early, Load(LoadKind.BATCH, 1023, 128, batch=batch))
+    _check_result(r)
+    # the prefill of 1023-token prompts is the same work; one decode step comes on top
+    groups = r.schedule.prefill_groups if r.schedule else 0
+    assert groups == 1
+    prefill_ms = r.schedule.prefill_s * 1e3 if r.schedule else 0
+    assert prefill_ms == pytest.approx(shorter.schedule.prefill_s * 1e3 if shorter.schedule else 0)
+    assert r.ttft_ms == pytest.approx(prefill_ms + r.tpot_ms, rel=1e-9)
+    assert r.e2e_latency_ms == pytest.approx(r.ttft_ms + 127 * r.tpot_ms, rel=1e-9)
+    # one-token prompts need no prefill at all: the first token is one decode step
+    one = predict(late, Load(LoadKind.BATCH, 1, 128, batch=batch))
+    assert one.ttft_ms == pytest.approx(one.tpot_ms, rel=1e-9)
+
+
+def test_first_decode_step_waits_for_every_prompt_of_the_wave() -> None:
+    """With many long prompts, an engine that samples first tokens in the prefill step
+    hands them out group by group (mean ~ half the prefill); one that samples them in the
+    next decode step hands them all out after the whole prefill."""
+    early = deploy(LLAMA31_8B, "A100-80GB", engine="lmdeploy")
+    early = _with_engine(early, first_token_from="prefill")
+    late = _with_engine(early, first_token_from="decode_step")
+    load = Load(LoadKind.BATCH, 2048, 64, batch=32)  # 64k prompt tokens: many groups
+    r_early, r_late = predict(early, load), predict(late, load)
+    assert r_early.schedule is not None and r_early.schedule.prefill_groups > 4
+    assert r_late.ttft_ms > 1.6 * r_early.ttft_ms
+
+
+def test_startup_burst_of_a_finite_closed_loop() -> None:
+    """A closed loop of n requests from c clients starts with c prompts at once; their
+    first tokens wait for that burst's prefill. The mean TTFT falls towards the steady
+    state as n grows, and equals the burst's when n = c."""
+    dep = deploy(LLAMA31_8B, "H100")
+
+    def ttft(n: int | None) -> float:
+        load = Load(LoadKind.CONCURRENCY, 512, 256, batch=64, num_requests=n, fixed_lengths=False)
+        return predict(dep, load).ttft_ms
+
+    steady, few, many, lots = ttft(None), ttft(64), ttft(640), ttft(640_000)
+    assert few > many > lots > steady
+    assert lots == pytest.approx(steady, rel=0.01)
+    # 64 x 512 tokens prefilled from an idle engine: the mean prompt waits for at least
+    # half of that work at the datasheet's peak
+    flops = 2 * LLAMA31_8B_NON_EMBEDDING * 64 * 512
+    assert few / 1e3 >= 0.5 * flops / H100_BF16_DENSE
+
+
 @pytest.mark.parametrize(
     ("model", "gpu", "kwargs"),
     [

@@ -34,9 +34,9 @@ def test_coverage(report: ValidationReport) -> None:
     ("family", "measured", "target"),
     [
         ("throughput", 0.132, 0.15),  # meets the target
-        ("ttft", 0.233, 0.20),  # misses it (see README): bounded at the measured figure
-        ("tpot", 0.090, 0.20),  # meets it
-        ("e2e", 0.162, None),
+        ("ttft", 0.166, 0.20),  # meets it
+        ("tpot", 0.089, 0.20),  # meets it
+        ("e2e", 0.164, None),
     ],
 )
 def test_median_ape(
@@ -45,8 +45,8 @@ def test_median_ape(
     stats = report.families[family]
     assert stats.n >= 90
     assert stats.median_ape <= measured + SLACK, stats
-    if target is not None and measured <= target:
-        assert stats.median_ape <= target + SLACK, stats
+    if target is not None and measured <= target:  # a met target stays met
+        assert stats.median_ape <= target, stats
 
 
 def test_most_throughput_rows_within_25_percent(report: ValidationReport) -> None:

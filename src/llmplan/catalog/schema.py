@@ -246,7 +246,11 @@ class EngineProfile(_Record):
     GPUs. ``attention_data_parallel``: the attention of a MoE model runs data-parallel
     (SGLang's dp-attention, TensorRT-LLM's attention DP): each GPU holds the whole
     attention weights and the KV cache of its own share of the sequences, the experts
-    stay split over the GPUs. ``how_obtained`` says where the numbers come from.
+    stay split over the GPUs. ``first_token_from`` = prefill: the step that finishes a
+    prompt samples its first token (vLLM, SGLang, TensorRT-LLM); decode_step: prefill
+    stops one token short and the first decode step after every waiting prompt has been
+    prefilled runs that token and samples the first output (TurboMind's context
+    decoding). ``how_obtained`` says where the numbers come from.
     """
 
     id: str
@@ -271,6 +275,7 @@ class EngineProfile(_Record):
     quantized_kv_format: str | None = None
     kv_reservation: Literal["on_demand", "full"] = "on_demand"
     attention_data_parallel: bool = False
+    first_token_from: Literal["prefill", "decode_step"] = "prefill"
     memory_fraction_of: Literal["total", "free"] = "total"
     how_obtained: str = Field(min_length=8)
     source_date: dt.date

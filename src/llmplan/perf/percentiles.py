@@ -73,7 +73,7 @@ def _waves_ttft(schedule: Schedule, q: float) -> float:
         waited = (schedule.waves - 1) * schedule.wave_s
     else:
         waited = (max(1, math.ceil(q * schedule.waves - 1e-9)) - 1) * schedule.wave_s
-    return prefill + waited
+    return prefill + schedule.first_token_step_s + waited
 
 
 def _continuous_ttft(
@@ -81,7 +81,10 @@ def _continuous_ttft(
 ) -> float:
     context = load.input_tokens + load.output_tokens / 2
     prompt = lognormal_quantile(load.input_tokens, cv, q) if cv > 0 else load.input_tokens
-    own = prefill_seconds(dep, 1.0, prompt, decode_seqs=result.batch, decode_context=context)
+    if schedule.first_token_step_s > 0:  # a prefill pass of its own, then a decode step
+        own = prefill_seconds(dep, 1.0, prompt) + schedule.first_token_step_s
+    else:
+        own = prefill_seconds(dep, 1.0, prompt, decode_seqs=result.batch, decode_context=context)
     step_wait = q * result.tpot_ms / 1e3
     burst = 0.0
     if load.kind is LoadKind.RATE and load.request_rate:

@@ -78,7 +78,11 @@ class Schedule:
     steps that also carry prompt chunks (``mixed_step_s`` long, the others
     ``decode_step_s``); ``overflow_wait_max_s`` is the wait of the last queued request
     when requests arrive faster than the replica serves them, ``overflow_free_share`` the
-    share of those requests that find a free slot and do not wait."""
+    share of those requests that find a free slot and do not wait; ``first_token_step_s``
+    the decode step that samples the first token after the prefill, for engines whose
+    prefill stops one token short (``first_token_from: decode_step``); ``burst_share`` the
+    share of a finite closed loop's requests that start it together and wait
+    ``burst_ttft_s`` on average for their first token."""
 
     kind: str
     prefill_s: float
@@ -91,6 +95,9 @@ class Schedule:
     closed_loop: bool = True
     overflow_wait_max_s: float = 0.0
     overflow_free_share: float = 0.0
+    first_token_step_s: float = 0.0
+    burst_share: float = 0.0
+    burst_ttft_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -155,6 +162,20 @@ def _check_fits(dep: Deployment, max_batch: int, context: float) -> None:
         )
 
 
+def first_token_after_decode_step(dep: Deployment) -> bool:
+    """Whether the engine's prefill stops one token short and a decode step samples the
+    first output token (TurboMind), rather than the prefill step itself."""
+    return dep.engine.first_token_from == "decode_step"
+
+
+def prefilled_tokens(dep: Deployment, input_tokens: float) -> float:
+    """Prompt tokens a prefill runs: the whole prompt (at least one token), or all but
+    its last when a decode step runs that one (:func:`first_token_after_decode_step`)."""
+    if first_token_after_decode_step(dep):
+        return max(0.0, input_tokens - 1.0)
+    return max(input_tokens, 1.0)
+
+
 def prefill_seconds(
     dep: Deployment,
     prompts: float,
@@ -163,12 +184,15 @@ def prefill_seconds(
     decode_context: float = 0.0,
 ) -> float:
     """Time to prefill ``prompts`` prompts in one step (alongside ``decode_seqs``)."""
+    tokens = prefilled_tokens(dep, input_tokens)
+    if tokens <= 0 and decode_seqs <= 0:
+        return 0.0
     shape = StepShape(
         decode_seqs=decode_seqs,
         decode_context=decode_context,
-        prefill_tokens=prompts * max(input_tokens, 1.0),
-        prefill_seqs=prompts,
-        prefill_context=max(input_tokens, 1.0),
+        prefill_tokens=prompts * tokens,
+        prefill_seqs=prompts if tokens > 0 else 0.0,
+        prefill_context=max(tokens, 1.0),
     )
     return dep.pp * step_time(dep, shape).total_s
 
@@ -184,21 +208,25 @@ def waves(
 
     Requests beyond one wave wait: in a closed loop each client waits for the
     ``(clients - batch) / batch`` waves ahead of it; a static batch of ``k`` waves waits
-    ``(k - 1) / 2`` waves on average."""
+    ``(k - 1) / 2`` waves on average.
+
+    An engine whose first token comes from a decode step (``first_token_from:
+    decode_step``) prefills every prompt of the wave but its last token, then runs one
+    decode step for all: every first token comes after the whole prefill and that step,
+    and a request takes ``out`` decode steps instead of ``out - 1``."""
     inp, out = load.input_tokens, load.output_tokens
     batch = max(1.0, min(clients, float(max_batch)))
-    prefill_total = prefill_seconds(dep, batch, inp)
     decode = StepShape(decode_seqs=batch, decode_context=inp + out / 2)
     tpot, stage = round_time(dep, decode)
-    wave = prefill_total + (out - 1) * tpot
-    groups = max(1.0, math.ceil(batch * max(inp, 1.0) / dep.engine.max_batched_tokens))
-    prompt_order = _prompt_order(dep, batch, inp)
+    burst = prompt_burst(dep, batch, inp, tpot)
+    prefill_total, first_step = burst.prefill_s, burst.first_token_step_s
+    wave = prefill_total + first_step + (out - 1) * tpot
     wave_count = math.ceil(clients / batch - 1e-9)
     if closed_loop:
         queue_wait = max(0.0, clients - batch) / batch * wave
     else:
         queue_wait = (wave_count - 1) / 2 * wave
-    ttft = prefill_total * prompt_order + queue_wait
+    ttft = burst.mean_ttft_s + queue_wait
     e2e = ttft + (out - 1) * tpot
     requests = load.num_requests or clients
     makespan = math.ceil(requests / batch - 1e-9) * wave
@@ -210,7 +238,7 @@ def waves(
         output_tokens_per_s=batch * out / wave,
         total_tokens_per_s=batch * (inp + out) / wave,
         requests_per_s=batch / wave,
-        prefill_tokens_per_s=batch * inp / prefill_total if inp else 0.0,
+        prefill_tokens_per_s=batch * inp / prefill_total if inp and prefill_total else 0.0,
         batch=batch,
         max_batch=max_batch,
         queue_wait_ms=queue_wait * 1e3,
@@ -220,23 +248,46 @@ def waves(
         schedule=Schedule(
             kind="waves",
             prefill_s=prefill_total,
-            prefill_groups=groups,
+            prefill_groups=burst.groups,
             decode_step_s=tpot,
             mixed_step_s=tpot,
             mixed_share=0.0,
             wave_s=wave,
             waves=wave_count,
             closed_loop=closed_loop,
+            first_token_step_s=first_step,
         ),
     )
 
 
-def _prompt_order(dep: Deployment, prompts: float, input_tokens: float) -> float:
-    """Mean share of a prefill after which a prompt's first token comes (prompts are
-    prefilled in steps of at most ``max_batched_tokens``)."""
+@dataclass(frozen=True)
+class PromptBurst:
+    """``prompts`` prompts that reach an idle engine together, prefilled in ``groups``
+    steps of at most ``max_batched_tokens`` (``prefill_s`` in all); a prompt's first
+    token comes when its step ends, or, with ``first_token_from: decode_step``, after
+    the whole prefill and one decode step (``first_token_step_s``) for all. Seconds."""
+
+    prefill_s: float
+    groups: float
+    first_token_step_s: float
+
+    @property
+    def mean_ttft_s(self) -> float:
+        """Mean time from the burst to a prompt's first token."""
+        return self.prefill_s * (self.groups + 1) / (2 * self.groups) + self.first_token_step_s
+
+
+def prompt_burst(
+    dep: Deployment, prompts: float, input_tokens: float, decode_step_s: float
+) -> PromptBurst:
+    """How ``prompts`` prompts arriving together are prefilled (see :class:`PromptBurst`);
+    ``decode_step_s`` is the decode step that follows them."""
+    prefill = prefill_seconds(dep, prompts, input_tokens)
+    if first_token_after_decode_step(dep):
+        return PromptBurst(prefill, 1.0, decode_step_s)
     tokens = prompts * max(input_tokens, 1.0)
     groups = max(1.0, math.ceil(tokens / dep.engine.max_batched_tokens))
-    return (groups + 1) / (2 * groups)
+    return PromptBurst(prefill, groups, 0.0)
 
 
 def prefill_chunk_steps(
@@ -293,9 +344,16 @@ def continuous(dep: Deployment, load: Load, clients: float, max_batch: int) -> P
         if (out - chunk_steps) * decode_s > chunk_steps * mixed_s:
             stage = decode_stage
     tpot = (chunk_steps * mixed_s + (out - chunk_steps) * decode_s) / out
-    own_prefill = prefill_seconds(dep, 1.0, inp, decode_seqs=running, decode_context=context)
+    first_step = 0.0
+    if first_token_after_decode_step(dep):  # a prefill pass of its own, then a decode step
+        own_prefill = prefill_seconds(dep, 1.0, inp)
+        first_step = decode_s
+    else:
+        own_prefill = prefill_seconds(dep, 1.0, inp, decode_seqs=running, decode_context=context)
     queue_wait = max(0.0, clients - running) * out * tpot / running
-    ttft = own_prefill + 0.5 * tpot + queue_wait
+    ttft = own_prefill + 0.5 * tpot + first_step
+    burst_share, burst_ttft = startup_burst(dep, load, running, decode_s)
+    ttft += burst_share * max(0.0, burst_ttft - ttft) + queue_wait
     e2e = ttft + (out - 1) * tpot
     output_tps = running / tpot
     requests = output_tps / out
@@ -310,7 +368,7 @@ def continuous(dep: Deployment, load: Load, clients: float, max_batch: int) -> P
         output_tokens_per_s=output_tps,
         total_tokens_per_s=requests * (inp + out),
         requests_per_s=requests,
-        prefill_tokens_per_s=inp / own_prefill if inp else 0.0,
+        prefill_tokens_per_s=inp / own_prefill if inp and own_prefill else 0.0,
         batch=running,
         max_batch=max_batch,
         queue_wait_ms=queue_wait * 1e3,
@@ -324,8 +382,26 @@ def continuous(dep: Deployment, load: Load, clients: float, max_batch: int) -> P
             decode_step_s=decode_s,
             mixed_step_s=mixed_s,
             mixed_share=chunk_steps / out,
+            first_token_step_s=first_step,
+            burst_share=burst_share,
+            burst_ttft_s=burst_ttft,
         ),
     )
+
+
+def startup_burst(
+    dep: Deployment, load: Load, running: float, decode_step_s: float
+) -> tuple[float, float]:
+    """(share of the requests, their mean TTFT in s) that start a finite closed loop.
+
+    A benchmark with ``num_requests`` requests and ``running`` clients starts them all
+    at once on an idle engine: those first prompts are prefilled as one burst, then the
+    loop settles into its steady state. Open loops and unknown request counts: (0, 0)."""
+    closed = load.kind in (LoadKind.BATCH, LoadKind.CONCURRENCY)
+    if not closed or not load.num_requests:
+        return 0.0, 0.0
+    burst = prompt_burst(dep, running, load.input_tokens, decode_step_s)
+    return min(1.0, running / load.num_requests), burst.mean_ttft_s
 
 
 def _little_fixed_point(dep: Deployment, load: Load, rate: float, max_batch: int) -> float:

@@ -308,8 +308,18 @@ def _combined(option: DeploymentOption, recipes: tuple[Recipe, ...], staffing: S
     return recipe
 
 
+def _npv_gap(
+    a: OptionPlan, b: OptionPlan, finance: FinanceAssumptions
+) -> Callable[[float], float] | None:
+    """NPV of ``a`` minus NPV of ``b`` at a volume multiple, when both can be re-costed."""
+    recipe_a, recipe_b = a.recipe, b.recipe
+    if recipe_a is None or recipe_b is None:
+        return None
+    return lambda k: recipe_a(finance, k).npv_usd - recipe_b(finance, k).npv_usd
+
+
 def _breakevens(
-    options: tuple[OptionPlan, ...], curves: dict[str, FloatArray]
+    options: tuple[OptionPlan, ...], curves: dict[str, FloatArray], finance: FinanceAssumptions
 ) -> tuple[BreakEven, ...]:
     out = []
     for a in options:
@@ -319,7 +329,7 @@ def _breakevens(
             if a.cost.capex_usd > b.cost.capex_usd:
                 month = breakeven_month(a.cost, b.cost, sustained=True)
                 name_a, name_b = a.option.value, b.option.value
-                volume = crossing_multiple(curves[name_a], curves[name_b])
+                volume = crossing_multiple(curves[name_a], curves[name_b], _npv_gap(a, b, finance))
                 out.append(BreakEven(name_a, name_b, month, volume))
     return tuple(out)
 
@@ -465,7 +475,7 @@ def make_plan(
         designs,
         tuple(rejected),
         tuple(training),
-        _breakevens(included, curves),
+        _breakevens(included, curves, scenario.finance),
         bars,
         mc,
         seed,

@@ -208,7 +208,14 @@ def _load(row: Measurement) -> Load:
         batch = _integer(row.batch, "batch")
         if batch is None:
             raise Skip(f"mode {mode} without a batch size")
-        return Load(LoadKind(mode), inp, out, batch=batch, fixed_lengths=fixed)
+        return Load(
+            LoadKind(mode),
+            inp,
+            out,
+            batch=batch,
+            fixed_lengths=fixed,
+            num_requests=_declared_requests(row),
+        )
     if mode == "offline":
         return Load(LoadKind.OFFLINE, inp, out)
     if mode in ("rate", "server"):
@@ -219,6 +226,15 @@ def _load(row: Measurement) -> Load:
             raise Skip(f"mode {mode} without a request rate")
         return Load(LoadKind.RATE, inp, out, request_rate=rate, fixed_lengths=fixed)
     raise Skip(f"mode '{mode}' is not one of batch, offline, concurrency, rate, server")
+
+
+_PROMPT_COUNT = re.compile(r"\b(\d[\d,]*)\s+prompts\b", re.IGNORECASE)
+
+
+def _declared_requests(row: Measurement) -> int | None:
+    """Number of requests the benchmark sent, when the row's notes print it."""
+    match = _PROMPT_COUNT.search(row.notes)
+    return int(match.group(1).replace(",", "")) if match else None
 
 
 def engine_for(row: Measurement, catalog: Catalog) -> str:
