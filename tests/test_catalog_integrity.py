@@ -269,6 +269,94 @@ def test_measurement_model_resolves(catalog: Catalog, name: str) -> None:
     assert catalog.model(name).id
 
 
+# The accelerators and models issue 2 names, as people type them.
+ISSUE_GPUS = [
+    "RTX-3060",
+    "RTX-3070",
+    "RTX-3080",
+    "RTX-3090",
+    "RTX-3090Ti",
+    "RTX-4060Ti",
+    "RTX-4070",
+    "RTX-4080",
+    "RTX-4090",
+    "RTX-5070",
+    "RTX-5080",
+    "RTX-5090",
+    "RTX-A6000",
+    "RTX-6000-Ada",
+    "RTX-PRO-6000-Blackwell-Server-96GB",
+    "RTX-PRO-6000-Blackwell-Workstation-96GB",
+    "L4",
+    "A10",
+    "A10G",
+    "A100-SXM-40GB",
+    "A100-SXM-80GB",
+    "A100-PCIe-40GB",
+    "A100-PCIe-80GB",
+    "H100",
+    "H100-PCIe",
+    "H100-NVL",
+    "H20",
+    "H200",
+    "B200",
+    "GB200",
+    "MI300X",
+    "MI325X",
+    "Gaudi3",
+    "Apple-M1-Max-32core-64GB",
+    "Apple-M2-Ultra-76core-192GB",
+    "Apple-M3-Max-40core-128GB",
+    "Apple-M4-Pro-20core-48GB",
+]
+ISSUE_MODELS = [
+    "meta-llama/Llama-3.2-1B-Instruct",
+    "meta-llama/Llama-3.1-8B-Instruct",
+    "meta-llama/Llama-3.3-70B-Instruct",
+    "meta-llama/Llama-3.1-405B-Instruct",
+    "meta-llama/Llama-4-Scout-17B-16E-Instruct",
+    "meta-llama/Llama-4-Maverick-17B-128E-Instruct",
+    "Qwen/Qwen2.5-7B-Instruct",
+    "Qwen/Qwen2.5-72B-Instruct",
+    "Qwen/Qwen3-8B",
+    "Qwen/Qwen3-32B",
+    "Qwen/Qwen3-30B-A3B",
+    "Qwen/Qwen3-235B-A22B",
+    "mistralai/Mistral-7B-Instruct-v0.3",
+    "mistralai/Mixtral-8x7B-Instruct-v0.1",
+    "mistralai/Mixtral-8x22B-v0.1",
+    "deepseek-ai/DeepSeek-V3",
+    "deepseek-ai/DeepSeek-R1",
+    "deepseek-ai/DeepSeek-R1-0528",
+    "openai/gpt-oss-20b",
+    "openai/gpt-oss-120b",
+    "google/gemma-2-9b-it",
+    "google/gemma-3-27b-it",
+    "microsoft/phi-4",
+    "zai-org/GLM-4.5",
+    "moonshotai/Kimi-K2-Instruct",
+    "meta-llama/Llama-2-7b-chat-hf",
+]
+
+
+@pytest.mark.parametrize("name", ISSUE_GPUS)
+def test_issue_gpus_resolve(catalog: Catalog, name: str) -> None:
+    assert catalog.gpu(name).id
+
+
+@pytest.mark.parametrize("name", ISSUE_MODELS)
+def test_issue_models_resolve(catalog: Catalog, name: str) -> None:
+    assert catalog.model(name).id
+
+
+def test_issue_architectures_are_represented(catalog: Catalog) -> None:
+    """MLA (DeepSeek), MoE with shared experts, and sliding windows (Gemma) are modelled."""
+    assert catalog.model("deepseek-ai/DeepSeek-R1").mla is not None
+    moe = catalog.model("deepseek-ai/DeepSeek-V3").moe
+    assert moe is not None and moe.shared_experts >= 1
+    assert catalog.model("google/gemma-3-27b-it").sliding_window is not None
+
+
 def test_measurement_file_is_not_trivial() -> None:
     assert len(_measurement_column("gpu")) >= 10
     assert len(_measurement_column("model")) >= 10
