@@ -60,6 +60,35 @@ def test_p99_ttft_of_a_loaded_server_exceeds_its_mean() -> None:
     assert p99.e2e_latency_ms > mean.e2e_latency_ms
 
 
+@pytest.mark.parametrize("rate", [0.5, 4.0, 16.0])
+@pytest.mark.parametrize("fixed", [True, False])
+def test_mean_ttft_lies_between_low_and_high_percentiles(rate: float, fixed: bool) -> None:
+    """Below saturation the mean TTFT and its percentiles come from the same step: the
+    mean between p10 and p99, never above p99 nor below p10."""
+    dep = deploy(LLAMA, "H100")
+    load = Load(LoadKind.RATE, 512, 256, request_rate=rate, fixed_lengths=fixed)
+    mean = predict(dep, load)
+    assert mean.schedule is not None and mean.schedule.overflow_wait_max_s == 0
+    p10 = latency_percentiles(dep, load, 10, result=mean)
+    p99 = latency_percentiles(dep, load, 99, result=mean)
+    assert p10.ttft_ms <= mean.ttft_ms <= p99.ttft_ms
+
+
+def test_prompts_joining_a_prefill_are_capped_by_the_token_budget() -> None:
+    """However many prompts arrive during a step, one prefill step holds at most the
+    engine's token budget: the p99.9 TTFT at an absurd rate stays within a few full steps
+    plus the queue, not a step per arriving prompt."""
+    dep = deploy(LLAMA, "H100")
+    slow = Load(LoadKind.RATE, 512, 256, request_rate=1.0)
+    flood = Load(LoadKind.RATE, 512, 256, request_rate=1e5, num_requests=1000)
+    calm, stormy = predict(dep, slow), predict(dep, flood)
+    assert stormy.schedule is not None
+    full_step_s = stormy.schedule.mixed_step_s
+    worst = latency_percentiles(dep, flood, 99.9, result=stormy).ttft_ms / 1e3
+    queue = stormy.schedule.overflow_wait_max_s
+    assert worst <= queue + 4 * max(full_step_s, calm.ttft_ms / 1e3) + stormy.tpot_ms / 1e3
+
+
 def test_fixed_batch_has_no_tpot_spread() -> None:
     """Every request of a synchronised wave decodes in the same steps."""
     dep = deploy(LLAMA, "H100")

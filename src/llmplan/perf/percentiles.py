@@ -9,9 +9,11 @@ the mean comes from four sources, each modelled from that schedule:
 - **prompt and output lengths**: lengths drawn from a dataset (ShareGPT) vary; they are
   taken as lognormal with coefficient of variation ``length_cv`` (an assumption, default
   :data:`DATASET_LENGTH_CV`);
-- **arrival bursts**: under Poisson arrivals, other prompts arriving during a request's
-  own prefill are prefilled with it; their number at quantile ``q`` is the Poisson
-  quantile of ``rate x prefill time``;
+- **arrival bursts**: under Poisson arrivals, the prompts that arrived while the step
+  before a request's prefill ran are prefilled in the same step (within the engine's
+  token budget) and lengthen it by their own prefill work; their number at quantile
+  ``q`` is the Poisson quantile of ``rate x step time``; the requests that start a
+  finite closed loop all arrive at once (``burst_share`` of them);
 - **prefill interference on decode**: with continuous batching a ``mixed_share`` of
   decode steps also carry prompt chunks; a request's share of such steps varies
   binomially over its output tokens;
@@ -28,7 +30,15 @@ from statistics import NormalDist
 
 from llmplan.deployment import Deployment
 from llmplan.errors import InputError
-from llmplan.perf.serving import Load, LoadKind, PerfResult, Schedule, predict, prefill_seconds
+from llmplan.perf.serving import (
+    Load,
+    LoadKind,
+    PerfResult,
+    Schedule,
+    joining_prompt_tokens,
+    predict,
+    prefill_seconds,
+)
 
 DATASET_LENGTH_CV = 1.0
 """Coefficient of variation of prompt and output lengths drawn from a chat dataset.
@@ -81,22 +91,42 @@ def _continuous_ttft(
 ) -> float:
     context = load.input_tokens + load.output_tokens / 2
     prompt = lognormal_quantile(load.input_tokens, cv, q) if cv > 0 else load.input_tokens
-    if schedule.first_token_step_s > 0:  # a prefill pass of its own, then a decode step
-        own = prefill_seconds(dep, 1.0, prompt) + schedule.first_token_step_s
-    else:
-        own = prefill_seconds(dep, 1.0, prompt, decode_seqs=result.batch, decode_context=context)
-    step_wait = q * result.tpot_ms / 1e3
-    burst = 0.0
-    if load.kind is LoadKind.RATE and load.request_rate:
-        from scipy.stats import poisson  # imported on first use: scipy is slow to import
+    step_s = result.tpot_ms / 1e3
+    joining = _joining_prompt_tokens(dep, load, step_s, prompt, q)
 
-        others = float(poisson.ppf(q, load.request_rate * schedule.prefill_s))
-        burst = others * schedule.prefill_s
+    def prefill_step(extra_tokens: float) -> float:
+        prompts = 1.0 + extra_tokens / max(prompt, 1.0)
+        if schedule.first_token_step_s > 0:  # a prefill pass of its own, then a decode step
+            return prefill_seconds(dep, prompts, prompt)
+        return prefill_seconds(
+            dep, prompts, prompt, decode_seqs=result.batch, decode_context=context
+        )
+
+    own = prefill_step(0.0) + schedule.first_token_step_s
+    burst = prefill_step(joining) - prefill_step(0.0) if joining > 0 else 0.0
+    step_wait = q * step_s
     queued = result.queue_wait_ms / 1e3
     if schedule.overflow_wait_max_s > 0:
         free = schedule.overflow_free_share
         queued = max(0.0, q - free) / max(1e-9, 1 - free) * schedule.overflow_wait_max_s
-    return own + step_wait + burst + queued
+    ttft = own + step_wait + burst + queued
+    if schedule.burst_share > 0 and q > 1 - schedule.burst_share:  # started the closed loop
+        ttft = max(ttft, schedule.burst_ttft_s)
+    return ttft
+
+
+def _joining_prompt_tokens(
+    dep: Deployment, load: Load, step_s: float, prompt: float, q: float
+) -> float:
+    """Prompt tokens of other requests prefilled in the same step as a request's own, at
+    quantile ``q``: under Poisson arrivals their count is Poisson with mean ``rate x step``
+    (:func:`~llmplan.perf.serving.joining_prompt_tokens`)."""
+    if load.kind is not LoadKind.RATE or not load.request_rate:
+        return 0.0
+    from scipy.stats import poisson  # imported on first use: scipy is slow to import
+
+    others = float(poisson.ppf(q, load.request_rate * step_s))
+    return joining_prompt_tokens(dep, prompt, load.input_tokens, others)
 
 
 def _continuous_tpot(schedule: Schedule, output_tokens: float, q: float) -> float:

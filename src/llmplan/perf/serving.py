@@ -345,11 +345,15 @@ def continuous(dep: Deployment, load: Load, clients: float, max_batch: int) -> P
             stage = decode_stage
     tpot = (chunk_steps * mixed_s + (out - chunk_steps) * decode_s) / out
     first_step = 0.0
+    arrivals = (load.request_rate or 0.0) * tpot if load.kind is LoadKind.RATE else 0.0
+    prompts = 1.0 + joining_prompt_tokens(dep, inp, inp, arrivals) / max(inp, 1.0)
     if first_token_after_decode_step(dep):  # a prefill pass of its own, then a decode step
-        own_prefill = prefill_seconds(dep, 1.0, inp)
+        own_prefill = prefill_seconds(dep, prompts, inp)
         first_step = decode_s
     else:
-        own_prefill = prefill_seconds(dep, 1.0, inp, decode_seqs=running, decode_context=context)
+        own_prefill = prefill_seconds(
+            dep, prompts, inp, decode_seqs=running, decode_context=context
+        )
     queue_wait = max(0.0, clients - running) * out * tpot / running
     ttft = own_prefill + 0.5 * tpot + first_step
     burst_share, burst_ttft = startup_burst(dep, load, running, decode_s)
@@ -387,6 +391,16 @@ def continuous(dep: Deployment, load: Load, clients: float, max_batch: int) -> P
             burst_ttft_s=burst_ttft,
         ),
     )
+
+
+def joining_prompt_tokens(
+    dep: Deployment, own_tokens: float, mean_prompt_tokens: float, arrivals: float
+) -> float:
+    """Prompt tokens of other requests prefilled in the same step as one of ``own_tokens``:
+    the ``arrivals`` prompts that came while the step before it ran, within what is left
+    of the engine's token budget."""
+    room = max(0.0, dep.engine.max_batched_tokens - own_tokens)
+    return min(arrivals * mean_prompt_tokens, room)
 
 
 def startup_burst(
