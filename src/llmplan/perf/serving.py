@@ -146,11 +146,32 @@ def round_time(dep: Deployment, shape: StepShape) -> tuple[float, StepTime]:
 
 
 def capacity(dep: Deployment, input_tokens: float, output_tokens: float) -> int:
-    """Sequences the engine runs at once: its limit or what the KV cache holds (each
-    sequence holding its mean context, or its whole length when the engine reserves it)."""
+    """Sequences the engine runs at once: its limit, what the KV cache holds (each
+    sequence holding its mean context, or its whole length when the engine reserves it),
+    and, with chunked prefill, its token budget (a decode step spends a token on each)."""
     reserved = output_tokens if dep.engine.kv_reservation == "full" else output_tokens / 2
     fit = max_sequences(dep, input_tokens + reserved)
-    return min(dep.engine.max_num_seqs, fit)
+    limit = min(dep.engine.max_num_seqs, fit)
+    if dep.engine.chunked_prefill and fit >= 1:  # a decode step spends a token per sequence
+        limit = min(limit, dep.engine.max_batched_tokens)
+    return limit
+
+
+def budget_sustains(dep: Deployment, input_tokens: float, output_tokens: float) -> int:
+    """Running sequences a chunked-prefill token budget keeps fed.
+
+    Each step spends one budget token per decoding sequence and the rest on prompt
+    chunks (whose last step samples a request's first token). ``n`` sequences finish
+    ``n / (out - 1)`` requests a step, whose replacements need ``n x in / (out - 1)``
+    prompt tokens: more than ``budget x (out - 1) / (in + out - 1)`` sequences would
+    starve the prefill, so the running batch settles there (at least one). Requests of
+    one output token never decode: no limit."""
+    decode_steps = output_tokens - 1
+    if decode_steps <= 0:
+        return dep.engine.max_num_seqs
+    budget = float(dep.engine.max_batched_tokens)
+    prompt = max(input_tokens, 1.0)
+    return max(1, math.floor(budget * decode_steps / (prompt + decode_steps)))
 
 
 def _check_fits(dep: Deployment, max_batch: int, context: float) -> None:
@@ -479,19 +500,29 @@ def _rate(dep: Deployment, load: Load, max_batch: int) -> PerfResult:
     )
 
 
+def steady_capacity(dep: Deployment, input_tokens: float, output_tokens: float) -> int:
+    """Sequences running at once in a continuous-batching steady state: :func:`capacity`,
+    and with chunked prefill no more than the token budget keeps fed."""
+    limit = capacity(dep, input_tokens, output_tokens)
+    if dep.engine.chunked_prefill and limit >= 1:
+        limit = min(limit, budget_sustains(dep, input_tokens, output_tokens))
+    return limit
+
+
 def predict(dep: Deployment, load: Load) -> PerfResult:
     """Predicted latency and throughput of ``dep`` under ``load``."""
     max_batch = capacity(dep, load.input_tokens, load.output_tokens)
     _check_fits(dep, max_batch, load.input_tokens + load.output_tokens)
+    steady = steady_capacity(dep, load.input_tokens, load.output_tokens)
     if load.kind in (LoadKind.BATCH, LoadKind.CONCURRENCY) and not load.fixed_lengths:
-        return continuous(dep, load, float(load.batch or 1), max_batch)
+        return continuous(dep, load, float(load.batch or 1), steady)
     if load.kind is LoadKind.BATCH:
         batch = float(load.batch or 1)
         static = replace(load, num_requests=int(batch))
         return waves(dep, static, batch, max_batch, closed_loop=False)
     if load.kind is LoadKind.OFFLINE:
-        clients = float(load.num_requests or max_batch)
-        return continuous(dep, load, min(clients, max_batch), max_batch)
+        clients = float(load.num_requests or steady)
+        return continuous(dep, load, min(clients, steady), steady)
     if load.kind is LoadKind.CONCURRENCY:
         return waves(dep, load, float(load.batch or 1), max_batch)
-    return _rate(dep, load, max_batch)
+    return _rate(dep, load, steady)
