@@ -60,6 +60,9 @@ LOW_LOAD_CASES: dict[str, dict[str, Any]] = {
     "no chunked prefill": dict(
         model="meta-llama/Llama-3.1-8B", gpu="RTX-4090", engine="llama.cpp", precision="q4_k_m"
     ),
+    "first token from a decode step": dict(
+        model="meta-llama/Llama-3.1-8B", gpu="A100-80GB", engine="lmdeploy"
+    ),
 }
 
 

@@ -11,8 +11,9 @@ needs a block and none is free, the most recently admitted sequence is preempted
 blocks are freed and it waits at the head of the queue to recompute its prompt and the
 tokens it had generated (no new request is admitted in that step). With
 ``kv_reservation = full`` (TensorRT-LLM) a request's whole prompt + output is reserved at
-admission and nothing is preempted. Prefix caching is not modelled: a recompute costs a
-full prefill.
+admission and nothing is preempted. With ``first_token_from = decode_step`` (TurboMind)
+a prompt's first token comes from the decode step after its prefill. Prefix caching is
+not modelled: a recompute costs a full prefill.
 
 Speed: the simulator moves step by step only while prompts are being prefilled. Between
 such steps every running sequence decodes one token a step, so a *run* of decode steps up

@@ -51,6 +51,7 @@ class EngineLimits:
     watermark_blocks: int
     reserve_full: bool
     block_tokens: int = BLOCK_TOKENS
+    first_token_from_decode_step: bool = False
 
     @property
     def capacity_tokens(self) -> int:
@@ -82,6 +83,7 @@ def engine_limits(dep: Deployment, *, reference_context: float) -> EngineLimits:
         total_blocks=blocks,
         watermark_blocks=int(blocks * ADMISSION_WATERMARK),
         reserve_full=engine.kv_reservation == "full",
+        first_token_from_decode_step=engine.first_token_from == "decode_step",
     )
 
 
@@ -159,6 +161,7 @@ class ReplicaState:
         self.max_tokens = limits.max_batched_tokens
         self.chunked = limits.chunked_prefill
         self.full = limits.reserve_full
+        self.late_first = limits.first_token_from_decode_step
         self.total_blocks = limits.total_blocks
         self.watermark = limits.watermark_blocks
         self.steps = steps
@@ -212,13 +215,23 @@ class ReplicaState:
         return steps
 
     def _first_token(self, req: Request, now: float) -> None:
-        """A prompt's prefill ended: it samples a token and decodes or finishes."""
-        req.generated = generated = req.generated + 1
-        if req.first_token_s < 0:
-            req.first_token_s = now
+        """A prompt's prefill ended: it samples a token and decodes or finishes. With
+        ``first_token_from: decode_step`` (TurboMind) a new request samples nothing yet:
+        it joins the decoders and its first token ends the next decode step (its time
+        estimated from the step table at the batch it joins)."""
+        if self.late_first and req.first_token_s < 0:
+            generated = req.generated
+            n = self.n + 1
+            context = (self.offset_sum + self.n * self.k + req.computed) / n
+            a, b = self.steps.decode_line(min(n, self.max_seqs), context)
+            req.first_token_s = now + a + b * context
         else:
-            self.itl_value(now - req.last_token_s)
-            self.itl_weight(1)
+            req.generated = generated = req.generated + 1
+            if req.first_token_s < 0:
+                req.first_token_s = now
+            else:
+                self.itl_value(now - req.last_token_s)
+                self.itl_weight(1)
         if generated >= req.output_tokens:
             self.used_blocks -= req.blocks
             req.blocks = 0
