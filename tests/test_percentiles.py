@@ -181,3 +181,24 @@ def test_validate_predicts_percentile_rows(tmp_path: Path) -> None:
     predicted = {r.row.metric: r.predicted for r in result.results}
     assert set(predicted) == {"ttft_ms_mean", "ttft_ms_p99", "tpot_ms_p99", "e2e_latency_ms_p99"}
     assert predicted["ttft_ms_p99"] > predicted["ttft_ms_mean"]
+
+
+def test_validate_reads_an_infinite_rate_and_refuses_negative_lengths(tmp_path: Path) -> None:
+    """'inf' is vLLM's benchmark_serving sending every prompt at once (1000 unless the
+    notes print how many): predicted, with a mean TTFT that grows with the prompt count.
+    A negative length is skipped with its reason."""
+    row = (
+        "t,vllm,,meta-llama/Llama-3.1-8B,bf16,,H100-SXM-80GB,1,1,,512,128,rate,,inf,"
+        "ttft_ms_mean,100,medium,{notes}\n"
+    )
+    bad = (
+        "t,vllm,,meta-llama/Llama-3.1-8B,bf16,,H100-SXM-80GB,1,1,,-5,128,batch,1,,"
+        "output_tokens_per_s,100,medium,\n"
+    )
+    path = tmp_path / "m.csv"
+    body = row.format(notes="") + row.format(notes="4000 prompts") + bad
+    path.write_text(CSV_HEADER + body, encoding="utf-8")
+    result = validate(read_measurements(path), bundled_catalog())
+    assert [s.reason for s in result.skipped] == ["input_len '-5' is negative"]
+    default, more = (r.predicted for r in result.results)
+    assert more > 2 * default > 0

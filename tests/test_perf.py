@@ -7,6 +7,7 @@ never figures copied from the model's output.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import pytest
@@ -330,6 +331,26 @@ def test_first_decode_step_waits_for_every_prompt_of_the_wave() -> None:
     r_early, r_late = predict(early, load), predict(late, load)
     assert r_early.schedule is not None and r_early.schedule.prefill_groups > 4
     assert r_late.ttft_ms > 1.6 * r_early.ttft_ms
+
+
+def test_infinite_rate_needs_a_finite_number_of_requests() -> None:
+    """'--request-rate inf' sends every request at once: meaningful for a finite run (the
+    queue drains), refused for an endless one."""
+    with pytest.raises(InputError, match="request_rate"):
+        Load(LoadKind.RATE, 512, 128, request_rate=math.inf)
+    dep = deploy(LLAMA31_8B, "H100")
+    burst = predict(dep, Load(LoadKind.RATE, 512, 128, request_rate=math.inf, num_requests=2000))
+    offline = predict(dep, Load(LoadKind.OFFLINE, 512, 128))
+    _check_result(burst)
+    # served as fast as the saturated engine; the last requests wait for the earlier ones
+    assert burst.tpot_ms == pytest.approx(offline.tpot_ms, rel=1e-9)
+    assert burst.queue_wait_ms > 0
+    slots = offline.batch
+    drain_s = (2000 - slots) / offline.requests_per_s  # the last request's wait
+    assert burst.queue_wait_ms / 1e3 == pytest.approx(
+        (2000 - slots) ** 2 / (2 * 2000) / offline.requests_per_s, rel=1e-6
+    )
+    assert burst.queue_wait_ms / 1e3 < drain_s
 
 
 def test_chunked_prefill_budget_limits_the_steady_batch() -> None:

@@ -64,8 +64,12 @@ class Load:
         if self.kind in (LoadKind.BATCH, LoadKind.CONCURRENCY) and (self.batch or 0) < 1:
             raise InputError(f"must be >= 1 for a {self.kind.value} load", field="batch")
         rate = self.request_rate or 0.0
-        if self.kind is LoadKind.RATE and not (rate > 0 and math.isfinite(rate)):
-            raise InputError("must be a finite number > 0 requests/s", field="request_rate")
+        burst = math.isinf(rate) and bool(self.num_requests)  # all requests at once
+        if self.kind is LoadKind.RATE and not (rate > 0 and (math.isfinite(rate) or burst)):
+            raise InputError(
+                "must be a finite number > 0 requests/s (inf only with a number of requests)",
+                field="request_rate",
+            )
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ What a row does not print is filled with stated assumptions, the same for every 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -28,7 +29,7 @@ from llmplan.catalog.schema import InterconnectKind
 from llmplan.deployment import Deployment, pcie_only
 from llmplan.errors import LlmplanError
 from llmplan.perf.percentiles import latency_percentiles
-from llmplan.perf.serving import Load, LoadKind, PerfResult, predict
+from llmplan.perf.serving import DEFAULT_FINITE_REQUESTS, Load, LoadKind, PerfResult, predict
 from llmplan.validation.dataset import Measurement, leading_number
 
 SHAREGPT_MEAN_INPUT_TOKENS = 230.0
@@ -135,6 +136,10 @@ def metric_spec(metric: str) -> MetricSpec:
     )
 
 
+_INFINITE = re.compile(r"\s*(inf|infinity|unlimited|max)\b", re.IGNORECASE)
+_NEGATIVE = re.compile(r"\s*~?\s*-\s*\d")
+
+
 def _lengths(row: Measurement) -> tuple[float, float]:
     tg = _GEN_TG.match(row.metric)
     pp = _PROMPT_PP.match(row.metric)
@@ -142,8 +147,13 @@ def _lengths(row: Measurement) -> tuple[float, float]:
         return 1.0, float(tg.group(1))
     if pp:  # llama-bench ppN: one N-token prompt
         return float(pp.group(1)), 1.0
+    for name, cell in (("input_len", row.input_len), ("output_len", row.output_len)):
+        if _NEGATIVE.match(cell or ""):
+            raise Skip(f"{name} '{cell}' is negative")
     inp = leading_number(row.input_len)
     out = leading_number(row.output_len)
+    if out is not None and out < 1:
+        raise Skip(f"output_len '{row.output_len}' must be at least 1 token")
     inp = SHAREGPT_MEAN_INPUT_TOKENS if inp is None else inp
     out = SHAREGPT_MEAN_OUTPUT_TOKENS if out is None else out
     return max(inp, 1.0), max(out, 1.0)
@@ -222,9 +232,15 @@ def _load(row: Measurement) -> Load:
         rate = leading_number(row.request_rate)
         if not rate and mode == "server":  # MLPerf server: the highest rate within SLOs
             return Load(LoadKind.OFFLINE, inp, out)
+        requests = _declared_requests(row)
+        if not rate and _INFINITE.match(row.request_rate or ""):
+            # every request sent at once (vLLM's benchmark_serving sends 1000 by default)
+            rate, requests = math.inf, requests or DEFAULT_FINITE_REQUESTS
         if not rate:
             raise Skip(f"mode {mode} without a request rate")
-        return Load(LoadKind.RATE, inp, out, request_rate=rate, fixed_lengths=fixed)
+        return Load(
+            LoadKind.RATE, inp, out, request_rate=rate, fixed_lengths=fixed, num_requests=requests
+        )
     raise Skip(f"mode '{mode}' is not one of batch, offline, concurrency, rate, server")
 
 
