@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 from conftest import deploy
 from llmplan.catalog.loader import bundled_catalog
 from llmplan.errors import InputError
+from llmplan.perf.load import Load, LoadKind
 from llmplan.perf.percentiles import latency_percentiles, lognormal_quantile
-from llmplan.perf.serving import Load, LoadKind, capacity, predict
+from llmplan.perf.serving import capacity, predict
 from llmplan.validation.dataset import read_measurements
 from llmplan.validation.predict import Skip, metric_spec
 from llmplan.validation.summary import validate

@@ -19,15 +19,8 @@ from llmplan.catalog.loader import Catalog
 from llmplan.catalog.schema import ComputeDtype
 from llmplan.deployment import Deployment
 from llmplan.errors import ConfigurationError, DoesNotFitError, InputError, UnknownNameError
-from llmplan.perf.serving import (
-    DEFAULT_FINITE_REQUESTS,
-    Load,
-    LoadKind,
-    PerfResult,
-    capacity,
-    overflow_wait,
-    predict,
-)
+from llmplan.perf.load import DEFAULT_FINITE_REQUESTS, Load, LoadKind, PerfResult
+from llmplan.perf.serving import capacity, overflow_wait, predict
 from llmplan.perf.step import StepShape, expected_experts_touched, step_time
 
 BOUNDS = {"compute", "memory", "communication", "overhead"}

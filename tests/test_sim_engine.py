@@ -24,7 +24,8 @@ import pytest
 
 from conftest import deploy
 from llmplan.errors import DoesNotFitError, InputError
-from llmplan.perf.serving import Load, LoadKind, predict
+from llmplan.perf.load import Load, LoadKind
+from llmplan.perf.serving import predict
 from llmplan.sim import (
     FixedLength,
     LognormalLength,

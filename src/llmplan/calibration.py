@@ -19,7 +19,7 @@ from llmplan.catalog.loader import Catalog
 from llmplan.catalog.schema import EngineProfile
 from llmplan.deployment import Deployment
 from llmplan.errors import InputError, LlmplanError
-from llmplan.perf.serving import Load
+from llmplan.perf.load import Load
 from llmplan.validation.dataset import Measurement
 from llmplan.validation.predict import MetricSpec, Skip, metric_spec, metric_value, setup_for
 

@@ -16,7 +16,8 @@ from llmplan.catalog.calibration_file import CalibrationProfile
 from llmplan.catalog.loader import Catalog
 from llmplan.deployment import Deployment, check_context_window
 from llmplan.errors import InputError
-from llmplan.perf.serving import Load, LoadKind, predict
+from llmplan.perf.load import Load, LoadKind
+from llmplan.perf.serving import predict
 from llmplan.sizing.finetune import estimate_finetune_memory
 from llmplan.sizing.memory import estimate_memory
 from llmplan.validation.dataset import (

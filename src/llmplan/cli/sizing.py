@@ -21,7 +21,8 @@ from llmplan.cli.common import (
 )
 from llmplan.deployment import Deployment, check_context_window
 from llmplan.errors import InputError
-from llmplan.perf.serving import Load, LoadKind, PerfResult, predict
+from llmplan.perf.load import Load, LoadKind, PerfResult
+from llmplan.perf.serving import predict
 from llmplan.sizing.finetune import FinetuneMethod, estimate_finetune_memory
 from llmplan.sizing.memory import MemoryEstimate, estimate_memory
 

@@ -30,15 +30,9 @@ from statistics import NormalDist
 
 from llmplan.deployment import Deployment
 from llmplan.errors import InputError
-from llmplan.perf.serving import (
-    Load,
-    LoadKind,
-    PerfResult,
-    Schedule,
-    joining_prompt_tokens,
-    predict,
-    prefill_seconds,
-)
+from llmplan.perf.load import Load, LoadKind, PerfResult, Schedule
+from llmplan.perf.prefill import joining_prompt_tokens, prefill_seconds
+from llmplan.perf.serving import predict
 
 DATASET_LENGTH_CV = 1.0
 """Coefficient of variation of prompt and output lengths drawn from a chat dataset.
@@ -120,7 +114,7 @@ def _joining_prompt_tokens(
 ) -> float:
     """Prompt tokens of other requests prefilled in the same step as a request's own, at
     quantile ``q``: under Poisson arrivals their count is Poisson with mean ``rate x step``
-    (:func:`~llmplan.perf.serving.joining_prompt_tokens`)."""
+    (:func:`~llmplan.perf.prefill.joining_prompt_tokens`)."""
     if load.kind is not LoadKind.RATE or not load.request_rate:
         return 0.0
     from scipy.stats import poisson  # imported on first use: scipy is slow to import

@@ -1,131 +1,35 @@
 """Latency and throughput of one replica under a load, built from step times.
 
-Four kinds of load, as benchmarks run them:
-
-- ``batch``: ``batch`` requests start together and run in waves of what fits (the KV
-  cache and the engine's sequence limit): each wave is prefilled, then decoded together.
-- ``offline``: unlimited queued requests; the engine runs as many sequences as fit, in a
-  continuous-batching steady state.
-- ``concurrency``: closed-loop clients, each sending its next request when one ends; with
-  fixed lengths they stay in step (waves), with varied lengths they reach steady state.
-- ``rate``: open-loop Poisson arrivals at ``request_rate`` requests/s.
-
-Continuous batching is modelled in steady state: each step decodes one token for every
-running sequence and prefills the prompts that replace finished ones, ``b * input /
-output`` prompt tokens per step on average. Pipeline parallelism runs ``min(pp, b)``
-micro-batches in flight when the engine pipelines (``multi_gpu_split: tensor``); a layer
-split (llama.cpp) runs the stages one after another.
+Static batches and closed loops with fixed lengths run in synchronised waves (each wave
+prefilled, then decoded together); maximum-throughput, Poisson and dataset loads run in a
+continuous-batching steady state: each step decodes one token for every running sequence
+and prefills the prompts that replace finished ones, ``b * input / output`` prompt tokens
+per step on average. Pipeline parallelism runs ``min(pp, b)`` micro-batches in flight
+when the engine pipelines (``multi_gpu_split: tensor``); a layer split (llama.cpp) runs
+the stages one after another. Loads and results: :mod:`llmplan.perf.load`; prefill:
+:mod:`llmplan.perf.prefill`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
-from enum import StrEnum
+from dataclasses import replace
 
 from llmplan.deployment import Deployment
-from llmplan.errors import DoesNotFitError, InputError
+from llmplan.errors import DoesNotFitError
+from llmplan.perf.load import DEFAULT_FINITE_REQUESTS, Load, LoadKind, PerfResult, Schedule
+from llmplan.perf.prefill import (
+    first_token_after_decode_step,
+    joining_prompt_tokens,
+    prefill_chunk_steps,
+    prefill_seconds,
+    prompt_burst,
+    startup_burst,
+)
 from llmplan.perf.step import StepShape, StepTime, step_time
 from llmplan.sizing.memory import max_sequences
 
-DEFAULT_FINITE_REQUESTS = 1000
 RATE_RELATIVE_TOLERANCE = 1e-3
-
-
-class LoadKind(StrEnum):
-    BATCH = "batch"
-    OFFLINE = "offline"
-    CONCURRENCY = "concurrency"
-    RATE = "rate"
-
-
-@dataclass(frozen=True)
-class Load:
-    """A benchmark-style load on one replica. Token counts are per request (means).
-
-    ``fixed_lengths`` = False means lengths vary from request to request (a dataset such
-    as ShareGPT): requests then drift apart and a closed loop runs in a continuous-batching
-    steady state instead of synchronised waves.
-    """
-
-    kind: LoadKind
-    input_tokens: float
-    output_tokens: float
-    batch: int | None = None
-    request_rate: float | None = None
-    num_requests: int | None = None
-    fixed_lengths: bool = True
-
-    def __post_init__(self) -> None:
-        if self.input_tokens < 0 or not math.isfinite(self.input_tokens):
-            raise InputError("must be a finite number >= 0", field="input_tokens")
-        if self.output_tokens < 1 or not math.isfinite(self.output_tokens):
-            raise InputError("must be a finite number >= 1", field="output_tokens")
-        if self.kind in (LoadKind.BATCH, LoadKind.CONCURRENCY) and (self.batch or 0) < 1:
-            raise InputError(f"must be >= 1 for a {self.kind.value} load", field="batch")
-        rate = self.request_rate or 0.0
-        burst = math.isinf(rate) and bool(self.num_requests)  # all requests at once
-        if self.kind is LoadKind.RATE and not (rate > 0 and (math.isfinite(rate) or burst)):
-            raise InputError(
-                "must be a finite number > 0 requests/s (inf only with a number of requests)",
-                field="request_rate",
-            )
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """How the mean figures arose, for percentiles (``perf.percentiles``). Seconds.
-
-    ``waves``: ``prefill_s`` prefills a whole wave in ``prefill_groups`` steps and each
-    request of a static batch waits ``0..waves - 1`` waves of ``wave_s``; ``continuous``:
-    ``prefill_s`` is one request's own prefill, ``mixed_share`` the fraction of decode
-    steps that also carry prompt chunks (``mixed_step_s`` long, the others
-    ``decode_step_s``); ``overflow_wait_max_s`` is the wait of the last queued request
-    when requests arrive faster than the replica serves them, ``overflow_free_share`` the
-    share of those requests that find a free slot and do not wait; ``first_token_step_s``
-    the decode step that samples the first token after the prefill, for engines whose
-    prefill stops one token short (``first_token_from: decode_step``); ``burst_share`` the
-    share of a finite closed loop's requests that start it together and wait
-    ``burst_ttft_s`` on average for their first token."""
-
-    kind: str
-    prefill_s: float
-    prefill_groups: float
-    decode_step_s: float
-    mixed_step_s: float
-    mixed_share: float
-    wave_s: float = 0.0
-    waves: int = 1
-    closed_loop: bool = True
-    overflow_wait_max_s: float = 0.0
-    overflow_free_share: float = 0.0
-    first_token_step_s: float = 0.0
-    burst_share: float = 0.0
-    burst_ttft_s: float = 0.0
-
-
-@dataclass(frozen=True)
-class PerfResult:
-    """Predicted figures of one replica; latencies are means per request."""
-
-    ttft_ms: float
-    tpot_ms: float
-    e2e_latency_ms: float
-    makespan_ms: float
-    output_tokens_per_s: float
-    total_tokens_per_s: float
-    requests_per_s: float
-    prefill_tokens_per_s: float
-    batch: float
-    max_batch: int
-    queue_wait_ms: float
-    bound: str
-    mode: str
-    num_gpus: int
-    schedule: Schedule | None = None
-
-    def as_dict(self) -> dict[str, float | int | str]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "schedule"}
 
 
 def micro_batches(dep: Deployment, batch: float) -> float:
@@ -185,41 +89,6 @@ def _check_fits(dep: Deployment, max_batch: int, context: float) -> None:
             f"fit on {dep.num_gpus} x {dep.gpu.id} (tp={dep.tp}, pp={dep.pp}); "
             "use more GPUs, a smaller precision or a shorter context"
         )
-
-
-def first_token_after_decode_step(dep: Deployment) -> bool:
-    """Whether the engine's prefill stops one token short and a decode step samples the
-    first output token (TurboMind), rather than the prefill step itself."""
-    return dep.engine.first_token_from == "decode_step"
-
-
-def prefilled_tokens(dep: Deployment, input_tokens: float) -> float:
-    """Prompt tokens a prefill runs: the whole prompt (at least one token), or all but
-    its last when a decode step runs that one (:func:`first_token_after_decode_step`)."""
-    if first_token_after_decode_step(dep):
-        return max(0.0, input_tokens - 1.0)
-    return max(input_tokens, 1.0)
-
-
-def prefill_seconds(
-    dep: Deployment,
-    prompts: float,
-    input_tokens: float,
-    decode_seqs: float = 0.0,
-    decode_context: float = 0.0,
-) -> float:
-    """Time to prefill ``prompts`` prompts in one step (alongside ``decode_seqs``)."""
-    tokens = prefilled_tokens(dep, input_tokens)
-    if tokens <= 0 and decode_seqs <= 0:
-        return 0.0
-    shape = StepShape(
-        decode_seqs=decode_seqs,
-        decode_context=decode_context,
-        prefill_tokens=prompts * tokens,
-        prefill_seqs=prompts if tokens > 0 else 0.0,
-        prefill_context=max(tokens, 1.0),
-    )
-    return dep.pp * step_time(dep, shape).total_s
 
 
 def waves(
@@ -283,64 +152,6 @@ def waves(
             first_token_step_s=first_step,
         ),
     )
-
-
-@dataclass(frozen=True)
-class PromptBurst:
-    """``prompts`` prompts that reach an idle engine together, prefilled in ``groups``
-    steps of at most ``max_batched_tokens`` (``prefill_s`` in all); a prompt's first
-    token comes when its step ends, or, with ``first_token_from: decode_step``, after
-    the whole prefill and one decode step (``first_token_step_s``) for all. Seconds."""
-
-    prefill_s: float
-    groups: float
-    first_token_step_s: float
-
-    @property
-    def mean_ttft_s(self) -> float:
-        """Mean time from the burst to a prompt's first token."""
-        return self.prefill_s * (self.groups + 1) / (2 * self.groups) + self.first_token_step_s
-
-
-def prompt_burst(
-    dep: Deployment, prompts: float, input_tokens: float, decode_step_s: float
-) -> PromptBurst:
-    """How ``prompts`` prompts arriving together are prefilled (see :class:`PromptBurst`);
-    ``decode_step_s`` is the decode step that follows them."""
-    prefill = prefill_seconds(dep, prompts, input_tokens)
-    if first_token_after_decode_step(dep):
-        return PromptBurst(prefill, 1.0, decode_step_s)
-    tokens = prompts * max(input_tokens, 1.0)
-    groups = max(1.0, math.ceil(tokens / dep.engine.max_batched_tokens))
-    return PromptBurst(prefill, groups, 0.0)
-
-
-def prefill_chunk_steps(
-    dep: Deployment, running: float, input_tokens: float, out: float, *, queue_full: bool
-) -> float:
-    """Steps per generation of ``running`` sequences that carry prompt tokens.
-
-    Over the ``out`` steps a sequence lives, the engine prefills the ``running`` prompts
-    that replace finished ones. With a full queue (offline, or more clients than fit)
-    each such step carries as many prompt tokens as the token budget leaves beside the
-    decodes; otherwise prompts arrive ``running / out`` per step on average and are
-    prefilled as they come. Without chunked prefill a step holds whole prompts only.
-    Prompt steps come in bursts rather than spread evenly, so a MoE model's pure decode
-    steps touch only the experts their own tokens pick. Fractional: an average over many
-    generations."""
-    engine = dep.engine
-    prompt = max(input_tokens, 1.0)
-    budget = float(engine.max_batched_tokens)
-    if engine.chunked_prefill:
-        budget = max(1.0, budget - running)
-    arrivals = running / max(out, 1.0)
-    waiting = budget / prompt if queue_full else max(1.0, arrivals)
-    if engine.chunked_prefill:
-        per_step = min(budget, prompt * waiting)
-    else:
-        per_step = prompt * max(1.0, min(waiting, math.floor(budget / prompt)))
-    steps = running * prompt / per_step
-    return min(out, max(steps, arrivals))
 
 
 def continuous(dep: Deployment, load: Load, clients: float, max_batch: int) -> PerfResult:
@@ -416,31 +227,6 @@ def continuous(dep: Deployment, load: Load, clients: float, max_batch: int) -> P
             burst_ttft_s=burst_ttft,
         ),
     )
-
-
-def joining_prompt_tokens(
-    dep: Deployment, own_tokens: float, mean_prompt_tokens: float, arrivals: float
-) -> float:
-    """Prompt tokens of other requests prefilled in the same step as one of ``own_tokens``:
-    the ``arrivals`` prompts that came while the step before it ran, within what is left
-    of the engine's token budget."""
-    room = max(0.0, dep.engine.max_batched_tokens - own_tokens)
-    return min(arrivals * mean_prompt_tokens, room)
-
-
-def startup_burst(
-    dep: Deployment, load: Load, running: float, decode_step_s: float
-) -> tuple[float, float]:
-    """(share of the requests, their mean TTFT in s) that start a finite closed loop.
-
-    A benchmark with ``num_requests`` requests and ``running`` clients starts them all
-    at once on an idle engine: those first prompts are prefilled as one burst, then the
-    loop settles into its steady state. Open loops and unknown request counts: (0, 0)."""
-    closed = load.kind in (LoadKind.BATCH, LoadKind.CONCURRENCY)
-    if not closed or not load.num_requests:
-        return 0.0, 0.0
-    burst = prompt_burst(dep, running, load.input_tokens, decode_step_s)
-    return min(1.0, running / load.num_requests), burst.mean_ttft_s
 
 
 def _little_fixed_point(dep: Deployment, load: Load, rate: float, max_batch: int) -> float:

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 from llmplan.deployment import Deployment
 from llmplan.errors import LlmplanError
+from llmplan.perf.load import Load, LoadKind, PerfResult
 from llmplan.perf.percentiles import DATASET_LENGTH_CV, LatencyPercentiles, latency_percentiles
-from llmplan.perf.serving import Load, LoadKind, PerfResult, predict
+from llmplan.perf.serving import predict
 
 MAX_LOAD_FACTOR = 0.9
 """Default highest share of its maximum throughput a replica is planned to run at."""

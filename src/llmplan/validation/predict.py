@@ -28,8 +28,9 @@ from llmplan.catalog.loader import Catalog, normalise_name
 from llmplan.catalog.schema import InterconnectKind
 from llmplan.deployment import Deployment, pcie_only
 from llmplan.errors import LlmplanError
+from llmplan.perf.load import DEFAULT_FINITE_REQUESTS, Load, LoadKind, PerfResult
 from llmplan.perf.percentiles import latency_percentiles
-from llmplan.perf.serving import DEFAULT_FINITE_REQUESTS, Load, LoadKind, PerfResult, predict
+from llmplan.perf.serving import predict
 from llmplan.validation.dataset import Measurement, leading_number
 
 SHAREGPT_MEAN_INPUT_TOKENS = 230.0

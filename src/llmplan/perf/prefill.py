@@ -1,0 +1,135 @@
+"""Prefill: how long prompts take, alone or beside decodes, in bursts and in chunks.
+
+A prompt's first token comes from the step that finishes its prefill, or, for engines
+whose prefill stops one token short (TurboMind, ``first_token_from: decode_step``), from
+the decode step after every waiting prompt is prefilled. Prompts that reach an idle
+engine together are prefilled in groups of the engine's token budget; with continuous
+batching, prompt chunks share steps with decodes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from llmplan.deployment import Deployment
+from llmplan.perf.load import Load, LoadKind
+from llmplan.perf.step import StepShape, step_time
+
+
+def first_token_after_decode_step(dep: Deployment) -> bool:
+    """Whether the engine's prefill stops one token short and a decode step samples the
+    first output token (TurboMind), rather than the prefill step itself."""
+    return dep.engine.first_token_from == "decode_step"
+
+
+def prefilled_tokens(dep: Deployment, input_tokens: float) -> float:
+    """Prompt tokens a prefill runs: the whole prompt (at least one token), or all but
+    its last when a decode step runs that one (:func:`first_token_after_decode_step`)."""
+    if first_token_after_decode_step(dep):
+        return max(0.0, input_tokens - 1.0)
+    return max(input_tokens, 1.0)
+
+
+def prefill_seconds(
+    dep: Deployment,
+    prompts: float,
+    input_tokens: float,
+    decode_seqs: float = 0.0,
+    decode_context: float = 0.0,
+) -> float:
+    """Time to prefill ``prompts`` prompts in one step (alongside ``decode_seqs``)."""
+    tokens = prefilled_tokens(dep, input_tokens)
+    if tokens <= 0 and decode_seqs <= 0:
+        return 0.0
+    shape = StepShape(
+        decode_seqs=decode_seqs,
+        decode_context=decode_context,
+        prefill_tokens=prompts * tokens,
+        prefill_seqs=prompts if tokens > 0 else 0.0,
+        prefill_context=max(tokens, 1.0),
+    )
+    return dep.pp * step_time(dep, shape).total_s
+
+
+@dataclass(frozen=True)
+class PromptBurst:
+    """``prompts`` prompts that reach an idle engine together, prefilled in ``groups``
+    steps of at most ``max_batched_tokens`` (``prefill_s`` in all); a prompt's first
+    token comes when its step ends, or, with ``first_token_from: decode_step``, after
+    the whole prefill and one decode step (``first_token_step_s``) for all. Seconds."""
+
+    prefill_s: float
+    groups: float
+    first_token_step_s: float
+
+    @property
+    def mean_ttft_s(self) -> float:
+        """Mean time from the burst to a prompt's first token."""
+        return self.prefill_s * (self.groups + 1) / (2 * self.groups) + self.first_token_step_s
+
+
+def prompt_burst(
+    dep: Deployment, prompts: float, input_tokens: float, decode_step_s: float
+) -> PromptBurst:
+    """How ``prompts`` prompts arriving together are prefilled (see :class:`PromptBurst`);
+    ``decode_step_s`` is the decode step that follows them."""
+    prefill = prefill_seconds(dep, prompts, input_tokens)
+    if first_token_after_decode_step(dep):
+        return PromptBurst(prefill, 1.0, decode_step_s)
+    tokens = prompts * max(input_tokens, 1.0)
+    groups = max(1.0, math.ceil(tokens / dep.engine.max_batched_tokens))
+    return PromptBurst(prefill, groups, 0.0)
+
+
+def prefill_chunk_steps(
+    dep: Deployment, running: float, input_tokens: float, out: float, *, queue_full: bool
+) -> float:
+    """Steps per generation of ``running`` sequences that carry prompt tokens.
+
+    Over the ``out`` steps a sequence lives, the engine prefills the ``running`` prompts
+    that replace finished ones. With a full queue (offline, or more clients than fit)
+    each such step carries as many prompt tokens as the token budget leaves beside the
+    decodes; otherwise prompts arrive ``running / out`` per step on average and are
+    prefilled as they come. Without chunked prefill a step holds whole prompts only.
+    Prompt steps come in bursts rather than spread evenly, so a MoE model's pure decode
+    steps touch only the experts their own tokens pick. Fractional: an average over many
+    generations."""
+    engine = dep.engine
+    prompt = max(input_tokens, 1.0)
+    budget = float(engine.max_batched_tokens)
+    if engine.chunked_prefill:
+        budget = max(1.0, budget - running)
+    arrivals = running / max(out, 1.0)
+    waiting = budget / prompt if queue_full else max(1.0, arrivals)
+    if engine.chunked_prefill:
+        per_step = min(budget, prompt * waiting)
+    else:
+        per_step = prompt * max(1.0, min(waiting, math.floor(budget / prompt)))
+    steps = running * prompt / per_step
+    return min(out, max(steps, arrivals))
+
+
+def joining_prompt_tokens(
+    dep: Deployment, own_tokens: float, mean_prompt_tokens: float, arrivals: float
+) -> float:
+    """Prompt tokens of other requests prefilled in the same step as one of ``own_tokens``:
+    the ``arrivals`` prompts that came while the step before it ran, within what is left
+    of the engine's token budget."""
+    room = max(0.0, dep.engine.max_batched_tokens - own_tokens)
+    return min(arrivals * mean_prompt_tokens, room)
+
+
+def startup_burst(
+    dep: Deployment, load: Load, running: float, decode_step_s: float
+) -> tuple[float, float]:
+    """(share of the requests, their mean TTFT in s) that start a finite closed loop.
+
+    A benchmark with ``num_requests`` requests and ``running`` clients starts them all
+    at once on an idle engine: those first prompts are prefilled as one burst, then the
+    loop settles into its steady state. Open loops and unknown request counts: (0, 0)."""
+    closed = load.kind in (LoadKind.BATCH, LoadKind.CONCURRENCY)
+    if not closed or not load.num_requests:
+        return 0.0, 0.0
+    burst = prompt_burst(dep, running, load.input_tokens, decode_step_s)
+    return min(1.0, running / load.num_requests), burst.mean_ttft_s
