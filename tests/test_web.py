@@ -65,7 +65,8 @@ def test_page_and_assets_are_served_locally(client: TestClient) -> None:
     page = client.get("/")
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
-    assert "/web/static/app.js" in page.text and "/web/vendor/plotly.min.js" in page.text
+    assert 'type="module" src="/web/static/app.js"' in page.text
+    assert "/web/vendor/plotly.min.js" in page.text
     assert "http://" not in page.text and "https://" not in page.text  # nothing from the net
     for path, kind in (
         ("/web/static/app.js", "javascript"),
@@ -77,6 +78,25 @@ def test_page_and_assets_are_served_locally(client: TestClient) -> None:
         assert kind in response.headers["content-type"], path
     assert client.get("/web/static/missing.js").status_code == 404
     assert client.get("/web/static/../../api/app.py").status_code == 404
+
+
+def test_every_script_module_the_page_imports_is_served(client: TestClient) -> None:
+    """The page's scripts are ES modules: app.js imports the others by relative path, and
+    a browser runs a module only if it comes back as JavaScript."""
+    import re
+
+    seen: set[str] = set()
+    todo = ["app.js"]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        response = client.get(f"/web/static/{name}")
+        assert response.status_code == 200, name
+        assert "javascript" in response.headers["content-type"], name
+        todo.extend(re.findall(r'^import \{[^}]*\} from "\./([\w-]+\.js)";', response.text, re.M))
+    assert {"core.js", "editor.js", "plan.js", "simulate.js"} <= seen
 
 
 def test_the_page_is_not_in_the_api_schema(client: TestClient) -> None:
