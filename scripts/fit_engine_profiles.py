@@ -11,6 +11,7 @@ TGI, which has no rows, gets vLLM's values (same kernels).
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import sys
 from pathlib import Path
@@ -64,12 +65,14 @@ def main() -> None:
             f"how_obtained: {note} ",
             block,
         )
+        block = re.sub(r"\n    source_date: [^\n]*", f"\n    source_date: {dt.date.today()}", block)
         text = text[:start] + block + text[end:]
     if "vllm" in fitted:
         start, end = _block(text, "tgi")
         block = text[start:end]
         for name, value in fitted["vllm"].items():
             block = _set_field(block, name, value)
+        block = re.sub(r"\n    source_date: [^\n]*", f"\n    source_date: {dt.date.today()}", block)
         text = text[:start] + block + text[end:]
     if "--write" in sys.argv:
         ENGINES_FILE.write_text(text, encoding="utf-8")
