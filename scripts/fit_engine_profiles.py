@@ -36,6 +36,10 @@ def _set_field(block: str, name: str, value: float) -> str:
     return block.replace("\n    per_sequence_overhead_s", f"{line}\n    per_sequence_overhead_s", 1)
 
 
+def _dated_today(block: str) -> str:
+    return re.sub(r"\n    source_date: [^\n]*", f"\n    source_date: {dt.date.today()}", block)
+
+
 def main() -> None:
     catalog = bundled_catalog()
     prepared = prepare_all(read_measurements(bundled_measurements_path()), catalog)
@@ -65,14 +69,14 @@ def main() -> None:
             f"how_obtained: {note} ",
             block,
         )
-        block = re.sub(r"\n    source_date: [^\n]*", f"\n    source_date: {dt.date.today()}", block)
+        block = _dated_today(block)
         text = text[:start] + block + text[end:]
     if "vllm" in fitted:
         start, end = _block(text, "tgi")
         block = text[start:end]
         for name, value in fitted["vllm"].items():
             block = _set_field(block, name, value)
-        block = re.sub(r"\n    source_date: [^\n]*", f"\n    source_date: {dt.date.today()}", block)
+        block = _dated_today(block)
         text = text[:start] + block + text[end:]
     if "--write" in sys.argv:
         ENGINES_FILE.write_text(text, encoding="utf-8")
