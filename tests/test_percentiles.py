@@ -19,6 +19,7 @@ from llmplan.catalog.loader import bundled_catalog
 from llmplan.errors import InputError
 from llmplan.perf.load import Load, LoadKind
 from llmplan.perf.percentiles import latency_percentiles, lognormal_quantile
+from llmplan.perf.prefill import prefill_seconds
 from llmplan.perf.serving import capacity, predict
 from llmplan.validation.dataset import read_measurements
 from llmplan.validation.predict import Skip, metric_spec
@@ -203,3 +204,18 @@ def test_validate_reads_an_infinite_rate_and_refuses_negative_lengths(tmp_path: 
     assert [s.reason for s in result.skipped] == ["input_len '-5' is negative"]
     default, more = (r.predicted for r in result.results)
     assert more > 2 * default > 0
+
+
+def test_percentiles_of_an_infinite_rate_are_finite_and_ordered() -> None:
+    """Every request sent at once: the first ones share a full prefill step, later ones
+    wait for the queue; every percentile is a finite number and they rise with q."""
+    dep = deploy(LLAMA, "H100")
+    load = Load(LoadKind.RATE, 512, 128, request_rate=math.inf, num_requests=1000)
+    mean = predict(dep, load)
+    values = [latency_percentiles(dep, load, p, result=mean).ttft_ms for p in (1, 10, 50, 90, 99)]
+    assert all(math.isfinite(v) and v > 0 for v in values)
+    assert values == sorted(values)
+    assert values[0] <= mean.ttft_ms <= values[-1]
+    # even the first requests share their prefill step with a full token budget of others
+    full_step = prefill_seconds(dep, dep.engine.max_batched_tokens / 512, 512) * 1e3
+    assert values[0] >= full_step

@@ -117,9 +117,12 @@ def _joining_prompt_tokens(
     (:func:`~llmplan.perf.prefill.joining_prompt_tokens`)."""
     if load.kind is not LoadKind.RATE or not load.request_rate:
         return 0.0
+    expected = load.request_rate * step_s
+    if not math.isfinite(expected):  # every request at once: the step is full
+        return joining_prompt_tokens(dep, prompt, load.input_tokens, math.inf)
     from scipy.stats import poisson  # imported on first use: scipy is slow to import
 
-    others = float(poisson.ppf(q, load.request_rate * step_s))
+    others = float(poisson.ppf(q, expected))
     return joining_prompt_tokens(dep, prompt, load.input_tokens, others)
 
 
