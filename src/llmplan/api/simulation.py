@@ -22,11 +22,9 @@ from llmplan.deployment import Deployment
 from llmplan.errors import InputError, LlmplanError
 from llmplan.sim import (
     ClosedLoop,
-    FixedLength,
     GammaArrivals,
     HourlyArrivals,
     LengthDistribution,
-    LognormalLength,
     OpenLoop,
     PoissonArrivals,
     ReplicaModel,
@@ -36,6 +34,7 @@ from llmplan.sim import (
     find_max_rate,
     simulate,
 )
+from llmplan.sim.lengths import mean_p95_lengths
 
 Report = Callable[[float, str], None]
 #: Fields of the sim objects' errors, as named in the request.
@@ -54,17 +53,6 @@ class Simulation:
     workload: Workload | None  # None: search the largest rate meeting the SLO
     config: SimConfig
     seed: int
-
-
-def _lengths(name: str, mean: int, p95: float | None) -> LengthDistribution:
-    if mean < 1:
-        raise InputError(f"must be >= 1, got {mean}", field=name)
-    if p95 is None:
-        return FixedLength(mean)
-    try:
-        return LognormalLength.from_mean_p95(mean, p95)
-    except InputError as exc:
-        raise InputError(exc.message, field=f"{name.removesuffix('_tokens')}_p95") from None
 
 
 def _positive(name: str, value: float | None) -> None:
@@ -107,8 +95,8 @@ def _checked(request: SimulateRequest, catalog: Catalog, max_requests: int) -> S
             field="requests",
         )
     dep = deployment_of(request, request.gpu, catalog)
-    inputs = _lengths("input_tokens", request.input_tokens, request.input_p95)
-    outputs = _lengths("output_tokens", request.output_tokens, request.output_p95)
+    inputs = mean_p95_lengths("input_tokens", request.input_tokens, request.input_p95)
+    outputs = mean_p95_lengths("output_tokens", request.output_tokens, request.output_p95)
     workload = _workload(request, inputs, outputs)
     slo = SloTargets(
         ttft_ms=request.ttft_slo_ms, tpot_ms=request.tpot_slo_ms, percentile=request.percentile

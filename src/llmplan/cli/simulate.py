@@ -41,11 +41,9 @@ from llmplan.scenario import load_scenario
 from llmplan.scenario.workloads import InferenceWorkload
 from llmplan.sim import (
     ClosedLoop,
-    FixedLength,
     GammaArrivals,
     HourlyArrivals,
     LengthDistribution,
-    LognormalLength,
     MaxRate,
     OpenLoop,
     PoissonArrivals,
@@ -61,6 +59,7 @@ from llmplan.sim import (
     load_trace,
     simulate,
 )
+from llmplan.sim.lengths import mean_p95_lengths
 from llmplan.sim.scenario import open_loop_from, slo_from
 
 RateOpt = Annotated[
@@ -96,14 +95,7 @@ SloOpt = Annotated[float | None, typer.Option(help="Target, milliseconds.")]
 def _lengths(name: str, mean: int, p95: float | None, file: Path | None) -> LengthDistribution:
     if file is not None:
         return load_lengths(file)
-    if mean < 1:
-        raise InputError(f"must be >= 1, got {mean}", field=name)
-    if p95 is None:
-        return FixedLength(mean)
-    try:
-        return LognormalLength.from_mean_p95(mean, p95)
-    except InputError as exc:
-        raise InputError(exc.message, field=f"{name.removesuffix('_tokens')}_p95") from None
+    return mean_p95_lengths(name, mean, p95)
 
 
 def _hourly(text: str) -> HourlyArrivals:

@@ -23,12 +23,11 @@ from llmplan.catalog.schema import EngineProfile, GpuSpec, ModelSpec, WeightForm
 from llmplan.errors import ConfigurationError, InputError
 from llmplan.scenario.schema import (
     DEFAULT_CANDIDATE_GPUS,
-    FineTuneWorkload,
     GpuOverride,
-    InferenceWorkload,
     MeasuredThroughput,
     Scenario,
 )
+from llmplan.scenario.workloads import FineTuneWorkload, InferenceWorkload
 
 RecordT = TypeVar("RecordT", bound=BaseModel)
 

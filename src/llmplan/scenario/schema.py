@@ -30,32 +30,12 @@ from llmplan.cost.assumptions import FinanceAssumptions
 from llmplan.deployment import MAX_PARALLEL_DEGREE
 from llmplan.errors import UnknownNameError
 from llmplan.scenario._base import FieldValueError, ScenarioModel
-from llmplan.scenario.constraints import ComplianceTag, Constraints, DeploymentOption, Region
+from llmplan.scenario.constraints import Constraints, DeploymentOption
 from llmplan.scenario.workloads import (
     FineTuneWorkload,
     InferenceWorkload,
-    LengthDistribution,
-    Slo,
     Workload,
 )
-
-__all__ = [
-    "DEFAULT_CANDIDATE_GPUS",
-    "Candidates",
-    "ComplianceTag",
-    "Constraints",
-    "DeploymentOption",
-    "FineTuneWorkload",
-    "GpuOverride",
-    "InferenceWorkload",
-    "LengthDistribution",
-    "MeasuredThroughput",
-    "Overrides",
-    "Region",
-    "Scenario",
-    "Slo",
-    "Workload",
-]
 
 #: GPUs searched when ``candidates.gpus`` and ``constraints.gpu_allow`` are not given:
 #: current data-centre parts of each vendor, one inference card, and the two consumer

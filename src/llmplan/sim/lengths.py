@@ -143,6 +143,19 @@ class EmpiricalLength:
         return self.values[rng.integers(0, self.values.size, size=count)]
 
 
+def mean_p95_lengths(name: str, mean: int, p95: float | None) -> LengthDistribution:
+    """Token lengths given as a mean (fixed) or a mean and a 95th percentile (lognormal);
+    errors name ``name`` (e.g. ``input_tokens``) or its ``_p95`` companion."""
+    if mean < 1:
+        raise InputError(f"must be >= 1, got {mean}", field=name)
+    if p95 is None:
+        return FixedLength(mean)
+    try:
+        return LognormalLength.from_mean_p95(mean, p95)
+    except InputError as exc:
+        raise InputError(exc.message, field=f"{name.removesuffix('_tokens')}_p95") from None
+
+
 def load_lengths(path: Path) -> EmpiricalLength:
     """Lengths from a text file: one positive integer per line (``#`` comments, blank
     lines and a non-numeric first line as header are skipped)."""
