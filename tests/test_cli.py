@@ -468,6 +468,19 @@ def test_infinite_request_rate_is_refused(runner: CliRunner, home: Path) -> None
     assert "request_rate" in line
 
 
+def test_infinite_request_rate_with_a_number_of_requests(runner: CliRunner, home: Path) -> None:
+    """'inf' sends every request at once: a finite run drains, so it is predicted; the
+    later requests of a bigger run wait longer on average."""
+    base = ["perf", "--model", "meta-llama/Llama-3.1-8B", "--gpu", "H100", "--request-rate", "inf"]
+    small = ok_json(runner, [*base, "--requests", "500"])
+    large = ok_json(runner, [*base, "--requests", "5000"])
+    assert 0 < small["queue_wait_ms"] < large["queue_wait_ms"]
+    line = usage_error(
+        runner, ["perf", "--model", "meta-llama/Llama-3.1-8B", "--gpu", "H100", "--requests", "9"]
+    )
+    assert "requests" in line and "--request-rate" in line
+
+
 @pytest.mark.parametrize(
     "args",
     [

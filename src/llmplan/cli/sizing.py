@@ -222,6 +222,7 @@ def _load_from_options(
     offline: bool,
     request_rate: float | None,
     concurrency: int | None,
+    requests: int | None = None,
 ) -> Load:
     chosen = [
         n
@@ -239,8 +240,18 @@ def _load_from_options(
     _positive("output_tokens", output_tokens)
     if offline:
         return Load(LoadKind.OFFLINE, input_tokens, output_tokens)
+    if requests is not None and request_rate is None:
+        raise InputError("only with --request-rate (a finite run of arrivals)", field="requests")
+    if requests is not None:
+        _positive("requests", requests)
     if request_rate is not None:
-        return Load(LoadKind.RATE, input_tokens, output_tokens, request_rate=request_rate)
+        return Load(
+            LoadKind.RATE,
+            input_tokens,
+            output_tokens,
+            request_rate=request_rate,
+            num_requests=requests,
+        )
     if concurrency is not None:
         return Load(LoadKind.CONCURRENCY, input_tokens, output_tokens, batch=concurrency)
     return Load(
@@ -267,9 +278,16 @@ def perf_command(
         bool, typer.Option(help="Maximum throughput: the largest batch that fits.")
     ] = False,
     request_rate: Annotated[
-        float | None, typer.Option(help="Poisson arrivals, requests/s.")
+        float | None, typer.Option(help="Poisson arrivals, requests/s ('inf': all at once).")
     ] = None,
     concurrency: Annotated[int | None, typer.Option(help="Closed-loop clients.")] = None,
+    requests: Annotated[
+        int | None,
+        typer.Option(
+            help="Requests in the run with --request-rate (needed with 'inf'; default "
+            "1000 when arrivals outpace the replica)."
+        ),
+    ] = None,
     calibration: CalibrationOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -278,7 +296,7 @@ def perf_command(
         model, gpu, num_gpus, tp, pp, precision, kv_precision, engine, calibration
     )
     load = _load_from_options(
-        input_tokens, output_tokens, batch, offline, request_rate, concurrency
+        input_tokens, output_tokens, batch, offline, request_rate, concurrency, requests
     )
     check_context_window(deployment, input_tokens + output_tokens, "input_tokens")
     result = predict(deployment, load)
