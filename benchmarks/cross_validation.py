@@ -15,7 +15,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from llmplan.calibration import FITTED_FIELDS, MIN_ROWS, fit_update, log_errors, prepare_all
+from llmplan.calibration import MIN_ROWS, fitted_fields, fit_update, log_errors, prepare_all
 from llmplan.catalog.loader import bundled_catalog
 from llmplan.validation.dataset import bundled_measurements_path, read_measurements
 
@@ -28,10 +28,10 @@ def main() -> None:
     for source in sources:
         held = [p for p in prepared if p.row.source == source]
         rest = [p for p in prepared if p.row.source != source]
-        for engine_id in sorted({p.deployment.engine.id for p in held}):
-            train = [p for p in rest if p.deployment.engine.id == engine_id]
-            test = [p for p in held if p.deployment.engine.id == engine_id]
-            update = {name: prior for name, _, _, prior in FITTED_FIELDS}
+        for engine_id in sorted({p.deployment.engine.engine_family for p in held}):
+            train = [p for p in rest if p.deployment.engine.engine_family == engine_id]
+            test = [p for p in held if p.deployment.engine.engine_family == engine_id]
+            update = {name: prior for name, _, _, prior in fitted_fields()}
             if len(train) >= MIN_ROWS:
                 update = fit_update(train, update)
             for item, err in zip(test, log_errors(test, update), strict=True):

@@ -196,8 +196,10 @@ def test_volume_crossings_are_where_the_costs_meet() -> None:
         def gap(m: float, b: BreakEven = b) -> float:
             return recipes[b.option](finance, m).npv_usd - recipes[b.versus](finance, m).npv_usd
 
-        below, above = gap(k * 0.999), gap(k * 1.001)
-        assert below * above <= 0, b
+        # costs may step up and down (a hybrid's base fleet gains a replica while its
+        # burst shrinks), so the swap can be a narrow window: look for both signs close by
+        gaps = [gap(k * (1 + t)) for t in np.linspace(-1e-3, 1e-3, 401)]
+        assert min(gaps) <= 0 <= max(gaps), b
 
 
 def test_hybrid_at_the_peak_percentile_has_no_bursts() -> None:

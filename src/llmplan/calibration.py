@@ -16,29 +16,31 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from llmplan.catalog.loader import Catalog
+from llmplan.catalog.ranges import efficiency_ranges
 from llmplan.catalog.schema import EngineProfile
 from llmplan.deployment import Deployment
 from llmplan.errors import InputError, LlmplanError
 from llmplan.perf.load import Load
 from llmplan.validation.dataset import Measurement
+from llmplan.validation.envelope import envelope
 from llmplan.validation.predict import MetricSpec, Skip, metric_spec, metric_value, setup_for
 
-# (field, lower bound, upper bound, prior): efficiencies are fractions of datasheet
-# peaks, overheads are seconds. The priors are typical published figures (cuBLAS GEMMs
-# reach ~60-70 % of peak, decode kernels ~80 % of HBM bandwidth, NCCL ring all-reduce ~70 %
-# of link bandwidth, a CUDA-graph decode step pays a few ms of CPU and ~50 us per layer,
-# sampling and bookkeeping cost ~20 us per sequence per step); a weak pull towards them
-# keeps parameters the rows cannot tell apart physical.
-FITTED_FIELDS: tuple[tuple[str, float, float, float], ...] = (
-    ("compute_efficiency", 0.15, 0.95, 0.6),
-    ("bandwidth_efficiency", 0.3, 0.95, 0.8),
-    ("communication_efficiency", 0.05, 0.95, 0.7),
-    ("moe_efficiency", 0.05, 1.0, 0.7),
-    ("attention_efficiency", 0.2, 1.0, 0.8),
-    ("step_overhead_s", 0.0, 0.05, 0.002),
-    ("per_layer_overhead_s", 0.0, 0.0005, 0.00005),
-    ("per_sequence_overhead_s", 0.0, 0.005, 0.00002),
-)
+Field = tuple[str, float, float, float]
+"""(engine-profile field, lower bound, upper bound, prior)."""
+
+
+def fitted_fields() -> tuple[Field, ...]:
+    """The factors calibration moves, with their physical ranges and typical values
+    (``data/efficiency-ranges.yaml``, each with its published source)."""
+    return tuple((r.field, r.low, r.high, r.typical) for r in efficiency_ranges())
+
+
+def __getattr__(name: str) -> tuple[Field, ...]:
+    if name == "FITTED_FIELDS":  # the ranges are data; read them when asked, not at import
+        return fitted_fields()
+    raise AttributeError(name)
+
+
 PRIOR_WEIGHT = 3.0
 """Pull of each prior, against the rows' robust log errors. Chosen by leave-one-source-out
 cross-validation (``benchmarks/cross_validation.py``; held-out median APE overall 23.3 %
@@ -54,6 +56,8 @@ class PreparedRow:
     deployment: Deployment
     load: Load
     metric: MetricSpec
+    outlier: str | None = None
+    """Why no physical value of the factors explains the row (it is left out of fits)."""
 
 
 @dataclass(frozen=True)
@@ -79,8 +83,18 @@ def prepare_all(rows: Sequence[Measurement], catalog: Catalog) -> list[PreparedR
             deployment, load = setup_for(row, catalog)
         except Skip:
             continue
-        prepared.append(PreparedRow(row, deployment, load, spec))
+        prepared.append(
+            PreparedRow(row, deployment, load, spec, _outlier(row, deployment, load, spec))
+        )
     return prepared
+
+
+def _outlier(row: Measurement, dep: Deployment, load: Load, spec: MetricSpec) -> str | None:
+    try:
+        bounds = envelope(dep, load, spec, row)
+    except LlmplanError:
+        return None
+    return bounds.outlier_reason(row.value, spec.family)
 
 
 def log_errors(
@@ -106,9 +120,6 @@ def median_ape(errors: np.ndarray) -> float:
     return float(np.median(np.abs(np.expm1(errors)))) if errors.size else float("nan")
 
 
-Field = tuple[str, float, float, float]
-
-
 def identifiable_fields(prepared: Sequence[PreparedRow]) -> list[Field]:
     """Fields the rows can inform: MoE and communication only if some rows exercise them."""
     has_moe = any(p.deployment.model.moe is not None for p in prepared)
@@ -118,7 +129,7 @@ def identifiable_fields(prepared: Sequence[PreparedRow]) -> list[Field]:
         skip.add("moe_efficiency")
     if not has_comm:
         skip.add("communication_efficiency")
-    return [f for f in FITTED_FIELDS if f[0] not in skip]
+    return [f for f in fitted_fields() if f[0] not in skip]
 
 
 def _update(fields: Sequence[Field], params: Sequence[float] | np.ndarray) -> dict[str, float]:
@@ -143,8 +154,9 @@ def fit_update(
 ) -> dict[str, float]:
     """Efficiencies and overheads (field -> value) that best fit ``prepared`` rows, applied
     alike to each row's own engine profile. ``start`` defaults to the priors; ``priors``
-    (default: the generic ones of :data:`FITTED_FIELDS`) is what the fit is pulled towards,
+    (default: the generic ones of :func:`fitted_fields`) is what the fit is pulled towards,
     e.g. an already calibrated profile when few new rows refine it."""
+    prepared = [p for p in prepared if p.outlier is None] or list(prepared)
     fields = identifiable_fields(prepared)
     if priors:
         fields = [(n, lo, hi, min(max(priors.get(n, p), lo), hi)) for n, lo, hi, p in fields]
@@ -171,7 +183,7 @@ def fit_engine(prepared: Sequence[PreparedRow], engine: EngineProfile) -> Calibr
             f"calibration needs at least {MIN_ROWS}",
             field="engine",
         )
-    current = {name: float(getattr(engine, name)) for name, *_ in FITTED_FIELDS}
+    current = {name: float(getattr(engine, name)) for name, *_ in fitted_fields()}
     before = log_errors(prepared, current)
     update = fit_update(prepared)
     after = log_errors(prepared, update)
@@ -191,10 +203,12 @@ class EngineCalibration:
     holdout_rows: int
     holdout_ape_before: float
     holdout_ape_after: float
+    outliers: tuple[PreparedRow, ...] = ()
+    """Rows no physical value of the factors explains: left out of the fit and the errors."""
 
 
 def _current(engine: EngineProfile) -> dict[str, float]:
-    return {name: float(getattr(engine, name)) for name, *_ in FITTED_FIELDS}
+    return {name: float(getattr(engine, name)) for name, *_ in fitted_fields()}
 
 
 def calibrate_engine(
@@ -217,6 +231,14 @@ def calibrate_engine(
         )
     if not 0 <= holdout_fraction < 1:
         raise InputError("must be in [0, 1)", field="holdout_fraction")
+    outliers = tuple(p for p in prepared if p.outlier is not None)
+    prepared = [p for p in prepared if p.outlier is None]
+    if len(prepared) < MIN_ROWS:
+        raise InputError(
+            f"engine '{engine.id}' has {len(prepared)} rows inside the physical envelope "
+            f"({len(outliers)} outliers); calibration needs at least {MIN_ROWS}",
+            field="engine",
+        )
     current = _current(engine)
     order = rng.permutation(len(prepared))
     held = min(len(prepared) - MIN_ROWS, round(holdout_fraction * len(prepared)))
@@ -228,12 +250,17 @@ def calibrate_engine(
         holdout_before = median_ape(log_errors(test, current))
         holdout_after = median_ape(log_errors(test, trained))
     update = fit_update(prepared, current, priors=current)
+    before = median_ape(log_errors(prepared, current))
+    after = median_ape(log_errors(prepared, update))
+    if after > before:  # the robust loss improved but the typical row did not: keep what was
+        update, after = current, before
     return EngineCalibration(
         engine.model_copy(update=update),
         len(prepared),
-        median_ape(log_errors(prepared, current)),
-        median_ape(log_errors(prepared, update)),
+        before,
+        after,
         len(test),
         holdout_before,
         holdout_after,
+        outliers,
     )

@@ -38,6 +38,8 @@ class Deployment:
     interconnect: InterconnectProfile
     tp: int = 1
     pp: int = 1
+    scale_out: InterconnectProfile | None = None
+    """The network between nodes, used by collectives of a replica wider than a node."""
 
     def __post_init__(self) -> None:
         for name, value in (("tp", self.tp), ("pp", self.pp)):
@@ -142,6 +144,7 @@ class Deployment:
             engine=engine_for_platform(catalog, engine, gpu_spec),
             tp=tp,
             pp=pp,
+            scale_out=catalog.interconnects.get(InterconnectKind.INFINIBAND),
         )
 
 
@@ -149,9 +152,9 @@ def engine_for_platform(catalog: Catalog, engine: str, gpu: GpuSpec) -> EnginePr
     """The engine's profile, or its ROCm build's (``<id>-rocm``) on AMD GPUs if there is one."""
     profile = catalog.engine(engine)
     if gpu.vendor == "AMD" and profile.platform != "rocm":
-        rocm_id = f"{profile.id}-rocm"
-        if rocm_id in catalog.engines.ids():
-            return catalog.engine(rocm_id)
+        for rocm_id in (f"{profile.id}-rocm", f"{profile.engine_family}-rocm"):
+            if rocm_id in catalog.engines.ids():
+                return catalog.engine(rocm_id)
     return profile
 
 

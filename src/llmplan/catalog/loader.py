@@ -100,6 +100,21 @@ class Registry(Generic[RecordT]):
         return list(found.values())
 
 
+_RELEASE = re.compile(r"(?<![\d.])(\d+\.\d+(?:\.\d+)?)")
+_YEAR = re.compile(r"\b(20\d\d)\b")
+
+
+def _release_number(text: str) -> str | None:
+    """'0.6.3' out of '0.6.3.post2.dev308 (CUDA)'; None when no release is printed."""
+    match = _RELEASE.search(text)
+    return match.group(1) if match else None
+
+
+def _year(text: str) -> int | None:
+    match = _YEAR.search(text)
+    return int(match.group(1)) if match else None
+
+
 def _id_of(record: BaseModel) -> str:
     value = getattr(record, "id", None) or getattr(record, "kind", "")
     return str(value)
@@ -135,6 +150,22 @@ class Catalog:
 
     def engine(self, name: str) -> EngineProfile:
         return self.engines.get(name, field_name="engine")
+
+    def engine_era(self, name: str, version_text: str) -> EngineProfile:
+        """The profile of engine ``name``'s era that ``version_text`` (as a measurement
+        prints it: '0.6.3.post2', '1.0 (PyTorch backend)', '2023 commits') belongs to:
+        by release number when one is printed, else by year; the named profile when
+        neither matches an era."""
+        named = self.engine(name)
+        eras = [e for e in self.engines if e.engine_family == named.engine_family]
+        eras = [e for e in eras if e.platform == named.platform]
+        if release := _release_number(version_text):
+            matches = [e for e in eras if e.versions is not None and e.covers(release)]
+        elif year := _year(version_text):
+            matches = [e for e in eras if year in e.years]
+        else:
+            matches = []
+        return matches[0] if matches else named
 
     def interconnect(self, kind: InterconnectKind) -> InterconnectProfile:
         return self.interconnects[kind]

@@ -12,6 +12,8 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated, Literal
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 PositiveFloat = Annotated[float, Field(gt=0)]
@@ -39,12 +41,19 @@ class ComputeDtype(StrEnum):
 
 
 class InterconnectKind(StrEnum):
-    """How GPUs of one node talk to each other for tensor-parallel all-reduce."""
+    """How GPUs talk to each other for tensor-parallel all-reduce.
+
+    ``pcie`` is PCIe with peer-to-peer transfers (data-centre and workstation cards);
+    ``pcie-host`` is PCIe without them (GeForce cards: NCCL stages through host memory);
+    ``infiniband`` is the scale-out network between nodes (InfiniBand or RoCE).
+    """
 
     NVLINK = "nvlink"
     NVLINK_BRIDGE = "nvlink-bridge"
     INFINITY_FABRIC = "infinity-fabric"
     PCIE = "pcie"
+    PCIE_HOST = "pcie-host"
+    INFINIBAND = "infiniband"
     ETHERNET = "ethernet"
     UNIFIED_MEMORY = "unified-memory"
 
@@ -223,6 +232,21 @@ class KvFormat(_Record):
     source_date: dt.date
 
 
+class FitRecord(_Record):
+    """How an engine profile's factors were fitted (``scripts/fit_engine_profiles.py``):
+    the development set's SHA-256, the code version, the rows used and left out as
+    outliers, the prior weight, and each factor's (low, high, typical) range."""
+
+    dataset_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    code_version: str = Field(min_length=1)
+    rows: NonNegativeInt
+    outliers: NonNegativeInt
+    median_ape: Annotated[float, Field(ge=0)]
+    prior_weight: Annotated[float, Field(ge=0)]
+    ranges: dict[str, tuple[float, float, float]]
+    fitted_on: dt.date
+
+
 class EngineProfile(_Record):
     """Efficiency factors of a serving engine, used by the performance model.
 
@@ -251,11 +275,22 @@ class EngineProfile(_Record):
     stops one token short and the first decode step after every waiting prompt has been
     prefilled runs that token and samples the first output (TurboMind's context
     decoding). ``how_obtained`` says where the numbers come from.
+
+    Engine eras: ``family`` names the engine a profile is one era of (default: its own
+    id), ``versions`` the releases it covers as a PEP 440 specifier (``"<0.8"``,
+    ``">=1.0"``), ``years`` the calendar years those releases came out (for measurements
+    that print only a date). Each family's profile whose id is the family's own is the
+    current era, used when planning. ``fitted_values_from`` names the profile whose
+    fitted factors this one takes (an era or engine without measurements of its own).
     """
 
     id: str
     name: str
     aliases: tuple[str, ...] = ()
+    family: str | None = None
+    versions: str | None = None
+    years: tuple[int, ...] = ()
+    fitted_values_from: str | None = None
     compute_efficiency: Annotated[float, Field(gt=0, le=1)]
     bandwidth_efficiency: Annotated[float, Field(gt=0, le=1)]
     communication_efficiency: Annotated[float, Field(gt=0, le=1)]
@@ -279,18 +314,67 @@ class EngineProfile(_Record):
     memory_fraction_of: Literal["total", "free"] = "total"
     how_obtained: str = Field(min_length=8)
     source_date: dt.date
+    fit: FitRecord | None = None
+
+    @model_validator(mode="after")
+    def _check_versions(self) -> EngineProfile:
+        if self.versions is not None:
+            try:
+                SpecifierSet(self.versions)
+            except InvalidSpecifier:
+                raise ValueError(
+                    f"engine {self.id}: versions '{self.versions}' is not a version "
+                    "specifier such as '<0.8' or '>=1.0'"
+                ) from None
+        return self
+
+    @property
+    def engine_family(self) -> str:
+        """The engine this profile is an era of (its own id for a current profile)."""
+        return self.family or self.id
+
+    def covers(self, version: str) -> bool:
+        """True if release ``version`` (e.g. '0.6.3') falls in this era's range."""
+        if self.versions is None:
+            return True
+        try:
+            return Version(version) in SpecifierSet(self.versions)
+        except InvalidVersion:
+            return False
+
+
+class CollectivePath(_Record):
+    """One all-reduce algorithm as an alpha-beta model.
+
+    Time for ``n`` GPUs and a message of ``S`` bytes:
+    ``latency_us_2_gpus + latency_us_per_extra_gpu * (n - 2)`` (alpha, microseconds) plus
+    ``traffic(S, n) / (link unidirectional bandwidth x bandwidth_fraction)`` (beta).
+    """
+
+    latency_us_2_gpus: Annotated[float, Field(ge=0, le=1000)]
+    latency_us_per_extra_gpu: Annotated[float, Field(ge=0, le=100)]
+    bandwidth_fraction: Annotated[float, Field(gt=0, le=1)]
 
 
 class InterconnectProfile(_Record):
-    """Collective-communication figures of one interconnect kind.
+    """Collective-communication figures of one interconnect kind, from microbenchmarks.
 
     ``unidirectional_fraction`` converts the vendor's aggregate (bidirectional) figure
-    into the bandwidth one ring all-reduce step can use; ``allreduce_latency_us`` is the
-    fixed cost of one small all-reduce (launch and synchronisation).
+    into one direction's bandwidth. ``low_latency`` is the small-message path engines use
+    in decode (one-shot custom all-reduce kernels, NCCL's LL protocol): every GPU reads
+    the whole message of each peer. ``ring`` is the bandwidth path for large messages
+    (ring / two-shot: each GPU moves 2(n-1)/n of the message). ``link_bandwidth_gbps``
+    is the per-GPU link of a kind that is not the GPU's own node link (the network
+    between nodes), aggregate bidirectional like the GPU catalog's figures.
+    ``mesh_links``: on a fully connected mesh (no switch) each GPU's bandwidth is split
+    over this many point-to-point links, and a collective over n GPUs uses n - 1 of them.
     """
 
     kind: InterconnectKind
     unidirectional_fraction: Annotated[float, Field(gt=0, le=1)]
-    allreduce_latency_us: Annotated[float, Field(ge=0)]
+    low_latency: CollectivePath
+    ring: CollectivePath
+    link_bandwidth_gbps: PositiveFloat | None = None
+    mesh_links: PositiveInt | None = None
     source: str = Field(min_length=8)
     source_date: dt.date

@@ -38,7 +38,7 @@ def calibrate_command(
     json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Fit the engine efficiencies to measurements; report errors before and after."""
-    from llmplan.calibration import MIN_ROWS, calibrate_engine, prepare_all
+    from llmplan.calibration import MIN_ROWS, calibrate_engine, fitted_fields, prepare_all
     from llmplan.catalog.calibration_file import CalibrationProfile, save_calibration
     from llmplan.validation.dataset import read_measurements
 
@@ -46,7 +46,7 @@ def calibrate_command(
     prepared = prepare_all(read_measurements(measurements), cat)
     by_engine: dict[str, list[Any]] = {}
     for item in prepared:
-        by_engine.setdefault(item.deployment.engine.id, []).append(item)
+        by_engine.setdefault(item.deployment.engine.engine_family, []).append(item)
     usable = {k: v for k, v in by_engine.items() if len(v) >= MIN_ROWS}
     if not usable:
         counts = ", ".join(f"{k}: {len(v)}" for k, v in by_engine.items()) or "none"
@@ -65,13 +65,16 @@ def calibrate_command(
         created=dt.date.today(),
         rows=sum(r.rows for r in results),
         engines=tuple(
-            r.engine.model_copy(
+            era.model_copy(
                 update={
+                    **{name: getattr(r.engine, name) for name, *_ in fitted_fields()},
                     "how_obtained": f"llmplan calibrate on {r.rows} rows of {measurements.name}",
                     "source_date": dt.date.today(),
                 }
             )
             for r in results
+            for era in cat.engines
+            if era.engine_family == r.engine.engine_family and era.platform == r.engine.platform
         ),
     )
     save_calibration(profile, out)
@@ -86,6 +89,10 @@ def calibrate_command(
                 "holdout_rows": r.holdout_rows,
                 "holdout_median_ape_before": r.holdout_ape_before,
                 "holdout_median_ape_after": r.holdout_ape_after,
+                "outliers": [
+                    {"line": o.row.line, "metric": o.row.metric, "reason": o.outlier}
+                    for o in r.outliers
+                ],
             }
             for r in results
         ],
@@ -109,3 +116,8 @@ def calibrate_command(
         )
     console.print(table)
     console.print("median absolute percentage error; use it with --calibration " + str(out))
+    for r in results:
+        for o in r.outliers:
+            console.print(
+                f"outlier, left out of the fit: line {o.row.line} {o.row.metric}: {o.outlier}"
+            )

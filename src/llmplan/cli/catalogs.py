@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from llmplan.catalog.loader import normalise_name
-from llmplan.catalog.schema import ComputeDtype
+from llmplan.catalog.schema import ComputeDtype, EngineProfile
 from llmplan.catalog.user import import_model
 from llmplan.cli.common import catalog, console, handle_errors, print_json, user_home
 from llmplan.sizing.params import count_params
@@ -155,6 +155,7 @@ def engines_list(json_out: JsonOpt = False) -> None:
     table = Table(title="Engine profiles")
     for column in (
         "id",
+        "era (versions)",
         "compute eff.",
         "bandwidth eff.",
         "step overhead ms",
@@ -165,6 +166,7 @@ def engines_list(json_out: JsonOpt = False) -> None:
     for e in engines:
         table.add_row(
             e.id,
+            _era(e),
             f"{e.compute_efficiency:.2f}",
             f"{e.bandwidth_efficiency:.2f}",
             f"{e.step_overhead_s * 1e3:.2f}",
@@ -172,6 +174,14 @@ def engines_list(json_out: JsonOpt = False) -> None:
             e.how_obtained,
         )
     console.print(table)
+
+
+def _era(engine: EngineProfile) -> str:
+    """'vllm <0.8' for an era; 'vllm >=0.8 (current)' for a family's planning default."""
+    if engine.versions is None:
+        return ""
+    current = " (current)" if engine.id == engine.engine_family else ""
+    return f"{engine.engine_family} {engine.versions}{current}"
 
 
 def _print_record(title: str, payload: dict[str, object]) -> None:

@@ -7,6 +7,7 @@ from collections import Counter
 from rich.table import Table
 
 from llmplan.cli.common import console
+from llmplan.validation.envelope import OUTLIER_CAUSES
 from llmplan.validation.summary import ErrorStats, ValidationReport
 
 MAX_SKIP_REASONS = 12
@@ -27,6 +28,7 @@ def validation_payload(report: ValidationReport) -> dict[str, object]:
             "measured": r.row.value,
             "predicted": r.predicted,
             "ape": r.ape,
+            "outlier": r.outlier,
         }
         for r in report.results
     ]
@@ -75,6 +77,7 @@ def render_validation(report: ValidationReport, by: str) -> None:
         groups = {}
     if groups:
         console.print(_stats_table(f"By {by}", groups))
+    _print_outliers(report)
     reasons = Counter(s.reason for s in report.skipped)
     if reasons:
         table = Table(title=f"{len(report.skipped)} rows skipped", title_justify="left")
@@ -83,3 +86,23 @@ def render_validation(report: ValidationReport, by: str) -> None:
         for reason, count in reasons.most_common(MAX_SKIP_REASONS):
             table.add_row(str(count), reason)
         console.print(table)
+
+
+def _print_outliers(report: ValidationReport) -> None:
+    """Rows no physical value of the engine factors explains, grouped by source."""
+    outliers = report.outliers
+    if not outliers:
+        return
+    by_source = Counter((r.row.source, r.row.engine, r.row.engine_version) for r in outliers)
+    table = Table(
+        title=f"{len(outliers)} rows outside the physical envelope (left out of calibration)",
+        title_justify="left",
+    )
+    for column in ("rows", "source", "engine", "first reason"):
+        table.add_column(column, justify="right" if column == "rows" else "left")
+    for (source, engine, version), count in by_source.most_common(MAX_SKIP_REASONS):
+        first = next(r for r in outliers if r.row.source == source and r.row.engine == engine)
+        table.add_row(str(count), source[:70], f"{engine} {version}".strip(), first.outlier or "")
+    console.print(table)
+    for direction, causes in OUTLIER_CAUSES.items():
+        console.print(f"{direction} than physics allows: {causes}")

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from llmplan.catalog.schema import InterconnectProfile
 from llmplan.deployment import Deployment
+from llmplan.perf.collectives import allreduce_time_s, send_time_s
 from llmplan.sizing.memory import (
     ACTIVATION_BYTES_PER_ELEMENT,
     attention_data_parallel,
@@ -203,23 +205,30 @@ def _roofline(
 
 
 def communication_time_s(dep: Deployment, tokens: float) -> float:
-    """Tensor-parallel all-reduces and pipeline hand-offs of one stage for one step."""
+    """Tensor-parallel all-reduces (two per layer) and pipeline hand-offs of one stage
+    for one step (:mod:`llmplan.perf.collectives`). A tensor-parallel group wider than a
+    node runs its all-reduces at the scale-out network's pace, and pipeline hand-offs
+    cross it when the replica spans nodes."""
     model = dep.model
-    link = dep.gpu.interconnect_bandwidth_gbps * 1e9
-    profile = dep.interconnect
-    usable = link * profile.unidirectional_fraction * dep.engine.communication_efficiency
     message = tokens * model.hidden_size * ACTIVATION_BYTES_PER_ELEMENT
     layers = model.num_layers / dep.pp
-    # the engine's collective efficiency covers the whole collective: its latency (kernel
-    # launch, synchronisation of the ranks) stretches as its bandwidth share shrinks
-    latency_s = profile.allreduce_latency_us * 1e-6 / dep.engine.communication_efficiency
+    efficiency = dep.engine.communication_efficiency
     seconds = 0.0
     if dep.tp > 1:
-        ring = 2.0 * (dep.tp - 1) / dep.tp * message / usable
-        seconds += 2 * layers * (latency_s + ring)
+        profile, link = _link_for(dep, spans_nodes=dep.tp > dep.gpu.max_gpus_per_node)
+        seconds += 2 * layers * allreduce_time_s(profile, link, dep.tp, message, efficiency)
     if dep.pp > 1:
-        seconds += latency_s + message / usable
+        profile, link = _link_for(dep, spans_nodes=dep.num_gpus > dep.gpu.max_gpus_per_node)
+        seconds += send_time_s(profile, link, message, efficiency)
     return seconds
+
+
+def _link_for(dep: Deployment, *, spans_nodes: bool) -> tuple[InterconnectProfile, float]:
+    """The interconnect profile and its aggregate GB/s per GPU for a collective."""
+    network = dep.scale_out
+    if spans_nodes and network is not None and network.link_bandwidth_gbps is not None:
+        return network, network.link_bandwidth_gbps
+    return dep.interconnect, dep.gpu.interconnect_bandwidth_gbps
 
 
 def step_time(dep: Deployment, shape: StepShape) -> StepTime:

@@ -255,9 +255,10 @@ def _declared_requests(row: Measurement) -> int | None:
 
 
 def engine_for(row: Measurement, catalog: Catalog) -> str:
-    """Id of the engine profile a row uses (``generic`` for engines without a profile)."""
+    """Id of the engine profile a row uses: the era of its ``engine_version``
+    (``generic`` for engines without a profile)."""
     if normalise_name(row.engine) in _engine_ids(catalog):
-        return catalog.engine(row.engine).id
+        return catalog.engine_era(row.engine, row.engine_version).id
     return "generic"
 
 
@@ -279,7 +280,8 @@ def setup_for(row: Measurement, catalog: Catalog) -> tuple[Deployment, Load]:
         )
     except LlmplanError as exc:
         raise Skip(str(exc)) from None
-    if _declared_pcie_only(row) and deployment.gpu.interconnect is not InterconnectKind.PCIE:
+    pcie_kinds = (InterconnectKind.PCIE, InterconnectKind.PCIE_HOST)
+    if _declared_pcie_only(row) and deployment.gpu.interconnect not in pcie_kinds:
         deployment = over_pcie(deployment, catalog)
     settings = _declared_engine_settings(row)
     if _ATTENTION_DP.search(row.notes) and deployment.model.moe is not None:

@@ -11,8 +11,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from llmplan.catalog.loader import Catalog
+from llmplan.deployment import Deployment
+from llmplan.errors import LlmplanError
+from llmplan.perf.load import Load
 from llmplan.validation.dataset import Measurement
-from llmplan.validation.predict import Skip, predict_row
+from llmplan.validation.envelope import envelope
+from llmplan.validation.predict import MetricSpec, Skip, metric_spec, metric_value, setup_for
 
 FAMILIES = ("throughput", "ttft", "tpot", "e2e")
 WITHIN = 0.25
@@ -23,6 +27,9 @@ class RowResult:
     row: Measurement
     family: str
     predicted: float
+    outlier: str | None = None
+    """Why no physical value of the engine factors explains the row (see
+    :mod:`llmplan.validation.envelope`); None for rows inside the envelope."""
 
     @property
     def ape(self) -> float:
@@ -91,7 +98,13 @@ class ValidationReport:
         summary["coverage"] = self.coverage
         summary["rows"] = self.total_rows
         summary["predicted"] = len(self.results)
+        summary["outliers"] = len(self.outliers)
         return summary
+
+    @property
+    def outliers(self) -> list[RowResult]:
+        """Rows outside the physical envelope, with the reason."""
+        return [r for r in self.results if r.outlier is not None]
 
 
 def validate(rows: Iterable[Measurement], catalog: Catalog) -> ValidationReport:
@@ -100,11 +113,24 @@ def validate(rows: Iterable[Measurement], catalog: Catalog) -> ValidationReport:
     skipped: list[SkippedRow] = []
     for row in rows:
         try:
-            predicted, family = predict_row(row, catalog)
+            spec = metric_spec(row.metric)
+            deployment, load = setup_for(row, catalog)
+            predicted = metric_value(deployment, load, spec, row)
         except Skip as reason:
             skipped.append(SkippedRow(row, str(reason)))
             continue
-        results.append(RowResult(row, family, predicted))
+        except LlmplanError as exc:
+            skipped.append(SkippedRow(row, str(exc)))
+            continue
+        outlier = _outlier_reason(row, deployment, load, spec)
+        results.append(RowResult(row, spec.family, predicted, outlier))
     families = {f: ErrorStats.of([r.ape for r in results if r.family == f]) for f in FAMILIES}
     overall = ErrorStats.of([r.ape for r in results])
     return ValidationReport(results, skipped, families, overall)
+
+
+def _outlier_reason(row: Measurement, dep: Deployment, load: Load, spec: MetricSpec) -> str | None:
+    try:
+        return envelope(dep, load, spec, row).outlier_reason(row.value, spec.family)
+    except LlmplanError:
+        return None
