@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -9,7 +10,7 @@ import typer
 
 from llmplan.catalog.loader import Catalog
 from llmplan.cli import bench, calibrate, catalogs, plan_view, prices, serve, simulate, sizing
-from llmplan.cli.common import CalibrationOpt, console, error_console, handle_errors, print_json
+from llmplan.cli.common import CalibrationOpt, console, handle_errors, print_json
 from llmplan.errors import InputError
 from llmplan.validation.dataset import Measurement, bundled_measurements_path, read_measurements
 from llmplan.validation.summary import validate as run_validation
@@ -100,14 +101,14 @@ def _cross_validate(
 
     def progress(done: int, total: int) -> None:
         if not json_out:
-            error_console.print(f"\r{done}/{total} refits", end="")
+            end = "\n" if done == total else ""
+            sys.stderr.write(f"\r{done}/{total} refits (one per source and engine){end}")
+            sys.stderr.flush()
 
-    result = cross_validate(rows, cat, workers=workers, progress=progress)
-    summary = summarise(result)
+    summary = summarise(cross_validate(rows, cat, workers=workers, progress=progress))
     if json_out:
         print_json(summary.as_dict())
         return
-    error_console.print()
     render_cross_validation(summary)
 
 
