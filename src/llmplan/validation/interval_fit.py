@@ -144,6 +144,7 @@ def build_table(
 ) -> IntervalTable:
     """The interval table of ``cv``'s residuals, with its provenance."""
     coverage = held_out_coverage(cv.residuals, min_rows, min_sources).get("overall")
+    coverage = None if coverage is None else round(coverage, DIGITS)
     return IntervalTable(
         dataset_sha256=dataset_sha256,
         code_version=code_version,
