@@ -162,6 +162,26 @@ def test_cells_hold_quantiles_of_their_rows_and_sparse_cells_fall_back() -> None
     assert table.lookup(amd, "ttft") == coarse
 
 
+def test_batch1_throughput_rows_count_mirrored_for_batch1_tpot() -> None:
+    """At batch 1, tokens/s = 1 / TPOT: a throughput row predicted e^r too high is a TPOT
+    predicted e^r too low, so the TPOT cell holds -r and its quantiles are the throughput
+    cell's, negated and swapped. Rows under load do not count for TPOT."""
+    batch1 = Cell("vllm", "nvidia-datacenter", "batch1")
+    rows = [
+        residual((i - 7) / 10, source=f"s{i % 3}", cell=batch1, family="throughput")
+        for i in range(18)
+    ]
+    under_load = [residual(2.0, source=f"s{i}", family="throughput") for i in range(15)]
+    cells = {c.key: c for c in build_cells(rows + under_load, min_rows=15, min_sources=3)}
+    throughput = cells[("vllm", "nvidia-datacenter", "batch1", "throughput")]
+    tpot = cells[("vllm", "nvidia-datacenter", "batch1", "tpot")]
+    assert tpot.rows == throughput.rows == 18
+    assert tpot.q10_log == pytest.approx(-throughput.q90_log)
+    assert tpot.q90_log == pytest.approx(-throughput.q10_log)
+    assert (ANY, ANY, ANY, "tpot") not in cells
+    assert cells[(ANY, ANY, "batch1", "tpot")].rows == 18
+
+
 def test_one_source_cells_are_not_stored() -> None:
     rows = [residual(i / 30, source="only") for i in range(30)]
     cells = {c.key for c in build_cells(rows, min_rows=15, min_sources=3)}

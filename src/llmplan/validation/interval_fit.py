@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +27,7 @@ from llmplan.perf.intervals import (
     CellKey,
     IntervalCell,
     IntervalTable,
+    Regime,
     bounds,
     find_cell,
 )
@@ -42,6 +43,10 @@ MIN_SOURCES = 3
 """Fewest sources a cell needs: rows of one or two sources measure the spread within
 those sources, not how far a new source lands (on the development set, cells of one
 source gave 65 % held-out coverage for a nominal 80 %)."""
+
+BATCH1_TPOT_LEVELS = 3
+"""Cells of a batch-1 TPOT prediction that also hold mirrored batch-1 throughput rows: its
+own, engine family x batch1 and batch1 (not the TPOT rows of every regime)."""
 
 DIGITS = 4
 """Decimals of the stored log quantiles (1e-4 in log = 0.01 % of the value)."""
@@ -67,9 +72,16 @@ def residual_quantiles(values: Sequence[float], sources: Sequence[str]) -> tuple
     return float(low), float(high)
 
 
-def _keys_of(residual: HeldOutResidual) -> tuple[CellKey, ...]:
-    """Every cell a residual belongs to, from the finest to the overall one."""
-    return residual.cell.keys(residual.family)
+def _memberships(residual: HeldOutResidual) -> Iterator[tuple[CellKey, float]]:
+    """(cell key, log residual) of every cell a residual counts in, finest first. A
+    batch-1 throughput row also counts, mirrored, in the batch-1 TPOT cells: one sequence
+    generates 1 / TPOT tokens per second (prefill aside), so a model that predicts its
+    tokens/s x too high predicts its TPOT x too low."""
+    for key in residual.cell.keys(residual.family):
+        yield key, residual.log_residual
+    if residual.family == "throughput" and residual.cell.regime == Regime.BATCH1:
+        for key in residual.cell.keys("tpot")[:BATCH1_TPOT_LEVELS]:
+            yield key, -residual.log_residual
 
 
 def build_cells(
@@ -79,17 +91,17 @@ def build_cells(
 ) -> tuple[IntervalCell, ...]:
     """One cell per group of at least ``min_rows`` residuals from ``min_sources`` sources
     (the overall cell always)."""
-    groups: dict[CellKey, list[HeldOutResidual]] = defaultdict(list)
+    groups: dict[CellKey, list[tuple[str, float]]] = defaultdict(list)
     for residual in residuals:
-        for key in _keys_of(residual):
-            groups[key].append(residual)
+        for key, value in _memberships(residual):
+            groups[key].append((residual.source, value))
     cells = []
     for key, members in sorted(groups.items()):
-        sources = [r.source for r in members]
+        sources = [source for source, _ in members]
         sparse = len(members) < min_rows or len(set(sources)) < min_sources
         if sparse and key != (ANY, ANY, ANY, ANY):
             continue
-        q10, q90 = residual_quantiles([r.log_residual for r in members], sources)
+        q10, q90 = residual_quantiles([value for _, value in members], sources)
         engine, gpu, regime, family = key
         cells.append(
             IntervalCell.model_validate(
