@@ -35,12 +35,6 @@ def fitted_fields() -> tuple[Field, ...]:
     return tuple((r.field, r.low, r.high, r.typical) for r in efficiency_ranges())
 
 
-def __getattr__(name: str) -> tuple[Field, ...]:
-    if name == "FITTED_FIELDS":  # the ranges are data; read them when asked, not at import
-        return fitted_fields()
-    raise AttributeError(name)
-
-
 PRIOR_WEIGHT = 3.0
 """Pull of each prior, against the rows' robust log errors. Chosen by leave-one-source-out
 cross-validation (``benchmarks/cross_validation.py``; held-out median APE overall 23.3 %

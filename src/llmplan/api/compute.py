@@ -16,6 +16,7 @@ from llmplan.catalog.calibration_file import CalibrationProfile
 from llmplan.catalog.loader import Catalog
 from llmplan.deployment import Deployment, check_context_window
 from llmplan.errors import InputError
+from llmplan.perf.intervals import perf_intervals
 from llmplan.perf.load import Load, LoadKind
 from llmplan.perf.serving import predict
 from llmplan.sizing.finetune import estimate_finetune_memory
@@ -148,7 +149,10 @@ def perf_payload(request: PerfRequest, catalog: Catalog) -> dict[str, Any]:
     payload = (
         result.as_dict()
         | deployment.identity()
-        | {"calibration": calibration_label(request.calibration)}
+        | {
+            "intervals": perf_intervals(deployment, load, result),
+            "calibration": calibration_label(request.calibration),
+        }
     )
     return clean(payload)
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from llmplan.catalog.loader import Catalog
 from llmplan.cli import bench, calibrate, catalogs, plan_view, prices, serve, simulate, sizing
 from llmplan.cli.common import CalibrationOpt, console, handle_errors, print_json
-from llmplan.validation.dataset import bundled_measurements_path, read_measurements
+from llmplan.errors import InputError
+from llmplan.validation.dataset import Measurement, bundled_measurements_path, read_measurements
 from llmplan.validation.summary import validate as run_validation
 
 app = typer.Typer(
@@ -51,13 +54,31 @@ def validate_command(
         str, typer.Option(help="Also break errors down by this column (engine, gpu, mode, ...).")
     ] = "engine",
     calibration: CalibrationOpt = None,
+    cv: Annotated[
+        bool,
+        typer.Option(
+            "--cv",
+            help="Leave-one-source-out cross-validation instead: refit the engine profiles "
+            "without each source and predict it; held-out error and interval coverage. "
+            "Slow: minutes on the development set (see --workers).",
+        ),
+    ] = False,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Processes for --cv (one refit per task).")
+    ] = 1,
 ) -> None:
-    """Predict every row of a measurements CSV and report the errors per metric family."""
+    """Predict every row of a measurements CSV and report the errors per metric family,
+    with the share of rows inside their 80 % interval."""
     from llmplan.cli.common import catalog
     from llmplan.cli.validation_view import render_validation, validation_payload
 
     path = file if file is not None else bundled_measurements_path()
     rows = read_measurements(path)
+    if cv:
+        if report is not None:
+            raise InputError("not available with --cv", field="report")
+        _cross_validate(rows, catalog(calibration), workers, json_out)
+        return
     result = run_validation(rows, catalog(calibration))
     if report is not None:
         from llmplan.report.validation import write_validation_report
@@ -69,6 +90,26 @@ def validate_command(
     render_validation(result, by)
     if report is not None:
         console.print(f"report written to {report}")
+
+
+def _cross_validate(
+    rows: list[Measurement], cat: Catalog, workers: int, json_out: bool
+) -> None:
+    from llmplan.cli.validation_view import render_cross_validation
+    from llmplan.validation.crossval import cross_validate
+    from llmplan.validation.interval_fit import summarise
+
+    def progress(done: int, total: int) -> None:
+        if not json_out:
+            end = "\n" if done == total else ""
+            sys.stderr.write(f"\r{done}/{total} refits (one per source and engine){end}")
+            sys.stderr.flush()
+
+    summary = summarise(cross_validate(rows, cat, workers=workers, progress=progress))
+    if json_out:
+        print_json(summary.as_dict())
+        return
+    render_cross_validation(summary)
 
 
 def main() -> None:  # pragma: no cover - entry point

@@ -23,6 +23,8 @@ from llmplan.cli.common import (
 from llmplan.errors import InputError
 
 DEFAULT_EXAMPLE = "chat-assistant"
+OPTIMISTIC_MARK = "[!]"
+"""Marks a design whose SLO holds only at the optimistic end of its 80 % interval."""
 
 
 def _money(value: float | None) -> str:
@@ -37,6 +39,11 @@ def _options_table(payload: dict[str, Any]) -> Table:
         )
     included = sorted((o for o in payload["options"] if o["included"]), key=lambda o: o["npv_usd"])
     best = (payload["recommended"] or {}).get("option")
+    if any(c.get("slo_optimistic_only") for o in included for c in o["choices"]):
+        table.caption = (
+            f"{OPTIMISTIC_MARK} the SLO holds only at the optimistic end of the 80 % interval "
+            "(its pessimistic end misses the target)"
+        )
     for o in included:
         hardware = "; ".join(_choice_text(c) for c in o["choices"])
         name = Text(o["option"], style="bold green" if o["option"] == best else "")
@@ -55,10 +62,21 @@ def _options_table(payload: dict[str, Any]) -> Table:
 def _choice_text(choice: dict[str, Any]) -> str:
     if "gpu" not in choice:
         return f"{choice['workload']}: {choice['note'].split(':')[0]}"
-    return (
+    text = (
         f"{choice['workload']}: {choice['replicas']} x {choice['tp'] * choice['pp']} "
         f"{choice['gpu']} {choice['precision']} ({choice['engine']})"
     )
+    intervals = choice.get("intervals")
+    if intervals:
+        ttft, tpot = intervals["ttft_ms"], intervals["tpot_ms"]
+        text += (
+            f", p{choice['percentile']:g} TTFT {choice['ttft_ms']:,.0f} ms "
+            f"(80 %: {ttft[0]:,.0f}-{ttft[1]:,.0f}), TPOT {choice['tpot_ms']:,.1f} ms "
+            f"(80 %: {tpot[0]:,.1f}-{tpot[1]:,.1f})"
+        )
+    if choice.get("slo_optimistic_only"):
+        text += f" {OPTIMISTIC_MARK}"
+    return text
 
 
 def _excluded_table(payload: dict[str, Any]) -> Table | None:

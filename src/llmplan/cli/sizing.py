@@ -21,6 +21,7 @@ from llmplan.cli.common import (
 )
 from llmplan.deployment import Deployment, check_context_window
 from llmplan.errors import InputError
+from llmplan.perf.intervals import perf_intervals
 from llmplan.perf.load import Load, LoadKind, PerfResult
 from llmplan.perf.serving import predict
 from llmplan.sizing.finetune import FinetuneMethod, estimate_finetune_memory
@@ -200,12 +201,39 @@ def memory_command(
     )
 
 
-def perf_rows(result: PerfResult) -> list[tuple[str, str]]:
+def _with_interval(
+    text: str, intervals: dict[str, tuple[float, float]] | None, name: str, digits: int
+) -> str:
+    """``text`` followed by its 80 % interval, e.g. '120.0 ms (80 %: 95.0-160.0)'."""
+    if not intervals or name not in intervals:
+        return text
+    low, high = intervals[name]
+    return f"{text} (80 %: {number(low, digits)}-{number(high, digits)})"
+
+
+def perf_rows(
+    result: PerfResult, intervals: dict[str, tuple[float, float]] | None = None
+) -> list[tuple[str, str]]:
+    """Rows of the perf table; ``intervals`` (field -> (low, high)) adds 80 % intervals."""
     return [
-        ("time to first token", f"{number(result.ttft_ms)} ms"),
-        ("time per output token", f"{number(result.tpot_ms, 2)} ms"),
-        ("end-to-end latency", f"{number(result.e2e_latency_ms)} ms"),
-        ("output tokens/s", number(result.output_tokens_per_s)),
+        (
+            "time to first token",
+            _with_interval(f"{number(result.ttft_ms)} ms", intervals, "ttft_ms", 1),
+        ),
+        (
+            "time per output token",
+            _with_interval(f"{number(result.tpot_ms, 2)} ms", intervals, "tpot_ms", 2),
+        ),
+        (
+            "end-to-end latency",
+            _with_interval(f"{number(result.e2e_latency_ms)} ms", intervals, "e2e_latency_ms", 1),
+        ),
+        (
+            "output tokens/s",
+            _with_interval(
+                number(result.output_tokens_per_s), intervals, "output_tokens_per_s", 1
+            ),
+        ),
         ("total tokens/s", number(result.total_tokens_per_s)),
         ("requests/s", number(result.requests_per_s, 3)),
         ("running batch", number(result.batch)),
@@ -300,11 +328,12 @@ def perf_command(
     )
     check_context_window(deployment, input_tokens + output_tokens, "input_tokens")
     result = predict(deployment, load)
+    intervals = perf_intervals(deployment, load, result)
     if json_out:
         print_json(
             result.as_dict()
             | deployment.identity()
-            | {"calibration": calibration_label(calibration)}
+            | {"intervals": intervals, "calibration": calibration_label(calibration)}
         )
         return
     title = (
@@ -312,7 +341,9 @@ def perf_command(
         f"{deployment.gpu.id}, tp={deployment.tp} pp={deployment.pp}, {deployment.engine.name}, "
         f"{load.kind.value} load, {input_tokens} in / {output_tokens} out"
     )
-    console.print(key_value_table(title, perf_rows(result)))
+    table = key_value_table(title, perf_rows(result, intervals))
+    table.caption = "80 %: where 8 in 10 measurements of comparable setups fell (held out)"
+    console.print(table)
 
 
 @handle_errors

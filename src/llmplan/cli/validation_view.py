@@ -8,6 +8,7 @@ from rich.table import Table
 
 from llmplan.cli.common import console
 from llmplan.validation.envelope import OUTLIER_CAUSES
+from llmplan.validation.interval_fit import CrossValidationSummary
 from llmplan.validation.summary import ErrorStats, ValidationReport
 
 MAX_SKIP_REASONS = 12
@@ -27,6 +28,8 @@ def validation_payload(report: ValidationReport) -> dict[str, object]:
             "family": r.family,
             "measured": r.row.value,
             "predicted": r.predicted,
+            "predicted_low": r.low,
+            "predicted_high": r.high,
             "ape": r.ape,
             "outlier": r.outlier,
         }
@@ -65,12 +68,15 @@ def _stats_table(title: str, groups: dict[str, ErrorStats]) -> Table:
 def render_validation(report: ValidationReport, by: str) -> None:
     """Print the per-family summary, a breakdown and the skip reasons."""
     families = dict(report.families) | {"overall": report.overall}
-    console.print(
-        _stats_table(
-            f"Prediction error on {report.total_rows} rows (coverage {report.coverage:.1%})",
-            families,
-        )
+    table = _stats_table(
+        f"Prediction error on {report.total_rows} rows (coverage {report.coverage:.1%})",
+        families,
     )
+    table.caption = (
+        f"80 % interval coverage: {report.interval_coverage:.1%} of predicted rows measured "
+        "inside [predicted_low, predicted_high]"
+    )
+    console.print(table)
     try:
         groups = report.breakdown(by)
     except AttributeError:
@@ -106,3 +112,20 @@ def _print_outliers(report: ValidationReport) -> None:
     console.print(table)
     for direction, causes in OUTLIER_CAUSES.items():
         console.print(f"{direction} than physics allows: {causes}")
+
+
+def render_cross_validation(summary: CrossValidationSummary) -> None:
+    """Print held-out errors per family and per engine, and the interval coverage."""
+    coverage = summary.interval_coverage
+    families = _stats_table(
+        f"Leave-one-source-out error: {summary.predicted} of {summary.rows} rows, "
+        f"{summary.sources} sources held out in turn",
+        summary.families,
+    )
+    shares = ", ".join(f"{k} {v:.1%}" for k, v in coverage.items() if k != "overall")
+    families.caption = (
+        f"80 % interval coverage on held-out rows: {coverage.get('overall', float('nan')):.1%}"
+        f" ({shares}); intervals built without the row's source"
+    )
+    console.print(families)
+    console.print(_stats_table("Held out, by engine", summary.engines))

@@ -18,6 +18,7 @@ from llmplan.plan.confirm import SimulationCheck
 from llmplan.plan.options import PriceContext, cost_design
 from llmplan.plan.planner import OptionPlan, Plan
 from llmplan.plan.search import Design
+from llmplan.plan.uncertainty import design_intervals
 from llmplan.scenario import DeploymentOption
 
 GIB = 2**30
@@ -88,13 +89,16 @@ def design_summary(design: Design) -> str:
     dep = design.deployment
     slo = design.workload.slo
     lat = design.capacity.latency
+    sure = design_intervals(design)
+    ttft = f"TTFT {lat.ttft_ms:,.0f} ms (80 %: {sure.ttft_ms[0]:,.0f}-{sure.ttft_ms[1]:,.0f}"
+    tpot = f"TPOT {lat.tpot_ms:,.1f} ms (80 %: {sure.tpot_ms[0]:,.1f}-{sure.tpot_ms[1]:,.1f}"
     p = f"p{slo.percentile:g}"
     targets = []
     if slo.ttft_ms is not None:
-        targets.append(f"TTFT {lat.ttft_ms:,.0f} ms (target {slo.ttft_ms:,.0f})")
+        targets.append(f"{ttft}; target {slo.ttft_ms:,.0f})")
     if slo.tpot_ms is not None:
-        targets.append(f"TPOT {lat.tpot_ms:,.1f} ms (target {slo.tpot_ms:,.1f})")
-    latency = f"{p} " + ", ".join(targets) if targets else f"{p} TTFT {lat.ttft_ms:,.0f} ms"
+        targets.append(f"{tpot}; target {slo.tpot_ms:,.1f})")
+    latency = f"{p} " + ", ".join(targets) if targets else f"{p} {ttft})"
     memory = design.memory_per_gpu_bytes() / GIB
     return (
         f"{design.workload.name}: {design.replicas} x {dep.num_gpus} {dep.gpu.id} "
@@ -172,6 +176,11 @@ def risks(plan: Plan, option: OptionPlan) -> list[str]:
             out.append(
                 f"{gpu.id} is a consumer card: no ECC, and its driver licence restricts "
                 "data-centre use"
+            )
+        for miss in design_intervals(choice.design).pessimistic_misses:
+            out.append(
+                f"{choice.workload}: the SLO holds only at the optimistic end of the "
+                f"model's 80 % interval ({miss}); plan headroom or measure a pilot"
             )
         if choice.design.measured_source:
             out.append(f"throughput of {choice.workload} taken from your measurement")

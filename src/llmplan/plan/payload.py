@@ -17,6 +17,7 @@ from llmplan.plan.evidence import (
 )
 from llmplan.plan.options import PriceContext
 from llmplan.plan.planner import BreakEven, OptionPlan, Plan, WorkloadChoice
+from llmplan.plan.uncertainty import design_intervals
 from llmplan.scenario import scenario_to_data
 
 
@@ -27,6 +28,7 @@ def _choice(choice: WorkloadChoice) -> dict[str, Any]:
         return out
     dep = design.deployment
     latency = design.capacity.latency
+    sure = design_intervals(design)
     out.update(
         gpu=dep.gpu.id,
         precision=dep.weights.id,
@@ -42,6 +44,9 @@ def _choice(choice: WorkloadChoice) -> dict[str, Any]:
         ttft_ms=latency.ttft_ms,
         tpot_ms=latency.tpot_ms,
         e2e_latency_ms=latency.e2e_latency_ms,
+        intervals={"ttft_ms": list(sure.ttft_ms), "tpot_ms": list(sure.tpot_ms)},
+        slo_optimistic_only=sure.optimistic_only,
+        slo_pessimistic_misses=list(sure.pessimistic_misses),
         busy_fraction=design.busy_fraction,
         memory_per_gpu_gib=design.memory_per_gpu_bytes() / GIB,
         gpu_memory_gib=dep.gpu.memory_gib,

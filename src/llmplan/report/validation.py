@@ -70,6 +70,7 @@ def render_validation_report(report: ValidationReport, title: str) -> str:
         title=title,
         generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         coverage=report.coverage,
+        interval_coverage=report.interval_coverage,
         total=report.total_rows,
         predicted=len(report.results),
         families={k: v for k, v in families.items() if v.n},

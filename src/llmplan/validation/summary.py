@@ -5,6 +5,7 @@ APE (absolute percentage error) is ``|predicted - measured| / measured`` as a fr
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -13,6 +14,7 @@ import numpy as np
 from llmplan.catalog.loader import Catalog
 from llmplan.deployment import Deployment
 from llmplan.errors import LlmplanError
+from llmplan.perf.intervals import Cell, IntervalTable, bundled_intervals, regime_of
 from llmplan.perf.load import Load
 from llmplan.validation.dataset import Measurement
 from llmplan.validation.envelope import envelope
@@ -24,9 +26,13 @@ WITHIN = 0.25
 
 @dataclass(frozen=True)
 class RowResult:
+    """A predicted row, with the 80 % interval of its cell (NaN: none)."""
+
     row: Measurement
     family: str
     predicted: float
+    low: float = math.nan
+    high: float = math.nan
     outlier: str | None = None
     """Why no physical value of the engine factors explains the row (see
     :mod:`llmplan.validation.envelope`); None for rows inside the envelope."""
@@ -34,6 +40,11 @@ class RowResult:
     @property
     def ape(self) -> float:
         return abs(self.predicted - self.row.value) / self.row.value
+
+    @property
+    def covered(self) -> bool:
+        """Whether the measured value lies in [low, high]."""
+        return self.low <= self.row.value <= self.high
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,14 @@ class ValidationReport:
     def coverage(self) -> float:
         return len(self.results) / self.total_rows if self.total_rows else 0.0
 
+    @property
+    def interval_coverage(self) -> float:
+        """Share of predicted rows whose measured value is inside [low, high] (NaN: none)."""
+        with_interval = [r for r in self.results if not math.isnan(r.low)]
+        if not with_interval:
+            return math.nan
+        return sum(r.covered for r in with_interval) / len(with_interval)
+
     def breakdown(self, key: str) -> dict[str, ErrorStats]:
         """Error statistics grouped by a row column (engine, gpu, model, mode, ...)."""
         groups: dict[str, list[float]] = {}
@@ -96,6 +115,7 @@ class ValidationReport:
         summary: dict[str, object] = {f: s.as_dict() for f, s in self.families.items()}
         summary["overall"] = self.overall.as_dict()
         summary["coverage"] = self.coverage
+        summary["interval_coverage"] = self.interval_coverage
         summary["rows"] = self.total_rows
         summary["predicted"] = len(self.results)
         summary["outliers"] = len(self.outliers)
@@ -107,8 +127,12 @@ class ValidationReport:
         return [r for r in self.results if r.outlier is not None]
 
 
-def validate(rows: Iterable[Measurement], catalog: Catalog) -> ValidationReport:
-    """Predict every row that can be predicted and summarise the errors per family."""
+def validate(
+    rows: Iterable[Measurement], catalog: Catalog, intervals: IntervalTable | None = None
+) -> ValidationReport:
+    """Predict every row that can be predicted, with its 80 % interval (``intervals``,
+    default: the bundled table), and summarise the errors per family."""
+    table = intervals or bundled_intervals()
     results: list[RowResult] = []
     skipped: list[SkippedRow] = []
     for row in rows:
@@ -122,8 +146,9 @@ def validate(rows: Iterable[Measurement], catalog: Catalog) -> ValidationReport:
         except LlmplanError as exc:
             skipped.append(SkippedRow(row, str(exc)))
             continue
+        low, high = table.interval(predicted, Cell.of(deployment, regime_of(load)), spec.family)
         outlier = _outlier_reason(row, deployment, load, spec)
-        results.append(RowResult(row, spec.family, predicted, outlier))
+        results.append(RowResult(row, spec.family, predicted, low, high, outlier))
     families = {f: ErrorStats.of([r.ape for r in results if r.family == f]) for f in FAMILIES}
     overall = ErrorStats.of([r.ape for r in results])
     return ValidationReport(results, skipped, families, overall)

@@ -51,7 +51,7 @@ function showPlan(payload) {
   const rows = included(payload).map((o) => `<tr class="${best && o.option === best.option ? "best" : ""}">
       <td>${escapeHtml(o.option)}</td><td>${fmt(o.npv_usd)}</td><td>${fmt(o.tco_usd)}</td><td>${fmt(o.capex_usd)}</td>
       <td>${fmt(o.opex_usd)}</td><td>${o.usd_per_mtok === null ? "-" : Number(o.usd_per_mtok).toFixed(3)}</td>
-      <td>${escapeHtml((o.choices || []).map((c) => [c.gpu, c.precision, c.engine].filter(Boolean).join(" ")).join("; "))}</td></tr>`);
+      <td>${escapeHtml((o.choices || []).map((c) => [c.gpu, c.precision, c.engine, c.slo_optimistic_only ? "[!] SLO only at the optimistic end of the 80 % interval" : ""].filter(Boolean).join(" ")).join("; "))}</td></tr>`);
   $("options").innerHTML = `<tr><th>option</th><th>NPV, USD</th><th>TCO, USD</th><th>capex, USD</th><th>opex, USD</th>
       <th>USD / M tokens</th><th>choices</th></tr>${rows.join("")}`;
   const excluded = payload.options.filter((o) => !o.included);
