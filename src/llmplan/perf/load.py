@@ -79,8 +79,9 @@ class Schedule:
     share of those requests that find a free slot and do not wait; ``first_token_step_s``
     the decode step that samples the first token after the prefill, for engines whose
     prefill stops one token short (``first_token_from: decode_step``); ``burst_share`` the
-    share of a finite closed loop's requests that start it together and wait
-    ``burst_ttft_s`` on average for their first token."""
+    share of a finite run's requests that start it together (a closed loop, or an
+    infinite rate) and wait ``burst_ttft_s`` on average for their first token: their
+    prompts take ``burst_prefill_s`` in ``burst_groups`` steps of the token budget."""
 
     kind: str
     prefill_s: float
@@ -96,6 +97,8 @@ class Schedule:
     first_token_step_s: float = 0.0
     burst_share: float = 0.0
     burst_ttft_s: float = 0.0
+    burst_prefill_s: float = 0.0
+    burst_groups: float = 1.0
 
 
 @dataclass(frozen=True)

@@ -129,10 +129,10 @@ class OpenLoopState:
 
     @property
     def ttft_s(self) -> float:
-        """Mean time to first token: a decode step's remainder when no prompt is in
-        progress, the queue wait, then the prompt's own steps."""
+        """Mean time to first token: the remainder of the step's decodes, the wait for
+        the prompt work ahead, then the prompt's own steps."""
         own = float(self.prompt_weights @ self.prompt_service_s)
-        return (1 - self.queue_load) * self.decode_s / 2 + self.queue_wait_s + own
+        return self.decode_s / 2 + self.queue_wait_s + own
 
 
 def _decode_step_s(dep: Deployment, sequences: float, context: float) -> float:
@@ -329,7 +329,7 @@ def ttft_quantile_s(state: OpenLoopState, q: float) -> float:
     rho, blocked = state.queue_load, state.kv_overflow_share
     queued_s = state.queue_wait_s / rho if rho > 0 else 0.0
     relax_s = max(state.residual_life_s, 1e-9)
-    start = (1 - rho) * state.decode_s / 2 + _fine(state.prompt_service_s, state.inputs)
+    start = state.decode_s / 2 + _fine(state.prompt_service_s, state.inputs)
 
     def cdf(t: float) -> float:
         slack = t - start
@@ -345,16 +345,18 @@ def ttft_quantile_s(state: OpenLoopState, q: float) -> float:
 
 
 def _batch_sd_s(state: OpenLoopState, life_s: np.ndarray) -> np.ndarray:
-    """Standard deviation of the step time a request of decoding time ``life_s`` sees,
-    from the others' number (averaged over its life; exponential correlation over the
-    running sequences' residual life) and their contexts."""
+    """Standard deviation of the time per token a request of decoding time ``life_s``
+    sees, from the others' number (averaged over its life; exponential correlation over
+    the running sequences' residual life) and their contexts, each step stretched by
+    the prompt work as the mean is (``1 / (1 - share)``)."""
     u = life_s / max(state.residual_life_s, 1e-12)
     averaged = 2 * (u - 1 + np.exp(-u)) / np.maximum(u * u, 1e-12)
     count_var = state.dispersion * state.others * averaged
     context = _running_context(state.inputs, state.outputs)
     spread = max(0.0, context_second_moment(state.inputs, state.outputs) - context**2)
     per_seq_sq = state.decode_slope_s**2 + state.decode_per_token_s**2 * spread
-    return np.sqrt(per_seq_sq * count_var)
+    stretched = 1 - state.prefill_share  # a longer step also waits out the prompt work
+    return np.sqrt(per_seq_sq * count_var) / max(stretched, 1e-9)
 
 
 def tpot_quantile_s(state: OpenLoopState, q: float) -> float:

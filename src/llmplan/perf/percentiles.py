@@ -30,8 +30,8 @@ from statistics import NormalDist
 
 from llmplan.deployment import Deployment
 from llmplan.errors import InputError
-from llmplan.perf.load import Load, LoadKind, PerfResult, Schedule
-from llmplan.perf.prefill import joining_prompt_tokens, prefill_seconds
+from llmplan.perf.load import DEFAULT_FINITE_REQUESTS, Load, LoadKind, PerfResult, Schedule
+from llmplan.perf.prefill import PromptBurst, joining_prompt_tokens, prefill_seconds
 from llmplan.perf.serving import predict
 
 DATASET_LENGTH_CV = 1.0
@@ -104,8 +104,12 @@ def _continuous_ttft(
         free = schedule.overflow_free_share
         queued = max(0.0, q - free) / max(1e-9, 1 - free) * schedule.overflow_wait_max_s
     ttft = own + step_wait + burst + queued
-    if schedule.burst_share > 0 and q > 1 - schedule.burst_share:  # started the closed loop
-        ttft = max(ttft, schedule.burst_ttft_s)
+    share = schedule.burst_share
+    if share > 0 and q > 1 - share:  # started the run: its place in the budget queue
+        start = PromptBurst(
+            schedule.burst_prefill_s, schedule.burst_groups, schedule.first_token_step_s
+        )
+        ttft = max(ttft, start.ttft_quantile_s((q - (1 - share)) / share))
     return ttft
 
 
@@ -118,8 +122,9 @@ def _joining_prompt_tokens(
     if load.kind is not LoadKind.RATE or not load.request_rate:
         return 0.0
     expected = load.request_rate * step_s
-    if not math.isfinite(expected):  # every request at once: the step is full
-        return joining_prompt_tokens(dep, prompt, load.input_tokens, math.inf)
+    if not math.isfinite(expected):  # every request at once: the others share the step
+        others = max(0.0, (load.num_requests or DEFAULT_FINITE_REQUESTS) - 1.0)
+        return joining_prompt_tokens(dep, prompt, load.input_tokens, others)
     from scipy.stats import poisson  # imported on first use: scipy is slow to import
 
     others = float(poisson.ppf(q, expected))
