@@ -271,12 +271,42 @@ def overflow_wait(
     return waiting**2 / (2 * requests) * lag, waiting * lag, first / requests
 
 
+def _burst_start(
+    dep: Deployment, load: Load, saturated: PerfResult, max_batch: int
+) -> PerfResult:
+    """A finite run sent all at once: up to ``max_batch`` requests run like a closed
+    loop of that many started together (their prompts queue through the token budget);
+    beyond, the engine runs full as offline, its first requests started by the burst."""
+    finite = load.num_requests or DEFAULT_FINITE_REQUESTS
+    if finite <= max_batch:
+        return continuous(dep, load, float(finite), max_batch)
+    schedule = saturated.schedule
+    decode_s = schedule.decode_step_s if schedule is not None else saturated.tpot_ms / 1e3
+    share, burst = startup_burst(dep, load, float(max_batch), decode_s)
+    ttft_s = saturated.ttft_ms / 1e3
+    ttft_s += share * max(0.0, burst.mean_ttft_s - ttft_s)
+    if schedule is not None:
+        schedule = replace(
+            schedule,
+            burst_share=share,
+            burst_ttft_s=burst.mean_ttft_s,
+            burst_prefill_s=burst.prefill_s,
+            burst_groups=burst.groups,
+        )
+    shift_ms = ttft_s * 1e3 - saturated.ttft_ms
+    return replace(
+        saturated,
+        ttft_ms=ttft_s * 1e3,
+        e2e_latency_ms=saturated.e2e_latency_ms + shift_ms,
+        schedule=schedule,
+    )
+
+
 def _rate(dep: Deployment, load: Load, max_batch: int) -> PerfResult:
     rate = float(load.request_rate or 0.0)
     saturated = continuous(dep, replace(load, kind=LoadKind.OFFLINE), max_batch, max_batch)
     if math.isinf(rate):  # every request at once: the first ones queue through the budget
-        finite = load.num_requests or DEFAULT_FINITE_REQUESTS
-        saturated = continuous(dep, load, min(float(finite), max_batch), max_batch)
+        saturated = _burst_start(dep, load, saturated, max_batch)
     if rate >= saturated.requests_per_s:
         finite = load.num_requests or DEFAULT_FINITE_REQUESTS
         wait, wait_max, free = overflow_wait(finite, max_batch, saturated.requests_per_s, rate)
