@@ -271,9 +271,7 @@ def overflow_wait(
     return waiting**2 / (2 * requests) * lag, waiting * lag, first / requests
 
 
-def _burst_start(
-    dep: Deployment, load: Load, saturated: PerfResult, max_batch: int
-) -> PerfResult:
+def _burst_start(dep: Deployment, load: Load, saturated: PerfResult, max_batch: int) -> PerfResult:
     """A finite run sent all at once: up to ``max_batch`` requests run like a closed
     loop of that many started together (their prompts queue through the token budget);
     beyond, the engine runs full as offline, its first requests started by the burst."""

@@ -128,8 +128,8 @@ def replica_capacity(
     or a pair (prompts, outputs). Raises the perf model's errors (e.g. DoesNotFitError)
     for deployments that cannot run.
     """
-    request_token_limit(dep, input_tokens, output_tokens)  # the simulator's KV rule
     offline = predict(dep, Load(LoadKind.OFFLINE, input_tokens, output_tokens))
+    request_token_limit(dep, input_tokens, output_tokens)  # the simulator's KV rule
     saturation = offline.requests_per_s
     ceiling = saturation * max_utilisation
     cv_in, cv_out = length_cv if isinstance(length_cv, tuple) else (length_cv, length_cv)
