@@ -21,6 +21,12 @@ from enum import StrEnum
 
 from llmplan.errors import InputError
 
+DATASET_LENGTH_CV = 1.0
+"""Coefficient of variation of prompt and output lengths drawn from a chat dataset.
+
+ShareGPT's prompt and reply lengths are heavy-tailed with standard deviations about
+their means (vLLM's benchmark sample: input mean ~230, output mean ~180 tokens)."""
+
 DEFAULT_FINITE_REQUESTS = 1000
 """Requests of a run when a load above capacity does not say how many (vLLM's
 benchmark_serving default)."""

@@ -44,6 +44,7 @@ from scipy.special import ndtr, ndtri
 
 from llmplan.deployment import Deployment
 from llmplan.errors import InputError
+from llmplan.perf.load import DATASET_LENGTH_CV, Load, PerfResult
 from llmplan.perf.prefill import first_token_after_decode_step, prefill_seconds
 from llmplan.perf.serving import round_time, steady_capacity
 from llmplan.perf.step import StepShape
@@ -51,6 +52,8 @@ from llmplan.sizing.memory import kv_budget_per_gpu, kv_bytes_per_sequence, kv_s
 
 CDF_POINTS = 256
 """Equally likely lengths over which percentiles of a mixture are taken."""
+STEP_POSITIONS = 16
+"""Equally likely arrival times within the step in progress, for TTFT percentiles."""
 QUADRATURE_NODES = 16
 """Gauss-Hermite nodes per lognormal length (exact for polynomials of degree 31 in the
 normal variable; the tails reach z = +-5.7)."""
@@ -322,14 +325,17 @@ def _two_exponentials_cdf(slack: np.ndarray, first_s: float, second_s: float) ->
 
 
 def ttft_quantile_s(state: OpenLoopState, q: float) -> float:
-    """TTFT at quantile ``q``: the wait for prompt work ahead (0 w.p. ``1 - rho``, else
-    exponential), then, for the ``kv_overflow_share`` of prompts that find the cache
-    full, a wait for running sequences to finish (exponential over their mean residual
-    life), then the prompt's own steps; mixed over prompt lengths."""
+    """TTFT at quantile ``q``: the rest of the step in progress (uniform), the wait for
+    prompt work ahead (0 w.p. ``1 - rho``, else exponential), then, for the
+    ``kv_overflow_share`` of prompts that find the cache full, a wait for running
+    sequences to finish (exponential over their mean residual life), then the prompt's
+    own steps; mixed over prompt lengths."""
     rho, blocked = state.queue_load, state.kv_overflow_share
     queued_s = state.queue_wait_s / rho if rho > 0 else 0.0
     relax_s = max(state.residual_life_s, 1e-9)
-    start = state.decode_s / 2 + _fine(state.prompt_service_s, state.inputs)
+    position = (np.arange(STEP_POSITIONS) + 0.5) / STEP_POSITIONS  # within the step
+    service = _fine(state.prompt_service_s, state.inputs)
+    start = (state.decode_s * position[:, None] + service[None, :]).ravel()
 
     def cdf(t: float) -> float:
         slack = t - start
@@ -387,3 +393,31 @@ def tpot_quantile_s(state: OpenLoopState, q: float) -> float:
         return float((quiet * calm + (1 - quiet) * busy).mean())
 
     return _quantile(cdf, q, float(mean.max()) * 4)
+
+
+def open_loop_result(dep: Deployment, load: Load, result: PerfResult) -> PerfResult:
+    """``result`` (a Poisson load below saturation) with the open-loop model's mean TTFT,
+    TPOT, end-to-end latency and batch, and schedule kind ``open_loop`` (percentiles then
+    come from :func:`ttft_quantile_s` and :func:`tpot_quantile_s`); unchanged when the
+    open loop finds no steady state."""
+    state = load_state(dep, load)
+    if state is None or result.schedule is None:
+        return result
+    e2e_s = state.ttft_s + (load.output_tokens - 1) * state.tpot_s
+    return replace(
+        result,
+        ttft_ms=state.ttft_s * 1e3,
+        tpot_ms=state.tpot_s * 1e3,
+        e2e_latency_ms=e2e_s * 1e3,
+        batch=max(1.0, state.others),
+        schedule=replace(result.schedule, kind="open_loop"),
+    )
+
+
+def load_state(dep: Deployment, load: Load, length_cv: float | None = None) -> OpenLoopState | None:
+    """The open-loop state of a Poisson ``load``: lengths fixed, or lognormal with
+    ``length_cv`` (default :data:`~llmplan.perf.load.DATASET_LENGTH_CV`) when they vary."""
+    cv = length_cv if length_cv is not None else (0.0 if load.fixed_lengths else DATASET_LENGTH_CV)
+    rate = float(load.request_rate or 0.0)
+    inputs = Lengths(max(load.input_tokens, 1.0), cv)
+    return open_loop_state(dep, rate, inputs, Lengths(load.output_tokens, cv))

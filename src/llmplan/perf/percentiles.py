@@ -30,16 +30,17 @@ from statistics import NormalDist
 
 from llmplan.deployment import Deployment
 from llmplan.errors import InputError
-from llmplan.perf.load import DEFAULT_FINITE_REQUESTS, Load, LoadKind, PerfResult, Schedule
+from llmplan.perf.load import (
+    DATASET_LENGTH_CV,
+    DEFAULT_FINITE_REQUESTS,
+    Load,
+    LoadKind,
+    PerfResult,
+    Schedule,
+)
+from llmplan.perf.openloop import load_state, tpot_quantile_s, ttft_quantile_s
 from llmplan.perf.prefill import PromptBurst, joining_prompt_tokens, prefill_seconds
 from llmplan.perf.serving import predict
-
-DATASET_LENGTH_CV = 1.0
-"""Coefficient of variation of prompt and output lengths drawn from a chat dataset.
-
-ShareGPT's prompt and reply lengths are heavy-tailed with standard deviations about
-their means (vLLM's benchmark sample: input mean ~230, output mean ~180 tokens)."""
-
 
 _STANDARD_NORMAL = NormalDist()
 
@@ -159,6 +160,8 @@ def latency_percentiles(
     schedule = mean.schedule
     if schedule is None:  # pragma: no cover - every prediction carries its schedule
         raise InputError("prediction has no schedule", field="result")
+    if schedule.kind == "open_loop":
+        return _open_loop_percentiles(dep, load, percentile, cv)
     if schedule.kind == "waves":
         ttft = _waves_ttft(schedule, q)
         tpot = schedule.decode_step_s
@@ -176,3 +179,20 @@ def latency_percentiles(
         e2e = mean.ttft_ms / 1e3 + (max(out, 1.0) - 1) * mean.tpot_ms / 1e3
         e2e = max(e2e, ttft + (load.output_tokens - 1) * mean.tpot_ms / 1e3)
     return LatencyPercentiles(percentile, ttft * 1e3, tpot * 1e3, e2e * 1e3)
+
+
+def _open_loop_percentiles(
+    dep: Deployment, load: Load, percentile: float, cv: float
+) -> LatencyPercentiles:
+    """Percentiles of a Poisson load below saturation from the open-loop model
+    (:mod:`llmplan.perf.openloop`); e2e takes the long output at mean waits, or the
+    slow first token with a mean output, whichever is longer."""
+    state = load_state(dep, load, cv)
+    if state is None:  # pragma: no cover - the mean came from the same state
+        raise InputError("no steady state at this rate", field="request_rate")
+    q = percentile / 100
+    ttft_s, tpot_s = ttft_quantile_s(state, q), tpot_quantile_s(state, q)
+    out = load.output_tokens
+    long_output = lognormal_quantile(out, cv, q)
+    e2e_s = max(state.ttft_s + (long_output - 1) * state.tpot_s, ttft_s + (out - 1) * state.tpot_s)
+    return LatencyPercentiles(percentile, ttft_s * 1e3, tpot_s * 1e3, e2e_s * 1e3)

@@ -16,9 +16,9 @@ from dataclasses import dataclass, replace
 
 from llmplan.deployment import Deployment
 from llmplan.errors import LlmplanError
-from llmplan.perf.load import Load, LoadKind, PerfResult
+from llmplan.perf.load import DATASET_LENGTH_CV, Load, LoadKind, PerfResult
 from llmplan.perf.openloop import Lengths, open_loop_state, tpot_quantile_s, ttft_quantile_s
-from llmplan.perf.percentiles import DATASET_LENGTH_CV, LatencyPercentiles, lognormal_quantile
+from llmplan.perf.percentiles import LatencyPercentiles, lognormal_quantile
 from llmplan.perf.serving import predict
 from llmplan.sim.cluster import request_token_limit
 

@@ -17,7 +17,7 @@ from llmplan.catalog.loader import Catalog
 from llmplan.catalog.schema import EngineProfile, GpuSpec, ModelSpec, WeightFormat
 from llmplan.deployment import Deployment
 from llmplan.errors import LlmplanError
-from llmplan.perf.percentiles import DATASET_LENGTH_CV
+from llmplan.perf.load import DATASET_LENGTH_CV
 from llmplan.plan.capacity import (
     MAX_LOAD_FACTOR,
     Infeasible,
