@@ -20,6 +20,9 @@ the mean comes from four sources, each modelled from that schedule:
 - **overload**: when requests arrive faster than the replica serves them, the queue
   grows linearly, and the request at quantile ``q`` of a finite run waits ``q`` times the
   wait of the last one.
+
+Poisson loads below saturation (schedule kind ``open_loop``) take their percentiles from
+the queueing model of :mod:`llmplan.perf.openloop` instead.
 """
 
 from __future__ import annotations
