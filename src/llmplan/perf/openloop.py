@@ -37,6 +37,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import cache
 
 import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
@@ -50,9 +51,11 @@ from llmplan.perf.serving import round_time, steady_capacity
 from llmplan.perf.step import StepShape
 from llmplan.sizing.memory import kv_budget_per_gpu, kv_bytes_per_sequence, kv_shard_fraction
 
-CDF_POINTS = 256
+CDF_POINTS = 128
 """Equally likely lengths over which percentiles of a mixture are taken."""
-STEP_POSITIONS = 16
+COST_REFRESHES = 2
+"""Rounds of (prompt costs beside ``b`` decodes, then ``b``): the costs barely move."""
+STEP_POSITIONS = 8
 """Equally likely arrival times within the step in progress, for TTFT percentiles."""
 QUADRATURE_NODES = 16
 """Gauss-Hermite nodes per lognormal length (exact for polynomials of degree 31 in the
@@ -60,6 +63,13 @@ normal variable; the tails reach z = +-5.7)."""
 
 MIN_FEEDBACK_MARGIN = 0.05
 """Floor of ``1 - g`` in :func:`_dispersion` (``g`` -> 1 is saturation)."""
+
+
+@cache
+def _standard_nodes() -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Hermite nodes and probabilities of a standard normal."""
+    z, w = hermegauss(QUADRATURE_NODES)
+    return z, w / w.sum()
 
 
 @dataclass(frozen=True)
@@ -85,10 +95,10 @@ class Lengths:
         """(lengths >= 1 token, probabilities summing to 1) of a quadrature of the law."""
         if self.cv == 0:
             return np.array([self.mean_tokens]), np.array([1.0])
-        z, w = hermegauss(QUADRATURE_NODES)
+        z, w = _standard_nodes()
         sigma = math.sqrt(math.log1p(self.cv**2))
         mu = math.log(self.mean_tokens) - sigma**2 / 2
-        return np.maximum(1.0, np.exp(mu + sigma * z)), w / w.sum()
+        return np.maximum(1.0, np.exp(mu + sigma * z)), w
 
 
 @dataclass(frozen=True)
@@ -209,24 +219,45 @@ def open_loop_state(
     laws = (inputs, outputs)
     limit = float(steady_capacity(dep, inputs.mean_tokens, outputs.mean_tokens))
     decode_steps = max(outputs.mean_tokens - 1, 0.0)
-
-    def excess(others: float) -> float:
-        state = _state_at(dep, rate_per_s, laws, others, longest_tokens)
-        if state.prefill_share >= 1:
-            return math.inf
-        return rate_per_s * decode_steps * state.tpot_s - others
-
-    if limit < 1 or excess(limit) > 0:
-        return None
-    from scipy.optimize import brentq  # imported on first use: scipy is slow to import
-
-    others = 0.0 if excess(0.0) <= 0 else float(brentq(excess, 0.0, limit, rtol=1e-4))
+    context = _running_context(inputs, outputs)
+    prompts, weights = inputs.nodes()
+    prompts = np.minimum(prompts, max(1.0, longest_tokens - 1))
+    others = 0.0
+    for _ in range(COST_REFRESHES):  # prompt costs depend weakly on the decodes beside them
+        mean_step = _decode_step_s(dep, max(others, 1.0), context)
+        work = _prompt_costs(dep, prompts, others, context, mean_step)[0]
+        share = rate_per_s * float(weights @ work)
+        if share >= 1 or limit < 1:
+            return None
+        found = _little_batch(dep, rate_per_s * decode_steps / (1 - share), context, limit)
+        if found is None:
+            return None
+        others = found
     state = _state_at(dep, rate_per_s, laws, others, longest_tokens)
-    if state.queue_load >= 1:
+    if state.queue_load >= 1 or state.prefill_share >= 1:
         return None
     dispersion = _dispersion(state, decode_steps)
     overflow = _kv_overflow_share(dep, state, inputs, outputs, dispersion)
     return replace(state, dispersion=dispersion, kv_overflow_share=overflow)
+
+
+def _little_batch(
+    dep: Deployment, steps_per_s: float, context: float, limit: float
+) -> float | None:
+    """Others ``b`` running beside a request with ``b = steps_per_s x d(1 + b)`` (Little:
+    arrivals/s x decode steps x step time, stretched by the prompt work), or None
+    beyond ``limit`` sequences."""
+
+    def excess(others: float) -> float:
+        return steps_per_s * _decode_step_s(dep, 1.0 + others, context) - others
+
+    if excess(limit) > 0:
+        return None
+    if excess(0.0) <= 0:
+        return 0.0
+    from scipy.optimize import brentq  # imported on first use: scipy is slow to import
+
+    return float(brentq(excess, 0.0, limit, rtol=1e-4))
 
 
 def _dispersion(state: OpenLoopState, decode_steps: float) -> float:
@@ -278,17 +309,13 @@ def kv_capacity_tokens(dep: Deployment, context: float) -> float:
 
 
 def _quantile(cdf: Callable[[float], float], q: float, high: float) -> float:
-    """Smallest ``t`` with ``cdf(t) >= q`` (bisection on [0, high], grown as needed)."""
+    """Smallest ``t`` (to 0.01 %) with ``cdf(t) >= q``, ``t`` in [0, high] (grown as
+    needed)."""
     while cdf(high) < q:
         high *= 2
-    low = 0.0
-    while high - low > 1e-6 * high:
-        mid = (low + high) / 2
-        if cdf(mid) >= q:
-            high = mid
-        else:
-            low = mid
-    return high
+    from scipy.optimize import brentq  # imported on first use: scipy is slow to import
+
+    return float(brentq(lambda t: cdf(t) - q, 0.0, high, xtol=1e-9, rtol=1e-4))
 
 
 def _fine(values: np.ndarray, law: Lengths) -> np.ndarray:

@@ -17,7 +17,13 @@ from dataclasses import dataclass, replace
 from llmplan.deployment import Deployment
 from llmplan.errors import LlmplanError
 from llmplan.perf.load import DATASET_LENGTH_CV, Load, LoadKind, PerfResult
-from llmplan.perf.openloop import Lengths, open_loop_state, tpot_quantile_s, ttft_quantile_s
+from llmplan.perf.openloop import (
+    Lengths,
+    OpenLoopState,
+    open_loop_state,
+    tpot_quantile_s,
+    ttft_quantile_s,
+)
 from llmplan.perf.percentiles import LatencyPercentiles, lognormal_quantile
 from llmplan.perf.serving import predict
 from llmplan.sim.cluster import request_token_limit
@@ -85,32 +91,51 @@ def _saturated(percentile: float) -> LatencyPercentiles:
     return LatencyPercentiles(percentile, math.inf, math.inf, math.inf)
 
 
-def _at_rate(
-    dep: Deployment, inputs: Lengths, outputs: Lengths, rate: float, targets: LatencyTargets
-) -> tuple[PerfResult, LatencyPercentiles]:
-    """Mean figures and SLO-percentile latencies at ``rate`` requests/s (infinite when
+@dataclass(frozen=True)
+class _Workload:
+    """What one replica is sized for: length laws, the longest request it holds, SLOs."""
+
+    inputs: Lengths
+    outputs: Lengths
+    longest_tokens: float
+    targets: LatencyTargets
+
+
+def _latency_at(
+    dep: Deployment, work: _Workload, rate: float
+) -> tuple[OpenLoopState | None, LatencyPercentiles]:
+    """Open-loop state and SLO-percentile latencies at ``rate`` requests/s (infinite when
     the replica cannot keep up); requests are cut to what one replica holds."""
-    inp, out = inputs.mean_tokens, outputs.mean_tokens
-    fixed = inputs.cv == 0 and outputs.cv == 0
-    result = predict(dep, Load(LoadKind.RATE, inp, out, request_rate=rate, fixed_lengths=fixed))
-    longest = request_token_limit(dep, inp, out)
-    state = open_loop_state(dep, rate, inputs, outputs, longest_tokens=longest)
-    p = targets.percentile
+    state = open_loop_state(
+        dep, rate, work.inputs, work.outputs, longest_tokens=work.longest_tokens
+    )
+    p = work.targets.percentile
     if state is None:
-        return result, _saturated(p)
+        return None, _saturated(p)
     q = p / 100
+    out = work.outputs.mean_tokens
     ttft_s, tpot_s = ttft_quantile_s(state, q), tpot_quantile_s(state, q)
-    long_output = lognormal_quantile(out, outputs.cv, q)
-    mean_e2e_s = state.ttft_s + (out - 1) * state.tpot_s
+    long_output = lognormal_quantile(out, work.outputs.cv, q)
     e2e_s = max(state.ttft_s + (long_output - 1) * state.tpot_s, ttft_s + (out - 1) * state.tpot_s)
-    result = replace(
+    return state, LatencyPercentiles(p, ttft_s * 1e3, tpot_s * 1e3, e2e_s * 1e3)
+
+
+def _result_at(
+    dep: Deployment, work: _Workload, rate: float, state: OpenLoopState | None
+) -> PerfResult:
+    """Mean figures at ``rate``, with the open-loop model's latencies and batch."""
+    inp, out = work.inputs.mean_tokens, work.outputs.mean_tokens
+    fixed = work.inputs.cv == 0 and work.outputs.cv == 0
+    result = predict(dep, Load(LoadKind.RATE, inp, out, request_rate=rate, fixed_lengths=fixed))
+    if state is None:
+        return result
+    return replace(
         result,
         ttft_ms=state.ttft_s * 1e3,
         tpot_ms=state.tpot_s * 1e3,
-        e2e_latency_ms=mean_e2e_s * 1e3,
+        e2e_latency_ms=(state.ttft_s + (out - 1) * state.tpot_s) * 1e3,
         batch=state.others,
     )
-    return result, LatencyPercentiles(p, ttft_s * 1e3, tpot_s * 1e3, e2e_s * 1e3)
 
 
 def replica_capacity(
@@ -126,30 +151,34 @@ def replica_capacity(
 
     ``length_cv``: coefficient of variation of prompt and output lengths (0 = fixed),
     or a pair (prompts, outputs). Raises the perf model's errors (e.g. DoesNotFitError)
-    for deployments that cannot run.
+    for deployments that cannot run, and refuses, as the simulator does, a replica whose
+    KV cache cannot hold the mean request.
     """
     offline = predict(dep, Load(LoadKind.OFFLINE, input_tokens, output_tokens))
-    request_token_limit(dep, input_tokens, output_tokens)  # the simulator's KV rule
+    longest = request_token_limit(dep, input_tokens, output_tokens)  # the simulator's rule
     saturation = offline.requests_per_s
     ceiling = saturation * max_utilisation
     cv_in, cv_out = length_cv if isinstance(length_cv, tuple) else (length_cv, length_cv)
-    args = (dep, Lengths(max(input_tokens, 1.0), cv_in), Lengths(output_tokens, cv_out))
+    inputs, outputs = Lengths(max(input_tokens, 1.0), cv_in), Lengths(output_tokens, cv_out)
+    work = _Workload(inputs, outputs, float(longest), targets)
     low = ceiling * LIGHT_LOAD_FACTOR
-    result, latency = _at_rate(*args, low, targets)
+    state, latency = _latency_at(dep, work, low)
     if not targets.met_by(latency):
         return Infeasible(dep, f"{targets.violation(latency)} even at light load")
-    top_result, top_latency = _at_rate(*args, ceiling, targets)
+    top_state, top_latency = _latency_at(dep, work, ceiling)
     if targets.met_by(top_latency):
-        return ReplicaCapacity(dep, ceiling, saturation, top_result, top_latency, "throughput")
+        top = _result_at(dep, work, ceiling, top_state)
+        return ReplicaCapacity(dep, ceiling, saturation, top, top_latency, "throughput")
     high, high_latency = ceiling, top_latency
     for _ in range(SEARCH_STEPS):
         mid = math.sqrt(low * high)
-        mid_result, mid_latency = _at_rate(*args, mid, targets)
+        mid_state, mid_latency = _latency_at(dep, work, mid)
         if targets.met_by(mid_latency):
-            low, result, latency = mid, mid_result, mid_latency
+            low, state, latency = mid, mid_state, mid_latency
         else:
             high, high_latency = mid, mid_latency
     limit = targets.violation(high_latency).split(" ", 2)[1]
+    result = _result_at(dep, work, low, state)
     return ReplicaCapacity(dep, low, saturation, result, latency, f"{limit} SLO")
 
 
