@@ -21,6 +21,12 @@ from enum import StrEnum
 
 from llmplan.errors import InputError
 
+DATASET_LENGTH_CV = 1.0
+"""Coefficient of variation of prompt and output lengths drawn from a chat dataset.
+
+ShareGPT's prompt and reply lengths are heavy-tailed with standard deviations about
+their means (vLLM's benchmark sample: input mean ~230, output mean ~180 tokens)."""
+
 DEFAULT_FINITE_REQUESTS = 1000
 """Requests of a run when a load above capacity does not say how many (vLLM's
 benchmark_serving default)."""
@@ -79,8 +85,9 @@ class Schedule:
     share of those requests that find a free slot and do not wait; ``first_token_step_s``
     the decode step that samples the first token after the prefill, for engines whose
     prefill stops one token short (``first_token_from: decode_step``); ``burst_share`` the
-    share of a finite closed loop's requests that start it together and wait
-    ``burst_ttft_s`` on average for their first token."""
+    share of a finite run's requests that start it together (a closed loop, or an
+    infinite rate) and wait ``burst_ttft_s`` on average for their first token: their
+    prompts take ``burst_prefill_s`` in ``burst_groups`` steps of the token budget."""
 
     kind: str
     prefill_s: float
@@ -96,6 +103,8 @@ class Schedule:
     first_token_step_s: float = 0.0
     burst_share: float = 0.0
     burst_ttft_s: float = 0.0
+    burst_prefill_s: float = 0.0
+    burst_groups: float = 1.0
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,9 @@ the mean comes from four sources, each modelled from that schedule:
 - **overload**: when requests arrive faster than the replica serves them, the queue
   grows linearly, and the request at quantile ``q`` of a finite run waits ``q`` times the
   wait of the last one.
+
+Poisson loads below saturation (schedule kind ``open_loop``) take their percentiles from
+the queueing model of :mod:`llmplan.perf.openloop` instead.
 """
 
 from __future__ import annotations
@@ -30,16 +33,17 @@ from statistics import NormalDist
 
 from llmplan.deployment import Deployment
 from llmplan.errors import InputError
-from llmplan.perf.load import Load, LoadKind, PerfResult, Schedule
-from llmplan.perf.prefill import joining_prompt_tokens, prefill_seconds
+from llmplan.perf.load import (
+    DATASET_LENGTH_CV,
+    DEFAULT_FINITE_REQUESTS,
+    Load,
+    LoadKind,
+    PerfResult,
+    Schedule,
+)
+from llmplan.perf.openloop import load_state, tpot_quantile_s, ttft_quantile_s
+from llmplan.perf.prefill import PromptBurst, joining_prompt_tokens, prefill_seconds
 from llmplan.perf.serving import predict
-
-DATASET_LENGTH_CV = 1.0
-"""Coefficient of variation of prompt and output lengths drawn from a chat dataset.
-
-ShareGPT's prompt and reply lengths are heavy-tailed with standard deviations about
-their means (vLLM's benchmark sample: input mean ~230, output mean ~180 tokens)."""
-
 
 _STANDARD_NORMAL = NormalDist()
 
@@ -104,8 +108,12 @@ def _continuous_ttft(
         free = schedule.overflow_free_share
         queued = max(0.0, q - free) / max(1e-9, 1 - free) * schedule.overflow_wait_max_s
     ttft = own + step_wait + burst + queued
-    if schedule.burst_share > 0 and q > 1 - schedule.burst_share:  # started the closed loop
-        ttft = max(ttft, schedule.burst_ttft_s)
+    share = schedule.burst_share
+    if share > 0 and q > 1 - share:  # started the run: its place in the budget queue
+        start = PromptBurst(
+            schedule.burst_prefill_s, schedule.burst_groups, schedule.first_token_step_s
+        )
+        ttft = max(ttft, start.ttft_quantile_s((q - (1 - share)) / share))
     return ttft
 
 
@@ -118,8 +126,9 @@ def _joining_prompt_tokens(
     if load.kind is not LoadKind.RATE or not load.request_rate:
         return 0.0
     expected = load.request_rate * step_s
-    if not math.isfinite(expected):  # every request at once: the step is full
-        return joining_prompt_tokens(dep, prompt, load.input_tokens, math.inf)
+    if not math.isfinite(expected):  # every request at once: the others share the step
+        others = max(0.0, (load.num_requests or DEFAULT_FINITE_REQUESTS) - 1.0)
+        return joining_prompt_tokens(dep, prompt, load.input_tokens, others)
     from scipy.stats import poisson  # imported on first use: scipy is slow to import
 
     others = float(poisson.ppf(q, expected))
@@ -154,6 +163,8 @@ def latency_percentiles(
     schedule = mean.schedule
     if schedule is None:  # pragma: no cover - every prediction carries its schedule
         raise InputError("prediction has no schedule", field="result")
+    if schedule.kind == "open_loop":
+        return _open_loop_percentiles(dep, load, percentile, cv)
     if schedule.kind == "waves":
         ttft = _waves_ttft(schedule, q)
         tpot = schedule.decode_step_s
@@ -171,3 +182,20 @@ def latency_percentiles(
         e2e = mean.ttft_ms / 1e3 + (max(out, 1.0) - 1) * mean.tpot_ms / 1e3
         e2e = max(e2e, ttft + (load.output_tokens - 1) * mean.tpot_ms / 1e3)
     return LatencyPercentiles(percentile, ttft * 1e3, tpot * 1e3, e2e * 1e3)
+
+
+def _open_loop_percentiles(
+    dep: Deployment, load: Load, percentile: float, cv: float
+) -> LatencyPercentiles:
+    """Percentiles of a Poisson load below saturation from the open-loop model
+    (:mod:`llmplan.perf.openloop`); e2e takes the long output at mean waits, or the
+    slow first token with a mean output, whichever is longer."""
+    state = load_state(dep, load, cv)
+    if state is None:  # pragma: no cover - the mean came from the same state
+        raise InputError("no steady state at this rate", field="request_rate")
+    q = percentile / 100
+    ttft_s, tpot_s = ttft_quantile_s(state, q), tpot_quantile_s(state, q)
+    out = load.output_tokens
+    long_output = lognormal_quantile(out, cv, q)
+    e2e_s = max(state.ttft_s + (long_output - 1) * state.tpot_s, ttft_s + (out - 1) * state.tpot_s)
+    return LatencyPercentiles(percentile, ttft_s * 1e3, tpot_s * 1e3, e2e_s * 1e3)

@@ -68,6 +68,12 @@ class PromptBurst:
         """Mean time from the burst to a prompt's first token."""
         return self.prefill_s * (self.groups + 1) / (2 * self.groups) + self.first_token_step_s
 
+    def ttft_quantile_s(self, q: float) -> float:
+        """Time to the first token of the prompt at quantile ``q`` of the burst's queue
+        order: it comes with the step of its group, ``ceil(q x groups)``."""
+        group = max(1.0, math.ceil(q * self.groups - 1e-9))
+        return self.prefill_s * group / self.groups + self.first_token_step_s
+
 
 def prompt_burst(
     dep: Deployment, prompts: float, input_tokens: float, decode_step_s: float
@@ -122,14 +128,17 @@ def joining_prompt_tokens(
 
 def startup_burst(
     dep: Deployment, load: Load, running: float, decode_step_s: float
-) -> tuple[float, float]:
-    """(share of the requests, their mean TTFT in s) that start a finite closed loop.
+) -> tuple[float, PromptBurst]:
+    """(share of the requests, their burst) that start a finite run together.
 
     A benchmark with ``num_requests`` requests and ``running`` clients starts them all
-    at once on an idle engine: those first prompts are prefilled as one burst, then the
-    loop settles into its steady state. Open loops and unknown request counts: (0, 0)."""
+    at once on an idle engine, as does an open loop at an infinite rate (every request
+    sent at once): those first prompts queue through the token budget as one burst,
+    then the run settles into its steady state. Other open loops and unknown request
+    counts: (0, 0)."""
     closed = load.kind in (LoadKind.BATCH, LoadKind.CONCURRENCY)
-    if not closed or not load.num_requests:
-        return 0.0, 0.0
+    all_at_once = load.kind is LoadKind.RATE and math.isinf(load.request_rate or 0.0)
+    if not (closed or all_at_once) or not load.num_requests:
+        return 0.0, PromptBurst(0.0, 1.0, 0.0)
     burst = prompt_burst(dep, running, load.input_tokens, decode_step_s)
-    return min(1.0, running / load.num_requests), burst.mean_ttft_s
+    return min(1.0, running / load.num_requests), burst

@@ -181,7 +181,12 @@ def continuous(dep: Deployment, load: Load, clients: float, max_batch: int) -> P
             stage = decode_stage
     tpot = (chunk_steps * mixed_s + (out - chunk_steps) * decode_s) / out
     first_step = 0.0
-    arrivals = (load.request_rate or 0.0) * tpot if load.kind is LoadKind.RATE else 0.0
+    # prompts that came during the step before: Poisson arrivals, every request of a
+    # burst, or the clients whose requests finished (running / out a step)
+    arrivals = running / out if load.kind in (LoadKind.BATCH, LoadKind.CONCURRENCY) else 0.0
+    if load.kind is LoadKind.RATE:
+        rate = load.request_rate or 0.0
+        arrivals = max(0.0, clients - 1) if math.isinf(rate) else rate * tpot
     prompts = 1.0 + joining_prompt_tokens(dep, inp, inp, arrivals) / max(inp, 1.0)
     if first_token_after_decode_step(dep):  # a prefill pass of its own, then a decode step
         own_prefill = prefill_seconds(dep, prompts, inp)
@@ -192,8 +197,8 @@ def continuous(dep: Deployment, load: Load, clients: float, max_batch: int) -> P
         )
     queue_wait = max(0.0, clients - running) * out * tpot / running
     ttft = own_prefill + 0.5 * tpot + first_step
-    burst_share, burst_ttft = startup_burst(dep, load, running, decode_s)
-    ttft += burst_share * max(0.0, burst_ttft - ttft) + queue_wait
+    burst_share, burst = startup_burst(dep, load, running, decode_s)
+    ttft += burst_share * max(0.0, burst.mean_ttft_s - ttft) + queue_wait
     e2e = ttft + (out - 1) * tpot
     output_tps = running / tpot
     requests = output_tps / out
@@ -224,7 +229,9 @@ def continuous(dep: Deployment, load: Load, clients: float, max_batch: int) -> P
             mixed_share=chunk_steps / out,
             first_token_step_s=first_step,
             burst_share=burst_share,
-            burst_ttft_s=burst_ttft,
+            burst_ttft_s=burst.mean_ttft_s,
+            burst_prefill_s=burst.prefill_s,
+            burst_groups=burst.groups,
         ),
     )
 
@@ -264,12 +271,46 @@ def overflow_wait(
     return waiting**2 / (2 * requests) * lag, waiting * lag, first / requests
 
 
+def _burst_start(dep: Deployment, load: Load, saturated: PerfResult, max_batch: int) -> PerfResult:
+    """A finite run sent all at once: up to ``max_batch`` requests run like a closed
+    loop of that many started together (their prompts queue through the token budget);
+    beyond, the engine runs full as offline, its first requests started by the burst."""
+    finite = load.num_requests or DEFAULT_FINITE_REQUESTS
+    if finite <= max_batch:
+        return continuous(dep, load, float(finite), max_batch)
+    schedule = saturated.schedule
+    decode_s = schedule.decode_step_s if schedule is not None else saturated.tpot_ms / 1e3
+    share, burst = startup_burst(dep, load, float(max_batch), decode_s)
+    ttft_s = saturated.ttft_ms / 1e3
+    ttft_s += share * max(0.0, burst.mean_ttft_s - ttft_s)
+    if schedule is not None:
+        schedule = replace(
+            schedule,
+            burst_share=share,
+            burst_ttft_s=burst.mean_ttft_s,
+            burst_prefill_s=burst.prefill_s,
+            burst_groups=burst.groups,
+        )
+    shift_ms = ttft_s * 1e3 - saturated.ttft_ms
+    return replace(
+        saturated,
+        ttft_ms=ttft_s * 1e3,
+        e2e_latency_ms=saturated.e2e_latency_ms + shift_ms,
+        schedule=schedule,
+    )
+
+
 def _rate(dep: Deployment, load: Load, max_batch: int) -> PerfResult:
     rate = float(load.request_rate or 0.0)
     saturated = continuous(dep, replace(load, kind=LoadKind.OFFLINE), max_batch, max_batch)
+    if math.isinf(rate):  # every request at once: the first ones queue through the budget
+        saturated = _burst_start(dep, load, saturated, max_batch)
     if rate >= saturated.requests_per_s:
         finite = load.num_requests or DEFAULT_FINITE_REQUESTS
         wait, wait_max, free = overflow_wait(finite, max_batch, saturated.requests_per_s, rate)
+        if math.isinf(rate) and free < 1:  # no slot frees before the first requests finish
+            first_s = saturated.e2e_latency_ms / 1e3
+            wait, wait_max = wait + (1 - free) * first_s, wait_max + first_s
         schedule = saturated.schedule
         if schedule is not None:
             schedule = replace(schedule, overflow_wait_max_s=wait_max, overflow_free_share=free)
@@ -282,8 +323,10 @@ def _rate(dep: Deployment, load: Load, max_batch: int) -> PerfResult:
             mode=load.kind.value,
         )
     result = continuous(dep, load, _little_fixed_point(dep, load, rate, max_batch), max_batch)
+    from llmplan.perf.openloop import open_loop_result  # builds on this module
+
     return replace(
-        result,
+        open_loop_result(dep, load, result),
         output_tokens_per_s=rate * load.output_tokens,
         total_tokens_per_s=rate * (load.input_tokens + load.output_tokens),
         requests_per_s=rate,
@@ -313,6 +356,6 @@ def predict(dep: Deployment, load: Load) -> PerfResult:
     if load.kind is LoadKind.OFFLINE:
         clients = float(load.num_requests or steady)
         return continuous(dep, load, min(clients, steady), steady)
-    if load.kind is LoadKind.CONCURRENCY:
+    if load.kind is LoadKind.CONCURRENCY:  # fixed lengths: clients stay in step
         return waves(dep, load, float(load.batch or 1), max_batch)
     return _rate(dep, load, steady)

@@ -2,21 +2,31 @@
 
 A replica is one copy of the model on ``tp x pp`` GPUs. Its capacity under service-level
 objectives is the highest Poisson arrival rate at which the predicted TTFT and TPOT at
-the SLO percentile stay within their targets (``perf.percentiles``); without targets it
-is the replica's maximum throughput times ``max_utilisation`` (the finance assumption of
-that name, default :data:`MAX_LOAD_FACTOR`), since no queue is stable at 100 % load.
+the SLO percentile stay within their targets, with prompts and outputs drawn from the
+workload's length laws (``perf.openloop``: prefill as a queue, decode slowed by prompt
+work, the batch and KV cache a request finds); without targets it is the replica's
+maximum throughput times ``max_utilisation`` (the finance assumption of that name,
+default :data:`MAX_LOAD_FACTOR`), since no queue is stable at 100 % load.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from llmplan.deployment import Deployment
 from llmplan.errors import LlmplanError
-from llmplan.perf.load import Load, LoadKind, PerfResult
-from llmplan.perf.percentiles import DATASET_LENGTH_CV, LatencyPercentiles, latency_percentiles
+from llmplan.perf.load import DATASET_LENGTH_CV, Load, LoadKind, PerfResult
+from llmplan.perf.openloop import (
+    Lengths,
+    OpenLoopState,
+    open_loop_state,
+    tpot_quantile_s,
+    ttft_quantile_s,
+)
+from llmplan.perf.percentiles import LatencyPercentiles, lognormal_quantile
 from llmplan.perf.serving import predict
+from llmplan.sim.cluster import request_token_limit
 
 MAX_LOAD_FACTOR = 0.9
 """Default highest share of its maximum throughput a replica is planned to run at."""
@@ -44,6 +54,8 @@ class LatencyTargets:
     def violation(self, latency: LatencyPercentiles) -> str:
         """Which target ``latency`` misses, in words."""
         p = f"p{self.percentile:g}"
+        if math.isinf(latency.ttft_ms) and math.isinf(latency.tpot_ms):
+            return f"{p} TTFT unbounded: the replica cannot keep up (prefill or decode saturated)"
         if self.ttft_ms is not None and latency.ttft_ms > self.ttft_ms:
             return f"{p} TTFT {latency.ttft_ms:,.0f} ms > target {self.ttft_ms:,.0f} ms"
         if self.tpot_ms is not None and latency.tpot_ms > self.tpot_ms:
@@ -75,12 +87,55 @@ class Infeasible:
     reason: str
 
 
-def _at_rate(
-    dep: Deployment, inp: float, out: float, rate: float, cv: float, targets: LatencyTargets
-) -> tuple[PerfResult, LatencyPercentiles]:
-    load = Load(LoadKind.RATE, inp, out, request_rate=rate, fixed_lengths=cv == 0)
-    result = predict(dep, load)
-    return result, latency_percentiles(dep, load, targets.percentile, length_cv=cv, result=result)
+def _saturated(percentile: float) -> LatencyPercentiles:
+    return LatencyPercentiles(percentile, math.inf, math.inf, math.inf)
+
+
+@dataclass(frozen=True)
+class _Workload:
+    """What one replica is sized for: length laws, the longest request it holds, SLOs."""
+
+    inputs: Lengths
+    outputs: Lengths
+    longest_tokens: float
+    targets: LatencyTargets
+
+
+def _latency_at(
+    dep: Deployment, work: _Workload, rate: float
+) -> tuple[OpenLoopState | None, LatencyPercentiles]:
+    """Open-loop state and SLO-percentile latencies at ``rate`` requests/s (infinite when
+    the replica cannot keep up); requests are cut to what one replica holds."""
+    state = open_loop_state(
+        dep, rate, work.inputs, work.outputs, longest_tokens=work.longest_tokens
+    )
+    p = work.targets.percentile
+    if state is None:
+        return None, _saturated(p)
+    q = p / 100
+    out = work.outputs.mean_tokens
+    ttft_s, tpot_s = ttft_quantile_s(state, q), tpot_quantile_s(state, q)
+    long_output = lognormal_quantile(out, work.outputs.cv, q)
+    e2e_s = max(state.ttft_s + (long_output - 1) * state.tpot_s, ttft_s + (out - 1) * state.tpot_s)
+    return state, LatencyPercentiles(p, ttft_s * 1e3, tpot_s * 1e3, e2e_s * 1e3)
+
+
+def _result_at(
+    dep: Deployment, work: _Workload, rate: float, state: OpenLoopState | None
+) -> PerfResult:
+    """Mean figures at ``rate``, with the open-loop model's latencies and batch."""
+    inp, out = work.inputs.mean_tokens, work.outputs.mean_tokens
+    fixed = work.inputs.cv == 0 and work.outputs.cv == 0
+    result = predict(dep, Load(LoadKind.RATE, inp, out, request_rate=rate, fixed_lengths=fixed))
+    if state is None:
+        return result
+    return replace(
+        result,
+        ttft_ms=state.ttft_s * 1e3,
+        tpot_ms=state.tpot_s * 1e3,
+        e2e_latency_ms=(state.ttft_s + (out - 1) * state.tpot_s) * 1e3,
+        batch=state.others,
+    )
 
 
 def replica_capacity(
@@ -89,34 +144,41 @@ def replica_capacity(
     output_tokens: float,
     targets: LatencyTargets,
     *,
-    length_cv: float = DATASET_LENGTH_CV,
+    length_cv: float | tuple[float, float] = DATASET_LENGTH_CV,
     max_utilisation: float = MAX_LOAD_FACTOR,
 ) -> ReplicaCapacity | Infeasible:
     """Highest arrival rate (requests/s) one replica of ``dep`` serves within ``targets``.
 
-    ``length_cv``: coefficient of variation of prompt and output lengths (0 = fixed).
-    Raises the perf model's errors (e.g. DoesNotFitError) for deployments that cannot run.
+    ``length_cv``: coefficient of variation of prompt and output lengths (0 = fixed),
+    or a pair (prompts, outputs). Raises the perf model's errors (e.g. DoesNotFitError)
+    for deployments that cannot run, and refuses, as the simulator does, a replica whose
+    KV cache cannot hold the mean request.
     """
     offline = predict(dep, Load(LoadKind.OFFLINE, input_tokens, output_tokens))
+    longest = request_token_limit(dep, input_tokens, output_tokens)  # the simulator's rule
     saturation = offline.requests_per_s
     ceiling = saturation * max_utilisation
-    args = (dep, input_tokens, output_tokens)
+    cv_in, cv_out = length_cv if isinstance(length_cv, tuple) else (length_cv, length_cv)
+    inputs, outputs = Lengths(max(input_tokens, 1.0), cv_in), Lengths(output_tokens, cv_out)
+    work = _Workload(inputs, outputs, float(longest), targets)
     low = ceiling * LIGHT_LOAD_FACTOR
-    result, latency = _at_rate(*args, low, length_cv, targets)
+    state, latency = _latency_at(dep, work, low)
     if not targets.met_by(latency):
         return Infeasible(dep, f"{targets.violation(latency)} even at light load")
-    top_result, top_latency = _at_rate(*args, ceiling, length_cv, targets)
+    top_state, top_latency = _latency_at(dep, work, ceiling)
     if targets.met_by(top_latency):
-        return ReplicaCapacity(dep, ceiling, saturation, top_result, top_latency, "throughput")
-    high = ceiling
+        top = _result_at(dep, work, ceiling, top_state)
+        return ReplicaCapacity(dep, ceiling, saturation, top, top_latency, "throughput")
+    high, high_latency = ceiling, top_latency
     for _ in range(SEARCH_STEPS):
         mid = math.sqrt(low * high)
-        mid_result, mid_latency = _at_rate(*args, mid, length_cv, targets)
+        mid_state, mid_latency = _latency_at(dep, work, mid)
         if targets.met_by(mid_latency):
-            low, result, latency = mid, mid_result, mid_latency
+            low, state, latency = mid, mid_state, mid_latency
         else:
-            high = mid
-    limit = targets.violation(top_latency).split(" ", 2)[1]
+            high, high_latency = mid, mid_latency
+    limit = targets.violation(high_latency).split(" ", 2)[1]
+    result = _result_at(dep, work, low, state)
     return ReplicaCapacity(dep, low, saturation, result, latency, f"{limit} SLO")
 
 
@@ -126,7 +188,7 @@ def try_replica_capacity(
     output_tokens: float,
     targets: LatencyTargets,
     *,
-    length_cv: float = DATASET_LENGTH_CV,
+    length_cv: float | tuple[float, float] = DATASET_LENGTH_CV,
     max_utilisation: float = MAX_LOAD_FACTOR,
 ) -> ReplicaCapacity | Infeasible:
     """:func:`replica_capacity`, with deployments that cannot run turned into Infeasible."""

@@ -17,7 +17,7 @@ from llmplan.catalog.loader import Catalog
 from llmplan.catalog.schema import EngineProfile, GpuSpec, ModelSpec, WeightFormat
 from llmplan.deployment import Deployment
 from llmplan.errors import LlmplanError
-from llmplan.perf.percentiles import DATASET_LENGTH_CV
+from llmplan.perf.load import DATASET_LENGTH_CV
 from llmplan.plan.capacity import (
     MAX_LOAD_FACTOR,
     Infeasible,
@@ -26,6 +26,8 @@ from llmplan.plan.capacity import (
     try_replica_capacity,
 )
 from llmplan.scenario import InferenceWorkload, LengthDistribution, MeasuredThroughput
+from llmplan.sim.lengths import LognormalLength
+from llmplan.sim.scenario import lengths_from
 from llmplan.sizing.memory import estimate_memory
 
 TENSOR_PARALLEL_DEGREES = (1, 2, 4, 8, 16)
@@ -89,6 +91,16 @@ class Rejected:
     workload: str
     label: str
     reason: str
+
+
+def length_law(lengths: LengthDistribution) -> tuple[float, float]:
+    """(mean tokens, coefficient of variation) of the law the simulator draws the
+    stated lengths from (:func:`llmplan.sim.scenario.lengths_from`: lognormal through
+    the stated quantiles, fixed when only a mean is given), so that the planner and the
+    simulator size the same workload."""
+    law = lengths_from(lengths)
+    sigma = law.sigma if isinstance(law, LognormalLength) else 0.0
+    return law.mean_tokens, math.sqrt(math.expm1(sigma * sigma))
 
 
 def length_cv(lengths: LengthDistribution) -> float:
@@ -238,8 +250,9 @@ def _designs_on(
     """The first :data:`FITTING_DEGREES_TRIED` layouts of one GPU, precision and engine
     that serve the workload, or none and the last reason."""
     targets = targets_of(workload)
-    inp, out = workload.input_tokens.mean, workload.output_tokens.mean
-    cv = max(length_cv(workload.input_tokens), length_cv(workload.output_tokens))
+    inp, cv_in = length_law(workload.input_tokens)
+    out, cv_out = length_law(workload.output_tokens)
+    cv = (cv_in, cv_out)
     found: list[Design] = []
     reason = "no parallel layout within candidates.max_gpus_per_replica"
     for dep in _deployments(catalog, model, gpu, precision, engine, space.max_gpus_per_replica):

@@ -77,6 +77,30 @@ class SimConfig:
             raise InputError(f"must be >= 2, got {self.series_points}", field="series_points")
 
 
+def request_token_limit(
+    dep: Deployment,
+    input_tokens: float,
+    output_tokens: float,
+    limits: EngineLimits | None = None,
+) -> int:
+    """Longest request (prompt + output tokens) one replica of ``dep`` holds: the model's
+    context, and the KV cache less the admission watermark and a block. Longer requests
+    are cut to it. Raises DoesNotFitError when the mean request (``input_tokens`` +
+    ``output_tokens``) is longer: the simulator, and the planner, refuse such designs."""
+    if limits is None:
+        limits = engine_limits(dep, reference_context=input_tokens + output_tokens / 2)
+    spare = (limits.watermark_blocks + 1) * BLOCK_TOKENS
+    longest = min(dep.model.max_context_tokens, limits.capacity_tokens - spare)
+    if longest < input_tokens + output_tokens:
+        raise DoesNotFitError(
+            f"{dep.model.id} in {dep.weights.id} on {dep.num_gpus} x {dep.gpu.id} "
+            f"(tp={dep.tp}, pp={dep.pp}) holds at most {max(longest, 0):,} tokens per "
+            f"request, fewer than the mean {input_tokens + output_tokens:,.0f}; use more "
+            "GPUs, a smaller precision or shorter requests"
+        )
+    return longest
+
+
 @dataclass(frozen=True)
 class ReplicaModel:
     """What the simulator needs of one replica: scheduler limits, step-time table and
@@ -97,15 +121,7 @@ class ReplicaModel:
         context of sliding-window caches and are checked to fit."""
         inp, out = workload.mean_lengths() if workload is not None else (1024.0, 256.0)
         limits = engine_limits(dep, reference_context=inp + out / 2)
-        spare = (limits.watermark_blocks + 1) * BLOCK_TOKENS
-        longest = min(dep.model.max_context_tokens, limits.capacity_tokens - spare)
-        if longest < inp + out:
-            raise DoesNotFitError(
-                f"{dep.model.id} in {dep.weights.id} on {dep.num_gpus} x {dep.gpu.id} "
-                f"(tp={dep.tp}, pp={dep.pp}) holds at most {max(longest, 0):,} tokens per "
-                f"request, fewer than the mean {inp + out:,.0f}; use more GPUs, a smaller "
-                "precision or shorter requests"
-            )
+        longest = request_token_limit(dep, inp, out, limits)
         table = build_step_table(dep, max_context=float(longest))
         return cls(limits=limits, table=table, max_request_tokens=longest, model_id=dep.model.id)
 
