@@ -31,8 +31,10 @@ from llmplan.sim.cluster import request_token_limit
 MAX_LOAD_FACTOR = 0.9
 """Default highest share of its maximum throughput a replica is planned to run at."""
 
-SEARCH_STEPS = 10
-"""Bisection steps (geometric) on the arrival rate between light load and the ceiling."""
+SEARCH_RELATIVE_TOLERANCE = 1e-4
+"""The geometric bisection on the arrival rate stops when its bracket is this narrow
+(relative): replica counts, ceil(peak / capacity), then flip only within 0.01 % of a
+whole number, whatever the ceiling the search started from."""
 
 LIGHT_LOAD_FACTOR = 0.02
 """Share of the saturation rate at which SLOs are first checked (an almost idle replica)."""
@@ -170,7 +172,7 @@ def replica_capacity(
         top = _result_at(dep, work, ceiling, top_state)
         return ReplicaCapacity(dep, ceiling, saturation, top, top_latency, "throughput")
     high, high_latency = ceiling, top_latency
-    for _ in range(SEARCH_STEPS):
+    while high / low - 1 > SEARCH_RELATIVE_TOLERANCE:
         mid = math.sqrt(low * high)
         mid_state, mid_latency = _latency_at(dep, work, mid)
         if targets.met_by(mid_latency):
