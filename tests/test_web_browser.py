@@ -35,7 +35,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SERVE = "import typer; from llmplan.cli.serve import serve_command; typer.run(serve_command)"
-EXAMPLE = "small-team-consumer-gpus"
+# Its plan recommends an owned design, so the recommended design's memory and latency
+# charts are drawn (small-team-consumer-gpus now goes to the API: the simulator confirms
+# that consumer cards miss its p90 TTFT target even when almost idle).
+EXAMPLE = "airgapped-eu-gdpr"
 PLAN_TIMEOUT_MS = 180_000
 
 if not CHROMIUM.is_file() and shutil.which("chromium") is None:
@@ -159,7 +162,7 @@ def test_edit_save_plan_chart_and_download(server: str, browser: Any, tmp_path: 
     html_path = tmp_path / html_download.value.suggested_filename
     html_download.value.save_as(html_path)
     assert html_path.suffix == ".html"
-    assert "Coding assistant" in html_path.read_text(encoding="utf-8")
+    assert "Hospital document assistant" in html_path.read_text(encoding="utf-8")
     with page.expect_download() as xlsx_download:
         page.click("#dl-xlsx")
     xlsx_path = tmp_path / xlsx_download.value.suggested_filename

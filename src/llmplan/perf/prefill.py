@@ -135,7 +135,7 @@ def startup_burst(
     at once on an idle engine, as does an open loop at an infinite rate (every request
     sent at once): those first prompts queue through the token budget as one burst,
     then the run settles into its steady state. Other open loops and unknown request
-    counts: (0, 0)."""
+    counts: a share of 0 and an empty burst."""
     closed = load.kind in (LoadKind.BATCH, LoadKind.CONCURRENCY)
     all_at_once = load.kind is LoadKind.RATE and math.isinf(load.request_rate or 0.0)
     if not (closed or all_at_once) or not load.num_requests:

@@ -4,10 +4,12 @@ Static batches and closed loops with fixed lengths run in synchronised waves (ea
 prefilled, then decoded together); maximum-throughput, Poisson and dataset loads run in a
 continuous-batching steady state: each step decodes one token for every running sequence
 and prefills the prompts that replace finished ones, ``b * input / output`` prompt tokens
-per step on average. Pipeline parallelism runs ``min(pp, b)`` micro-batches in flight
-when the engine pipelines (``multi_gpu_split: tensor``); a layer split (llama.cpp) runs
-the stages one after another. Loads and results: :mod:`llmplan.perf.load`; prefill:
-:mod:`llmplan.perf.prefill`.
+per step on average. Poisson loads below saturation take their latencies from the
+queueing model of :mod:`llmplan.perf.openloop`; a finite run sent at an infinite rate
+starts with its prompts queued through the token budget. Pipeline parallelism runs
+``min(pp, b)`` micro-batches in flight when the engine pipelines (``multi_gpu_split:
+tensor``); a layer split (llama.cpp) runs the stages one after another. Loads and
+results: :mod:`llmplan.perf.load`; prefill: :mod:`llmplan.perf.prefill`.
 """
 
 from __future__ import annotations
