@@ -184,6 +184,23 @@ def replica_capacity(
     return ReplicaCapacity(dep, low, saturation, result, latency, f"{limit} SLO")
 
 
+def latency_at_rate(
+    dep: Deployment,
+    input_tokens: float,
+    output_tokens: float,
+    targets: LatencyTargets,
+    rate: float,
+    *,
+    length_cv: float | tuple[float, float] = DATASET_LENGTH_CV,
+) -> LatencyPercentiles:
+    """SLO-percentile latencies of one replica of ``dep`` at ``rate`` requests/s, by the
+    same open-loop model (and the simulator's KV rule) that sizes replicas."""
+    longest = request_token_limit(dep, input_tokens, output_tokens)
+    cv_in, cv_out = length_cv if isinstance(length_cv, tuple) else (length_cv, length_cv)
+    inputs, outputs = Lengths(max(input_tokens, 1.0), cv_in), Lengths(output_tokens, cv_out)
+    return _latency_at(dep, _Workload(inputs, outputs, float(longest), targets), rate)[1]
+
+
 def try_replica_capacity(
     dep: Deployment,
     input_tokens: float,
