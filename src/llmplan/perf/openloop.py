@@ -127,25 +127,69 @@ class OpenLoopState:
     residual_life_s: float
     decode_per_token_s: float = 0.0
     dispersion: float = 1.0
-    kv_overflow_share: float = 0.0
+    prompt_blocked: np.ndarray | None = None
+    room_wait_s: np.ndarray | None = None
+
+    @property
+    def kv_overflow_share(self) -> float:
+        """Share of arrivals whose prompt finds no room in the KV cache beside the
+        running sequences and waits for some of them to finish."""
+        if self.prompt_blocked is None:
+            return 0.0
+        return float(self.prompt_weights @ self.prompt_blocked)
+
+    def _gate_moments(self) -> tuple[float, float]:
+        """(``E[S']``, ``E[S'^2]``) of the time a prompt holds the head of the FCFS
+        queue: its service ``S`` and, when the cache has no room for it (probability
+        ``q``), first a wait for room, exponential with mean ``r``
+        (:attr:`room_wait_s`): ``E[S'] = E[S] + q r``,
+        ``E[S'^2] = E[S^2] + 2 q r E[S] + 2 q r^2`` per prompt length."""
+        service = self.prompt_service_s
+        blocked = self.prompt_blocked if self.prompt_blocked is not None else 0.0 * service
+        relax = self.room_wait_s if self.room_wait_s is not None else 0.0 * service
+        first = service + blocked * relax
+        second = service**2 + 2 * blocked * relax * service + 2 * blocked * relax**2
+        return float(self.prompt_weights @ first), float(self.prompt_weights @ second)
 
     @property
     def queue_load(self) -> float:
-        """``rho`` of the prefill queue: the share of time a prompt holds the steps."""
-        return self.rate_per_s * float(self.prompt_weights @ self.prompt_service_s)
+        """``rho`` of the prompt queue: the share of time its head is served or waits
+        for room in the KV cache (FCFS: a prompt that does not fit holds back those
+        behind it, as vLLM's scheduler does)."""
+        return self.rate_per_s * self._gate_moments()[0]
 
     @property
     def queue_wait_s(self) -> float:
-        """Pollaczek-Khinchine mean wait of a prompt for the prompt work ahead of it."""
+        """Pollaczek-Khinchine mean wait of a prompt for the prompts ahead of it."""
+        first, second = self._gate_moments()
+        return self.rate_per_s * second / (2 * (1 - self.rate_per_s * first))
+
+    @property
+    def own_room_wait_s(self) -> float:
+        """Mean wait of a prompt for room in the cache for itself (0 when it fits)."""
+        if self.prompt_blocked is None or self.room_wait_s is None:
+            return 0.0
+        return float(self.prompt_weights @ (self.prompt_blocked * self.room_wait_s))
+
+    @property
+    def service_wait_s(self) -> float:
+        """The part of :attr:`queue_wait_s` spent on the prompt steps ahead (the
+        Pollaczek-Khinchine term of ``E[S^2]``); the rest is spent behind heads of the
+        queue waiting for room in the cache."""
         second = float(self.prompt_weights @ self.prompt_service_s**2)
         return self.rate_per_s * second / (2 * (1 - self.queue_load))
 
     @property
     def ttft_s(self) -> float:
         """Mean time to first token: the remainder of the step's decodes, the wait for
-        the prompt work ahead, then the prompt's own steps."""
+        the prompts ahead, then the prompt's own wait for room and its own steps."""
+        return self.decode_s / 2 + self.queue_wait_s + self._gate_moments()[0]
+
+    @property
+    def unblocked_ttft_s(self) -> float:
+        """Mean time to first token without the waits for room in the cache."""
         own = float(self.prompt_weights @ self.prompt_service_s)
-        return self.decode_s / 2 + self.queue_wait_s + own
+        return self.decode_s / 2 + self.service_wait_s + own
 
 
 def _decode_step_s(dep: Deployment, sequences: float, context: float) -> float:
@@ -237,8 +281,10 @@ def open_loop_state(
     if state.queue_load >= 1 or state.prefill_share >= 1:
         return None
     dispersion = _dispersion(state, decode_steps)
-    overflow = _kv_overflow_share(dep, state, inputs, outputs, dispersion)
-    return replace(state, dispersion=dispersion, kv_overflow_share=overflow)
+    blocked = _kv_blocked(dep, state, inputs, outputs, dispersion)
+    room_wait = _room_wait_s(dep, state, inputs, outputs)
+    state = replace(state, dispersion=dispersion, prompt_blocked=blocked, room_wait_s=room_wait)
+    return state if state.queue_load < 1 else None
 
 
 def _little_batch(
@@ -271,10 +317,26 @@ def _dispersion(state: OpenLoopState, decode_steps: float) -> float:
     return (1 + bursts) / max(1 - gain, MIN_FEEDBACK_MARGIN)
 
 
-def _kv_overflow_share(
+def _room_wait_s(
+    dep: Deployment, state: OpenLoopState, inputs: Lengths, outputs: Lengths
+) -> np.ndarray:
+    """Mean wait of a prompt of each length, found without room, for the first of the
+    running sequences to finish and free its cache. The cache is then full beyond
+    ``capacity - prompt``, so at least ``n = (capacity - prompt) / context`` sequences
+    of mean context run; the first of ``n`` to finish (exponential residual lives of mean
+    ``r``) comes after ``r / n`` (``r`` for a prompt that needs the whole cache)."""
+    context = _running_context(inputs, outputs)
+    capacity = kv_capacity_tokens(dep, context)
+    running = np.maximum(1.0, (capacity - state.prompt_tokens) / context)
+    wait: np.ndarray = state.residual_life_s / running
+    return wait
+
+
+def _kv_blocked(
     dep: Deployment, state: OpenLoopState, inputs: Lengths, outputs: Lengths, dispersion: float
-) -> float:
-    """Share of arrivals whose prompt does not fit beside the running sequences' cache.
+) -> np.ndarray:
+    """Probability that a prompt of each length does not fit beside the running
+    sequences' cache.
 
     The tokens held are a sum over the running sequences (mean ``b x context``,
     variance ``dispersion x b x E[context^2]``), taken as gamma distributed."""
@@ -286,8 +348,8 @@ def _kv_overflow_share(
 
     shape, scale = held_mean**2 / held_var, held_var / held_mean
     room = np.maximum(capacity - state.prompt_tokens, 0.0)
-    weights = state.prompt_weights
-    return float(weights @ gamma.sf(room, shape, scale=scale))
+    blocked: np.ndarray = gamma.sf(room, shape, scale=scale)
+    return blocked
 
 
 def context_second_moment(inputs: Lengths, outputs: Lengths) -> float:
@@ -353,13 +415,18 @@ def _two_exponentials_cdf(slack: np.ndarray, first_s: float, second_s: float) ->
 
 def ttft_quantile_s(state: OpenLoopState, q: float) -> float:
     """TTFT at quantile ``q``: the rest of the step in progress (uniform), the wait for
-    prompt work ahead (0 w.p. ``1 - rho``, else exponential), then, for the
-    ``kv_overflow_share`` of prompts that find the cache full, a wait for running
-    sequences to finish (exponential over their mean residual life), then the prompt's
-    own steps; mixed over prompt lengths."""
-    rho, blocked = state.queue_load, state.kv_overflow_share
-    queued_s = state.queue_wait_s / rho if rho > 0 else 0.0
-    relax_s = max(state.residual_life_s, 1e-9)
+    the prompt steps ahead (0 w.p. ``rho`` of those steps, else exponential), the wait
+    for room in the KV cache (its own, w.p. ``kv_overflow_share``, or of a head of the
+    queue it finds blocked, w.p. the blocked heads' load; then exponential with the
+    Pollaczek-Khinchine mean of those waits), then the prompt's own steps; mixed over
+    prompt lengths."""
+    rate, own_blocked = state.rate_per_s, state.kv_overflow_share
+    rho = rate * float(state.prompt_weights @ state.prompt_service_s)
+    queued_s = state.service_wait_s / rho if rho > 0 else 0.0
+    heads_blocked = min(1.0, rate * state.own_room_wait_s)
+    blocked = 1 - (1 - heads_blocked) * (1 - own_blocked)
+    blocked_wait_s = state.queue_wait_s - state.service_wait_s + state.own_room_wait_s
+    held_s = max(blocked_wait_s / blocked, 1e-9) if blocked > 0 else 0.0
     position = (np.arange(STEP_POSITIONS) + 0.5) / STEP_POSITIONS  # within the step
     service = _fine(state.prompt_service_s, state.inputs)
     start = (state.decode_s * position[:, None] + service[None, :]).ravel()
@@ -369,12 +436,12 @@ def ttft_quantile_s(state: OpenLoopState, q: float) -> float:
         free = _wait_cdf(slack, rho, queued_s)
         if blocked <= 0:
             return float(free.mean())
-        held = _wait_cdf(slack, 1.0, relax_s)
+        held = _wait_cdf(slack, 1.0, held_s)
         if queued_s > 0:
-            held = (1 - rho) * held + rho * _two_exponentials_cdf(slack, queued_s, relax_s)
+            held = (1 - rho) * held + rho * _two_exponentials_cdf(slack, queued_s, held_s)
         return float(((1 - blocked) * free + blocked * held).mean())
 
-    return _quantile(cdf, q, float(start.max()) + 10 * (queued_s + blocked * relax_s) + 1e-3)
+    return _quantile(cdf, q, float(start.max()) + 10 * (queued_s + held_s) + 1e-3)
 
 
 def _batch_sd_s(state: OpenLoopState, life_s: np.ndarray) -> np.ndarray:
@@ -403,7 +470,7 @@ def tpot_quantile_s(state: OpenLoopState, q: float) -> float:
     steps = np.maximum(outputs - 1, 1.0)
     life = steps * state.tpot_s
     batch_sd = _batch_sd_s(state, life)
-    arrivals = state.rate_per_s * (life + state.ttft_s)
+    arrivals = state.rate_per_s * (life + state.unblocked_ttft_s)
     work = float(state.prompt_weights @ state.prompt_work_s)
     work_sq = float(state.prompt_weights @ state.prompt_work_s**2)
     quiet = np.exp(-arrivals)
