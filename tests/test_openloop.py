@@ -92,10 +92,16 @@ def test_prompts_queue_by_their_second_moment() -> None:
     varied = open_loop_state(dep, 10.0, Lengths(2000.0, 1.2), Lengths(200.0))
     assert fixed is not None and varied is not None
     assert varied.queue_wait_s > 1.5 * fixed.queue_wait_s
-    # fixed lengths, worked by hand: S the one prompt's steps, rho = rate x S
+    # fixed lengths, worked by hand: S the one prompt's steps, rho = rate x S; the cache
+    # has room for the prompt but in a rare crowd (q), then it waits exponential(r) first
+    assert fixed.prompt_blocked is not None and fixed.room_wait_s is not None
     service = float(fixed.prompt_service_s[0])
-    rho = 10.0 * service
-    assert fixed.queue_wait_s == pytest.approx(10.0 * service**2 / (2 * (1 - rho)))
+    q, r = float(fixed.prompt_blocked[0]), float(fixed.room_wait_s[0])
+    assert q < 1e-3
+    first, second = service + q * r, service**2 + 2 * q * r * service + 2 * q * r**2
+    rho = 10.0 * first
+    assert fixed.queue_wait_s == pytest.approx(10.0 * second / (2 * (1 - rho)))
+    assert fixed.service_wait_s == pytest.approx(10.0 * service**2 / (2 * (1 - rho)))
 
 
 def test_saturated_open_loop_has_no_steady_state() -> None:
