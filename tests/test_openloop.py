@@ -93,12 +93,14 @@ def test_prompts_queue_by_their_second_moment() -> None:
     assert fixed is not None and varied is not None
     assert varied.queue_wait_s > 1.5 * fixed.queue_wait_s
     # fixed lengths, worked by hand: S the one prompt's steps, rho = rate x S; the cache
-    # has room for the prompt but in a rare crowd (q), then it waits exponential(r) first
+    # has room for the prompt but in a rare crowd (q), then it first waits R for room
     assert fixed.prompt_blocked is not None and fixed.room_wait_s is not None
+    assert fixed.room_wait_sq_s2 is not None
     service = float(fixed.prompt_service_s[0])
     q, r = float(fixed.prompt_blocked[0]), float(fixed.room_wait_s[0])
+    r_sq = float(fixed.room_wait_sq_s2[0])
     assert q < 1e-3
-    first, second = service + q * r, service**2 + 2 * q * r * service + 2 * q * r**2
+    first, second = service + q * r, service**2 + 2 * q * r * service + q * r_sq
     rho = 10.0 * first
     assert fixed.queue_wait_s == pytest.approx(10.0 * second / (2 * (1 - rho)))
     assert fixed.service_wait_s == pytest.approx(10.0 * service**2 / (2 * (1 - rho)))

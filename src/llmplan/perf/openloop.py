@@ -22,7 +22,12 @@ continuous batching with chunked prefill. Four mechanisms, each a textbook resul
   the running sequences' mean residual life);
 - **running sequences are length-biased**: a sequence runs for a time proportional to
   its output, so the running ones hold ``E[Y^2] / (2 E[Y])`` output tokens on average,
-  ``mean x (1 + cv^2) / 2``, not ``mean / 2``.
+  ``mean x (1 + cv^2) / 2``, not ``mean / 2``;
+- **a prompt without room in the KV cache holds back the queue** (FCFS admission of
+  whole prompts, as vLLM's scheduler): its wait for running sequences to finish is
+  part of the time it holds the head of the queue, so every prompt behind it waits too
+  (:mod:`llmplan.perf.kvroom`). With long-tailed prompts and a cache of a few long
+  requests (consumer GPUs) this, not prompt work, sets the tail of TTFT.
 
 A request of ``y`` output tokens has TPOT ``d(1 + N) + Z / (y - 1)``: ``N`` its average
 batch of others, ``Z`` the prompt work of the arrivals during its decoding (compound
@@ -45,11 +50,11 @@ from scipy.special import ndtr, ndtri
 
 from llmplan.deployment import Deployment
 from llmplan.errors import InputError
+from llmplan.perf.kvroom import blocked_chance, kv_capacity_tokens, room_wait_moments
 from llmplan.perf.load import DATASET_LENGTH_CV, Load, PerfResult
 from llmplan.perf.prefill import first_token_after_decode_step, prefill_seconds
 from llmplan.perf.serving import round_time, steady_capacity
 from llmplan.perf.step import StepShape
-from llmplan.sizing.memory import kv_budget_per_gpu, kv_bytes_per_sequence, kv_shard_fraction
 
 CDF_POINTS = 128
 """Equally likely lengths over which percentiles of a mixture are taken."""
@@ -129,6 +134,7 @@ class OpenLoopState:
     dispersion: float = 1.0
     prompt_blocked: np.ndarray | None = None
     room_wait_s: np.ndarray | None = None
+    room_wait_sq_s2: np.ndarray | None = None
 
     @property
     def kv_overflow_share(self) -> float:
@@ -141,14 +147,15 @@ class OpenLoopState:
     def _gate_moments(self) -> tuple[float, float]:
         """(``E[S']``, ``E[S'^2]``) of the time a prompt holds the head of the FCFS
         queue: its service ``S`` and, when the cache has no room for it (probability
-        ``q``), first a wait for room, exponential with mean ``r``
-        (:attr:`room_wait_s`): ``E[S'] = E[S] + q r``,
-        ``E[S'^2] = E[S^2] + 2 q r E[S] + 2 q r^2`` per prompt length."""
+        ``q``), first a wait ``R`` for room (:attr:`room_wait_s`, :attr:`room_wait_sq_s2`):
+        ``E[S'] = E[S] + q E[R]``, ``E[S'^2] = E[S^2] + 2 q E[R] E[S] + q E[R^2]`` per
+        prompt length."""
         service = self.prompt_service_s
         blocked = self.prompt_blocked if self.prompt_blocked is not None else 0.0 * service
         relax = self.room_wait_s if self.room_wait_s is not None else 0.0 * service
+        relax_sq = self.room_wait_sq_s2 if self.room_wait_sq_s2 is not None else 0.0 * service
         first = service + blocked * relax
-        second = service**2 + 2 * blocked * relax * service + 2 * blocked * relax**2
+        second = service**2 + 2 * blocked * relax * service + blocked * relax_sq
         return float(self.prompt_weights @ first), float(self.prompt_weights @ second)
 
     @property
@@ -281,9 +288,14 @@ def open_loop_state(
     if state.queue_load >= 1 or state.prefill_share >= 1:
         return None
     dispersion = _dispersion(state, decode_steps)
-    blocked = _kv_blocked(dep, state, inputs, outputs, dispersion)
-    room_wait = _room_wait_s(dep, state, inputs, outputs)
-    state = replace(state, dispersion=dispersion, prompt_blocked=blocked, room_wait_s=room_wait)
+    blocked, room_wait, room_wait_sq = _cache_room(dep, state, inputs, outputs, dispersion)
+    state = replace(
+        state,
+        dispersion=dispersion,
+        prompt_blocked=blocked,
+        room_wait_s=room_wait,
+        room_wait_sq_s2=room_wait_sq,
+    )
     return state if state.queue_load < 1 else None
 
 
@@ -317,39 +329,17 @@ def _dispersion(state: OpenLoopState, decode_steps: float) -> float:
     return (1 + bursts) / max(1 - gain, MIN_FEEDBACK_MARGIN)
 
 
-def _room_wait_s(
-    dep: Deployment, state: OpenLoopState, inputs: Lengths, outputs: Lengths
-) -> np.ndarray:
-    """Mean wait of a prompt of each length, found without room, for the first of the
-    running sequences to finish and free its cache. The cache is then full beyond
-    ``capacity - prompt``, so at least ``n = (capacity - prompt) / context`` sequences
-    of mean context run; the first of ``n`` to finish (exponential residual lives of mean
-    ``r``) comes after ``r / n`` (``r`` for a prompt that needs the whole cache)."""
-    context = _running_context(inputs, outputs)
-    capacity = kv_capacity_tokens(dep, context)
-    running = np.maximum(1.0, (capacity - state.prompt_tokens) / context)
-    wait: np.ndarray = state.residual_life_s / running
-    return wait
-
-
-def _kv_blocked(
+def _cache_room(
     dep: Deployment, state: OpenLoopState, inputs: Lengths, outputs: Lengths, dispersion: float
-) -> np.ndarray:
-    """Probability that a prompt of each length does not fit beside the running
-    sequences' cache.
-
-    The tokens held are a sum over the running sequences (mean ``b x context``,
-    variance ``dispersion x b x E[context^2]``), taken as gamma distributed."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(probability that a prompt of each length finds no room in the KV cache, mean and
+    second moment of its wait for room; see :mod:`llmplan.perf.kvroom`)."""
     context = _running_context(inputs, outputs)
-    capacity = kv_capacity_tokens(dep, context)
-    held_mean = max(state.others, 1e-9) * context
-    held_var = dispersion * max(state.others, 1e-9) * context_second_moment(inputs, outputs)
-    from scipy.stats import gamma  # imported on first use: scipy is slow to import
-
-    shape, scale = held_mean**2 / held_var, held_var / held_mean
-    room = np.maximum(capacity - state.prompt_tokens, 0.0)
-    blocked: np.ndarray = gamma.sf(room, shape, scale=scale)
-    return blocked
+    room = kv_capacity_tokens(dep, context) - state.prompt_tokens
+    context_sq = context_second_moment(inputs, outputs)
+    blocked = blocked_chance(room, state.others, context, context_sq, dispersion)
+    wait, wait_sq = room_wait_moments(room, state.others, context, state.residual_life_s)
+    return blocked, wait, wait_sq
 
 
 def context_second_moment(inputs: Lengths, outputs: Lengths) -> float:
@@ -360,14 +350,6 @@ def context_second_moment(inputs: Lengths, outputs: Lengths) -> float:
     elapsed = mean_y * (1 + cv_y**2) / 2
     elapsed_sq = mean_y**2 * (1 + cv_y**2) ** 3 / 3
     return inputs.second_moment + 2 * inputs.mean_tokens * elapsed + elapsed_sq
-
-
-def kv_capacity_tokens(dep: Deployment, context: float) -> float:
-    """Tokens the KV cache of one replica holds (bytes per token of a ``context``-token
-    sequence, which matters for sliding-window layers)."""
-    reference = max(1.0, context)
-    per_token = kv_bytes_per_sequence(dep.model, dep.kv, reference) / reference
-    return kv_budget_per_gpu(dep) / (per_token * kv_shard_fraction(dep))
 
 
 def _quantile(cdf: Callable[[float], float], q: float, high: float) -> float:
