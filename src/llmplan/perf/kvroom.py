@@ -11,14 +11,16 @@ simulator (:mod:`llmplan.sim.engine`) runs the same rule request by request.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from llmplan.deployment import Deployment
 from llmplan.sizing.memory import kv_budget_per_gpu, kv_bytes_per_sequence, kv_shard_fraction
 
-TAIL_PROBABILITY = 1e-9
-"""Crowds of running sequences rarer than this are left out of the sums over their
-number."""
+TAIL_SPREAD = 12.0
+"""Crowds of running sequences beyond ``mean + TAIL_SPREAD x sqrt(mean)`` (Poisson
+probability below ~1e-9 for any mean) are left out of the sums over their number."""
 
 
 def kv_capacity_tokens(dep: Deployment, context: float) -> float:
@@ -57,23 +59,22 @@ def room_wait_moments(
     ``k`` running finishes after an exponential of mean ``r / k`` (order statistics), so
     the wait has mean ``r (H_N - H_j)`` and variance ``r^2 (H2_N - H2_j)``, ``H`` and
     ``H2`` the harmonic sums of ``1/i`` and ``1/i^2``."""
-    from scipy.stats import poisson  # imported on first use: scipy is slow to import
+    from scipy.special import gammaln  # imported on first use: scipy is slow to import
 
     mean_count = max(others, 1e-9)
     fit = np.floor(np.maximum(room_tokens, 0.0) / max(context, 1.0)).astype(int)
-    top = int(max(fit.max() + 1, poisson.isf(TAIL_PROBABILITY, mean_count))) + 1
+    top = int(max(fit.max() + 1, mean_count + TAIL_SPREAD * math.sqrt(mean_count))) + 1
     counts = np.arange(top + 1)
-    chance = poisson.pmf(counts, mean_count)
+    chance = np.exp(counts * math.log(mean_count) - mean_count - gammaln(counts + 1))
     inverse = np.concatenate(([0.0], 1.0 / counts[1:]))
-    wait = residual_life_s * np.cumsum(inverse)
+    wait = residual_life_s * np.cumsum(inverse)  # until none is left of k running
     var = residual_life_s**2 * np.cumsum(inverse**2)
-    means, seconds = np.empty(len(fit)), np.empty(len(fit))
-    for index, j in enumerate(fit):
-        weights = np.where(counts > j, chance, 0.0)
-        if weights.sum() <= 0:  # a crowd beyond any likely one: one more than fits
-            weights = (counts == j + 1).astype(float)
-        weights /= weights.sum()
-        after = wait - wait[j]
-        means[index] = weights @ after
-        seconds[index] = weights @ (var - var[j] + after**2)
+    beyond = counts[None, :] > fit[:, None]  # crowds that leave no room, per prompt
+    weights = np.where(beyond, chance[None, :], 0.0)
+    total = weights.sum(axis=1, keepdims=True)
+    next_over = (counts[None, :] == fit[:, None] + 1).astype(float)
+    weights = np.where(total > 0, weights / np.maximum(total, 1e-300), next_over)
+    after = wait[None, :] - wait[fit][:, None]  # until only j are left
+    means = (weights * after).sum(axis=1)
+    seconds = (weights * (var[None, :] - var[fit][:, None] + after**2)).sum(axis=1)
     return means, seconds
