@@ -116,6 +116,9 @@ def test_saturated_open_loop_has_no_steady_state() -> None:
     cv=st.floats(min_value=0.0, max_value=1.5),
 )
 def test_latency_rises_with_the_arrival_rate(low: float, factor: float, cv: float) -> None:
+    """Means never fall as the rate rises; percentiles neither, to the precision they are
+    solved to (0.01 % each: at 0.5 vs 0.525/s, cv 1.03, the p95 TTFTs 127.3 ms differ by
+    2e-6 of it, the solver's noise; solved exactly they rise)."""
     dep = _dep()
     inputs, outputs = Lengths(1500.0, cv), Lengths(200.0, cv)
     slow = open_loop_state(dep, low, inputs, outputs)
@@ -127,7 +130,7 @@ def test_latency_rises_with_the_arrival_rate(low: float, factor: float, cv: floa
         return
     assert fast.ttft_s >= slow.ttft_s
     assert fast.tpot_s >= slow.tpot_s
-    assert ttft_quantile_s(fast, 0.95) >= ttft_quantile_s(slow, 0.95) * (1 - 1e-6)
+    assert ttft_quantile_s(fast, 0.95) >= ttft_quantile_s(slow, 0.95) * (1 - 2e-4)
 
 
 # ---------------------------------------------------------------- prompts arriving together

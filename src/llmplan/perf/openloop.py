@@ -66,6 +66,8 @@ QUADRATURE_NODES = 16
 """Gauss-Hermite nodes per lognormal length (exact for polynomials of degree 31 in the
 normal variable; the tails reach z = +-5.7)."""
 
+NEGLIGIBLE_SHARE = 1e-9
+"""Shares of arrivals waiting for cache room below this are left out of percentiles."""
 MIN_FEEDBACK_MARGIN = 0.05
 """Floor of ``1 - g`` in :func:`_dispersion` (``g`` -> 1 is saturation)."""
 
@@ -113,7 +115,8 @@ class OpenLoopState:
     ``others``: mean running sequences ``b``; ``decode_s``: a step of ``1 + b`` decodes
     as a request sees it, ``decode_slope_s`` what one more sequence adds;
     ``prefill_share``: time share of prompt work; ``prompt_*``: quadrature of prompts
-    with each one's prompt work ``p`` and queue service ``S``; ``output_*``: of outputs."""
+    with each one's prompt work ``p``, queue service ``S`` and chance of finding no room
+    in the cache, ``room_wait_*`` the moments of its wait then; ``output_*``: of outputs."""
 
     rate_per_s: float
     others: float
@@ -138,8 +141,7 @@ class OpenLoopState:
 
     @property
     def kv_overflow_share(self) -> float:
-        """Share of arrivals whose prompt finds no room in the KV cache beside the
-        running sequences and waits for some of them to finish."""
+        """Share of arrivals whose prompt finds no room beside the running sequences."""
         if self.prompt_blocked is None:
             return 0.0
         return float(self.prompt_weights @ self.prompt_blocked)
@@ -152,17 +154,16 @@ class OpenLoopState:
         prompt length."""
         service = self.prompt_service_s
         blocked = self.prompt_blocked if self.prompt_blocked is not None else 0.0 * service
-        relax = self.room_wait_s if self.room_wait_s is not None else 0.0 * service
-        relax_sq = self.room_wait_sq_s2 if self.room_wait_sq_s2 is not None else 0.0 * service
-        first = service + blocked * relax
-        second = service**2 + 2 * blocked * relax * service + blocked * relax_sq
+        wait = self.room_wait_s if self.room_wait_s is not None else 0.0 * service
+        wait_sq = self.room_wait_sq_s2 if self.room_wait_sq_s2 is not None else 0.0 * service
+        first = service + blocked * wait
+        second = service**2 + blocked * (2 * wait * service + wait_sq)
         return float(self.prompt_weights @ first), float(self.prompt_weights @ second)
 
     @property
     def queue_load(self) -> float:
-        """``rho`` of the prompt queue: the share of time its head is served or waits
-        for room in the KV cache (FCFS: a prompt that does not fit holds back those
-        behind it, as vLLM's scheduler does)."""
+        """``rho`` of the prompt queue: the share of time its head is served or waits for
+        room in the cache (FCFS: a prompt that does not fit holds back those behind it)."""
         return self.rate_per_s * self._gate_moments()[0]
 
     @property
@@ -180,9 +181,8 @@ class OpenLoopState:
 
     @property
     def service_wait_s(self) -> float:
-        """The part of :attr:`queue_wait_s` spent on the prompt steps ahead (the
-        Pollaczek-Khinchine term of ``E[S^2]``); the rest is spent behind heads of the
-        queue waiting for room in the cache."""
+        """The part of :attr:`queue_wait_s` spent on the prompt steps ahead (the term of
+        ``E[S^2]``); the rest is spent behind heads of the queue waiting for room."""
         second = float(self.prompt_weights @ self.prompt_service_s**2)
         return self.rate_per_s * second / (2 * (1 - self.queue_load))
 
@@ -408,7 +408,7 @@ def ttft_quantile_s(state: OpenLoopState, q: float) -> float:
     heads_blocked = min(1.0, rate * state.own_room_wait_s)
     blocked = 1 - (1 - heads_blocked) * (1 - own_blocked)
     blocked_wait_s = state.queue_wait_s - state.service_wait_s + state.own_room_wait_s
-    held_s = max(blocked_wait_s / blocked, 1e-9) if blocked > 0 else 0.0
+    held_s = max(blocked_wait_s / blocked, 1e-9) if blocked > NEGLIGIBLE_SHARE else 0.0
     position = (np.arange(STEP_POSITIONS) + 0.5) / STEP_POSITIONS  # within the step
     service = _fine(state.prompt_service_s, state.inputs)
     start = (state.decode_s * position[:, None] + service[None, :]).ravel()
@@ -416,7 +416,7 @@ def ttft_quantile_s(state: OpenLoopState, q: float) -> float:
     def cdf(t: float) -> float:
         slack = t - start
         free = _wait_cdf(slack, rho, queued_s)
-        if blocked <= 0:
+        if blocked <= NEGLIGIBLE_SHARE:
             return float(free.mean())
         held = _wait_cdf(slack, 1.0, held_s)
         if queued_s > 0:
