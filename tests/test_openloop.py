@@ -92,10 +92,18 @@ def test_prompts_queue_by_their_second_moment() -> None:
     varied = open_loop_state(dep, 10.0, Lengths(2000.0, 1.2), Lengths(200.0))
     assert fixed is not None and varied is not None
     assert varied.queue_wait_s > 1.5 * fixed.queue_wait_s
-    # fixed lengths, worked by hand: S the one prompt's steps, rho = rate x S
+    # fixed lengths, worked by hand: S the one prompt's steps, rho = rate x S; the cache
+    # has room for the prompt but in a rare crowd (q), then it first waits R for room
+    assert fixed.prompt_blocked is not None and fixed.room_wait_s is not None
+    assert fixed.room_wait_sq_s2 is not None
     service = float(fixed.prompt_service_s[0])
-    rho = 10.0 * service
-    assert fixed.queue_wait_s == pytest.approx(10.0 * service**2 / (2 * (1 - rho)))
+    q, r = float(fixed.prompt_blocked[0]), float(fixed.room_wait_s[0])
+    r_sq = float(fixed.room_wait_sq_s2[0])
+    assert q < 1e-3
+    first, second = service + q * r, service**2 + 2 * q * r * service + q * r_sq
+    rho = 10.0 * first
+    assert fixed.queue_wait_s == pytest.approx(10.0 * second / (2 * (1 - rho)))
+    assert fixed.service_wait_s == pytest.approx(10.0 * service**2 / (2 * (1 - rho)))
 
 
 def test_saturated_open_loop_has_no_steady_state() -> None:
@@ -108,6 +116,9 @@ def test_saturated_open_loop_has_no_steady_state() -> None:
     cv=st.floats(min_value=0.0, max_value=1.5),
 )
 def test_latency_rises_with_the_arrival_rate(low: float, factor: float, cv: float) -> None:
+    """Means never fall as the rate rises; percentiles neither, to the precision they are
+    solved to (0.01 % each: at 0.5 vs 0.525/s, cv 1.03, the p95 TTFTs 127.3 ms differ by
+    2e-6 of it, the solver's noise; solved exactly they rise)."""
     dep = _dep()
     inputs, outputs = Lengths(1500.0, cv), Lengths(200.0, cv)
     slow = open_loop_state(dep, low, inputs, outputs)
@@ -119,7 +130,7 @@ def test_latency_rises_with_the_arrival_rate(low: float, factor: float, cv: floa
         return
     assert fast.ttft_s >= slow.ttft_s
     assert fast.tpot_s >= slow.tpot_s
-    assert ttft_quantile_s(fast, 0.95) >= ttft_quantile_s(slow, 0.95) * (1 - 1e-6)
+    assert ttft_quantile_s(fast, 0.95) >= ttft_quantile_s(slow, 0.95) * (1 - 2e-4)
 
 
 # ---------------------------------------------------------------- prompts arriving together

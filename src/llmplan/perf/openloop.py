@@ -22,7 +22,12 @@ continuous batching with chunked prefill. Four mechanisms, each a textbook resul
   the running sequences' mean residual life);
 - **running sequences are length-biased**: a sequence runs for a time proportional to
   its output, so the running ones hold ``E[Y^2] / (2 E[Y])`` output tokens on average,
-  ``mean x (1 + cv^2) / 2``, not ``mean / 2``.
+  ``mean x (1 + cv^2) / 2``, not ``mean / 2``;
+- **a prompt without room in the KV cache holds back the queue** (FCFS admission of
+  whole prompts, as vLLM's scheduler): its wait for running sequences to finish is
+  part of the time it holds the head of the queue, so every prompt behind it waits too
+  (:mod:`llmplan.perf.kvroom`). With long-tailed prompts and a cache of a few long
+  requests (consumer GPUs) this, not prompt work, sets the tail of TTFT.
 
 A request of ``y`` output tokens has TPOT ``d(1 + N) + Z / (y - 1)``: ``N`` its average
 batch of others, ``Z`` the prompt work of the arrivals during its decoding (compound
@@ -45,11 +50,11 @@ from scipy.special import ndtr, ndtri
 
 from llmplan.deployment import Deployment
 from llmplan.errors import InputError
+from llmplan.perf.kvroom import blocked_chance, kv_capacity_tokens, room_wait_moments
 from llmplan.perf.load import DATASET_LENGTH_CV, Load, PerfResult
 from llmplan.perf.prefill import first_token_after_decode_step, prefill_seconds
 from llmplan.perf.serving import round_time, steady_capacity
 from llmplan.perf.step import StepShape
-from llmplan.sizing.memory import kv_budget_per_gpu, kv_bytes_per_sequence, kv_shard_fraction
 
 CDF_POINTS = 128
 """Equally likely lengths over which percentiles of a mixture are taken."""
@@ -61,6 +66,8 @@ QUADRATURE_NODES = 16
 """Gauss-Hermite nodes per lognormal length (exact for polynomials of degree 31 in the
 normal variable; the tails reach z = +-5.7)."""
 
+NEGLIGIBLE_SHARE = 1e-9
+"""Shares of arrivals waiting for cache room below this are left out of percentiles."""
 MIN_FEEDBACK_MARGIN = 0.05
 """Floor of ``1 - g`` in :func:`_dispersion` (``g`` -> 1 is saturation)."""
 
@@ -108,7 +115,8 @@ class OpenLoopState:
     ``others``: mean running sequences ``b``; ``decode_s``: a step of ``1 + b`` decodes
     as a request sees it, ``decode_slope_s`` what one more sequence adds;
     ``prefill_share``: time share of prompt work; ``prompt_*``: quadrature of prompts
-    with each one's prompt work ``p`` and queue service ``S``; ``output_*``: of outputs."""
+    with each one's prompt work ``p``, queue service ``S`` and chance of finding no room
+    in the cache, ``room_wait_*`` the moments of its wait then; ``output_*``: of outputs."""
 
     rate_per_s: float
     others: float
@@ -127,25 +135,68 @@ class OpenLoopState:
     residual_life_s: float
     decode_per_token_s: float = 0.0
     dispersion: float = 1.0
-    kv_overflow_share: float = 0.0
+    prompt_blocked: np.ndarray | None = None
+    room_wait_s: np.ndarray | None = None
+    room_wait_sq_s2: np.ndarray | None = None
+
+    @property
+    def kv_overflow_share(self) -> float:
+        """Share of arrivals whose prompt finds no room beside the running sequences."""
+        if self.prompt_blocked is None:
+            return 0.0
+        return float(self.prompt_weights @ self.prompt_blocked)
+
+    def _gate_moments(self) -> tuple[float, float]:
+        """(``E[S']``, ``E[S'^2]``) of the time a prompt holds the head of the FCFS
+        queue: its service ``S`` and, when the cache has no room for it (probability
+        ``q``), first a wait ``R`` for room (:attr:`room_wait_s`, :attr:`room_wait_sq_s2`):
+        ``E[S'] = E[S] + q E[R]``, ``E[S'^2] = E[S^2] + 2 q E[R] E[S] + q E[R^2]`` per
+        prompt length."""
+        service = self.prompt_service_s
+        blocked = self.prompt_blocked if self.prompt_blocked is not None else 0.0 * service
+        wait = self.room_wait_s if self.room_wait_s is not None else 0.0 * service
+        wait_sq = self.room_wait_sq_s2 if self.room_wait_sq_s2 is not None else 0.0 * service
+        first = service + blocked * wait
+        second = service**2 + blocked * (2 * wait * service + wait_sq)
+        return float(self.prompt_weights @ first), float(self.prompt_weights @ second)
 
     @property
     def queue_load(self) -> float:
-        """``rho`` of the prefill queue: the share of time a prompt holds the steps."""
-        return self.rate_per_s * float(self.prompt_weights @ self.prompt_service_s)
+        """``rho`` of the prompt queue: the share of time its head is served or waits for
+        room in the cache (FCFS: a prompt that does not fit holds back those behind it)."""
+        return self.rate_per_s * self._gate_moments()[0]
 
     @property
     def queue_wait_s(self) -> float:
-        """Pollaczek-Khinchine mean wait of a prompt for the prompt work ahead of it."""
+        """Pollaczek-Khinchine mean wait of a prompt for the prompts ahead of it."""
+        first, second = self._gate_moments()
+        return self.rate_per_s * second / (2 * (1 - self.rate_per_s * first))
+
+    @property
+    def own_room_wait_s(self) -> float:
+        """Mean wait of a prompt for room in the cache for itself (0 when it fits)."""
+        if self.prompt_blocked is None or self.room_wait_s is None:
+            return 0.0
+        return float(self.prompt_weights @ (self.prompt_blocked * self.room_wait_s))
+
+    @property
+    def service_wait_s(self) -> float:
+        """The part of :attr:`queue_wait_s` spent on the prompt steps ahead (the term of
+        ``E[S^2]``); the rest is spent behind heads of the queue waiting for room."""
         second = float(self.prompt_weights @ self.prompt_service_s**2)
         return self.rate_per_s * second / (2 * (1 - self.queue_load))
 
     @property
     def ttft_s(self) -> float:
         """Mean time to first token: the remainder of the step's decodes, the wait for
-        the prompt work ahead, then the prompt's own steps."""
+        the prompts ahead, then the prompt's own wait for room and its own steps."""
+        return self.decode_s / 2 + self.queue_wait_s + self._gate_moments()[0]
+
+    @property
+    def unblocked_ttft_s(self) -> float:
+        """Mean time to first token without the waits for room in the cache."""
         own = float(self.prompt_weights @ self.prompt_service_s)
-        return self.decode_s / 2 + self.queue_wait_s + own
+        return self.decode_s / 2 + self.service_wait_s + own
 
 
 def _decode_step_s(dep: Deployment, sequences: float, context: float) -> float:
@@ -237,8 +288,15 @@ def open_loop_state(
     if state.queue_load >= 1 or state.prefill_share >= 1:
         return None
     dispersion = _dispersion(state, decode_steps)
-    overflow = _kv_overflow_share(dep, state, inputs, outputs, dispersion)
-    return replace(state, dispersion=dispersion, kv_overflow_share=overflow)
+    blocked, room_wait, room_wait_sq = _cache_room(dep, state, inputs, outputs, dispersion)
+    state = replace(
+        state,
+        dispersion=dispersion,
+        prompt_blocked=blocked,
+        room_wait_s=room_wait,
+        room_wait_sq_s2=room_wait_sq,
+    )
+    return state if state.queue_load < 1 else None
 
 
 def _little_batch(
@@ -271,23 +329,17 @@ def _dispersion(state: OpenLoopState, decode_steps: float) -> float:
     return (1 + bursts) / max(1 - gain, MIN_FEEDBACK_MARGIN)
 
 
-def _kv_overflow_share(
+def _cache_room(
     dep: Deployment, state: OpenLoopState, inputs: Lengths, outputs: Lengths, dispersion: float
-) -> float:
-    """Share of arrivals whose prompt does not fit beside the running sequences' cache.
-
-    The tokens held are a sum over the running sequences (mean ``b x context``,
-    variance ``dispersion x b x E[context^2]``), taken as gamma distributed."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(probability that a prompt of each length finds no room in the KV cache, mean and
+    second moment of its wait for room; see :mod:`llmplan.perf.kvroom`)."""
     context = _running_context(inputs, outputs)
-    capacity = kv_capacity_tokens(dep, context)
-    held_mean = max(state.others, 1e-9) * context
-    held_var = dispersion * max(state.others, 1e-9) * context_second_moment(inputs, outputs)
-    from scipy.stats import gamma  # imported on first use: scipy is slow to import
-
-    shape, scale = held_mean**2 / held_var, held_var / held_mean
-    room = np.maximum(capacity - state.prompt_tokens, 0.0)
-    weights = state.prompt_weights
-    return float(weights @ gamma.sf(room, shape, scale=scale))
+    room = kv_capacity_tokens(dep, context) - state.prompt_tokens
+    context_sq = context_second_moment(inputs, outputs)
+    blocked = blocked_chance(room, state.others, context, context_sq, dispersion)
+    wait, wait_sq = room_wait_moments(room, state.others, context, state.residual_life_s)
+    return blocked, wait, wait_sq
 
 
 def context_second_moment(inputs: Lengths, outputs: Lengths) -> float:
@@ -298,14 +350,6 @@ def context_second_moment(inputs: Lengths, outputs: Lengths) -> float:
     elapsed = mean_y * (1 + cv_y**2) / 2
     elapsed_sq = mean_y**2 * (1 + cv_y**2) ** 3 / 3
     return inputs.second_moment + 2 * inputs.mean_tokens * elapsed + elapsed_sq
-
-
-def kv_capacity_tokens(dep: Deployment, context: float) -> float:
-    """Tokens the KV cache of one replica holds (bytes per token of a ``context``-token
-    sequence, which matters for sliding-window layers)."""
-    reference = max(1.0, context)
-    per_token = kv_bytes_per_sequence(dep.model, dep.kv, reference) / reference
-    return kv_budget_per_gpu(dep) / (per_token * kv_shard_fraction(dep))
 
 
 def _quantile(cdf: Callable[[float], float], q: float, high: float) -> float:
@@ -353,13 +397,18 @@ def _two_exponentials_cdf(slack: np.ndarray, first_s: float, second_s: float) ->
 
 def ttft_quantile_s(state: OpenLoopState, q: float) -> float:
     """TTFT at quantile ``q``: the rest of the step in progress (uniform), the wait for
-    prompt work ahead (0 w.p. ``1 - rho``, else exponential), then, for the
-    ``kv_overflow_share`` of prompts that find the cache full, a wait for running
-    sequences to finish (exponential over their mean residual life), then the prompt's
-    own steps; mixed over prompt lengths."""
-    rho, blocked = state.queue_load, state.kv_overflow_share
-    queued_s = state.queue_wait_s / rho if rho > 0 else 0.0
-    relax_s = max(state.residual_life_s, 1e-9)
+    the prompt steps ahead (0 w.p. ``rho`` of those steps, else exponential), the wait
+    for room in the KV cache (its own, w.p. ``kv_overflow_share``, or of a head of the
+    queue it finds blocked, w.p. the blocked heads' load; then exponential with the
+    Pollaczek-Khinchine mean of those waits), then the prompt's own steps; mixed over
+    prompt lengths."""
+    rate, own_blocked = state.rate_per_s, state.kv_overflow_share
+    rho = rate * float(state.prompt_weights @ state.prompt_service_s)
+    queued_s = state.service_wait_s / rho if rho > 0 else 0.0
+    heads_blocked = min(1.0, rate * state.own_room_wait_s)
+    blocked = 1 - (1 - heads_blocked) * (1 - own_blocked)
+    blocked_wait_s = state.queue_wait_s - state.service_wait_s + state.own_room_wait_s
+    held_s = max(blocked_wait_s / blocked, 1e-9) if blocked > NEGLIGIBLE_SHARE else 0.0
     position = (np.arange(STEP_POSITIONS) + 0.5) / STEP_POSITIONS  # within the step
     service = _fine(state.prompt_service_s, state.inputs)
     start = (state.decode_s * position[:, None] + service[None, :]).ravel()
@@ -367,14 +416,14 @@ def ttft_quantile_s(state: OpenLoopState, q: float) -> float:
     def cdf(t: float) -> float:
         slack = t - start
         free = _wait_cdf(slack, rho, queued_s)
-        if blocked <= 0:
+        if blocked <= NEGLIGIBLE_SHARE:
             return float(free.mean())
-        held = _wait_cdf(slack, 1.0, relax_s)
+        held = _wait_cdf(slack, 1.0, held_s)
         if queued_s > 0:
-            held = (1 - rho) * held + rho * _two_exponentials_cdf(slack, queued_s, relax_s)
+            held = (1 - rho) * held + rho * _two_exponentials_cdf(slack, queued_s, held_s)
         return float(((1 - blocked) * free + blocked * held).mean())
 
-    return _quantile(cdf, q, float(start.max()) + 10 * (queued_s + blocked * relax_s) + 1e-3)
+    return _quantile(cdf, q, float(start.max()) + 10 * (queued_s + held_s) + 1e-3)
 
 
 def _batch_sd_s(state: OpenLoopState, life_s: np.ndarray) -> np.ndarray:
@@ -403,7 +452,7 @@ def tpot_quantile_s(state: OpenLoopState, q: float) -> float:
     steps = np.maximum(outputs - 1, 1.0)
     life = steps * state.tpot_s
     batch_sd = _batch_sd_s(state, life)
-    arrivals = state.rate_per_s * (life + state.ttft_s)
+    arrivals = state.rate_per_s * (life + state.unblocked_ttft_s)
     work = float(state.prompt_weights @ state.prompt_work_s)
     work_sq = float(state.prompt_weights @ state.prompt_work_s**2)
     quiet = np.exp(-arrivals)

@@ -31,10 +31,9 @@ from llmplan.sim.cluster import request_token_limit
 MAX_LOAD_FACTOR = 0.9
 """Default highest share of its maximum throughput a replica is planned to run at."""
 
-SEARCH_RELATIVE_TOLERANCE = 1e-4
-"""The geometric bisection on the arrival rate stops when its bracket is this narrow
-(relative): replica counts, ceil(peak / capacity), then flip only within 0.01 % of a
-whole number, whatever the ceiling the search started from."""
+SEARCH_STEPS = 10
+"""Bisection steps (geometric) on the arrival rate between light load and saturation
+(resolution 50 ** (1 / 1024), 0.4 %)."""
 
 LIGHT_LOAD_FACTOR = 0.02
 """Share of the saturation rate at which SLOs are first checked (an almost idle replica)."""
@@ -163,7 +162,7 @@ def replica_capacity(
     cv_in, cv_out = length_cv if isinstance(length_cv, tuple) else (length_cv, length_cv)
     inputs, outputs = Lengths(max(input_tokens, 1.0), cv_in), Lengths(output_tokens, cv_out)
     work = _Workload(inputs, outputs, float(longest), targets)
-    low = ceiling * LIGHT_LOAD_FACTOR
+    low = saturation * LIGHT_LOAD_FACTOR
     state, latency = _latency_at(dep, work, low)
     if not targets.met_by(latency):
         return Infeasible(dep, f"{targets.violation(latency)} even at light load")
@@ -171,9 +170,14 @@ def replica_capacity(
     if targets.met_by(top_latency):
         top = _result_at(dep, work, ceiling, top_state)
         return ReplicaCapacity(dep, ceiling, saturation, top, top_latency, "throughput")
-    high, high_latency = ceiling, top_latency
-    while high / low - 1 > SEARCH_RELATIVE_TOLERANCE:
+    # bisect between light load and saturation, so that the rate found does not depend
+    # on max_utilisation; rates at or above the ceiling are known to miss the targets
+    high, high_latency = saturation, top_latency
+    for _ in range(SEARCH_STEPS):
         mid = math.sqrt(low * high)
+        if mid >= ceiling:
+            high = mid
+            continue
         mid_state, mid_latency = _latency_at(dep, work, mid)
         if targets.met_by(mid_latency):
             low, state, latency = mid, mid_state, mid_latency
