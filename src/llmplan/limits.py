@@ -130,3 +130,45 @@ def check_depth(text: str, field: str | None, *, source: str = "text") -> None:
             f"{source}: nested {depth} levels deep, more than the {MAX_NESTING_DEPTH} allowed",
             field=field,
         )
+
+
+#: Arrival rates the simulator computes with, requests/s: below one request in ~12 days
+#: a run never ends in a useful time; above a million per second the gaps underflow.
+MIN_RATE_PER_S = 1e-6
+MAX_RATE_PER_S = 1e6
+#: Coefficient of variation of gaps between arrivals (gamma shape 1/cv^2 stays finite).
+MIN_CV = 1e-3
+MAX_CV = 1e3
+
+
+def _in_range(field: str, value: float, low: float, high: float) -> None:
+    if not value > 0 < low:
+        raise InputError(f"must be > 0, got {value:g}", field=field)
+    if not low <= value <= high:
+        raise InputError(f"must be between {low:g} and {high:g}, got {value:g}", field=field)
+
+
+def check_simulation_inputs(
+    *,
+    requests: int,
+    max_requests: int = MAX_SIMULATED_REQUESTS,
+    rate: float | None = None,
+    cv: float | None = None,
+    hourly_rates: tuple[float, ...] | None = None,
+    clients: int | None = None,
+) -> None:
+    """Refuse a simulation whose size or arrivals the simulator cannot run in bounded
+    time and memory; fields as the CLI and the API name them."""
+    if not 1 <= requests <= max_requests:
+        raise InputError(
+            f"must be between 1 and {max_requests:,} per run, got {requests:,}", field="requests"
+        )
+    if rate is not None:
+        _in_range("rate", rate, MIN_RATE_PER_S, MAX_RATE_PER_S)
+    if cv is not None:
+        _in_range("cv", cv, MIN_CV, MAX_CV)
+    if clients is not None:
+        _in_range("clients", clients, 1, MAX_SIMULATED_CLIENTS)
+    for hour, value in enumerate(hourly_rates or ()):
+        if value != 0:
+            _in_range(f"hourly_rates[{hour}]", value, MIN_RATE_PER_S, MAX_RATE_PER_S)

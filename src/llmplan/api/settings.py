@@ -15,6 +15,9 @@ from llmplan.errors import InputError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+#: Host names the server answers to unless told otherwise: this machine's only, so that a
+#: web page whose name resolves to 127.0.0.1 (DNS rebinding) gets nothing.
+DEFAULT_ALLOWED_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class Settings:
     job_timeout_s: float = 600.0
     finished_jobs_kept: int = 100
     docs: bool = True
+    allowed_hosts: tuple[str, ...] = DEFAULT_ALLOWED_HOSTS
 
     def __post_init__(self) -> None:
         counts = ("max_body_bytes", "max_simulated_requests", "max_pending_jobs")
@@ -45,6 +49,8 @@ class Settings:
                 raise InputError(f"must be >= 1, got {getattr(self, name)}", field=name)
         if not self.job_timeout_s > 0:
             raise InputError(f"must be > 0, got {self.job_timeout_s}", field="job_timeout_s")
+        if not self.allowed_hosts or not all(h.strip() for h in self.allowed_hosts):
+            raise InputError("give at least one host name, none empty", field="allowed_hosts")
         if self.token is not None and not self.token.strip():
             raise InputError("the API token is empty", field="token")
 
@@ -55,14 +61,18 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-        """Settings from ``LLMPLAN_HOME`` (default ``~/.llmplan``) and
-        ``LLMPLAN_DATABASE_URL``; keyword arguments override fields."""
+        """Settings from ``LLMPLAN_HOME`` (default ``~/.llmplan``),
+        ``LLMPLAN_DATABASE_URL`` and ``LLMPLAN_ALLOWED_HOSTS`` (comma-separated names,
+        added to the defaults); keyword arguments override fields."""
         env = os.environ if environ is None else environ
         home = Path(env.get("LLMPLAN_HOME") or Path.home() / ".llmplan")
         values: dict[str, object] = {
             "home": home,
             "database_url": env.get("LLMPLAN_DATABASE_URL") or None,
         }
+        extra_hosts = [h.strip() for h in env.get("LLMPLAN_ALLOWED_HOSTS", "").split(",")]
+        if any(extra_hosts):
+            values["allowed_hosts"] = (*DEFAULT_ALLOWED_HOSTS, *filter(None, extra_hosts))
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
 

@@ -9,6 +9,7 @@ import typer
 
 from llmplan.cli import bench, calibrate, catalogs, plan_view, prices, serve, simulate, sizing
 from llmplan.cli.common import CalibrationOpt, console, handle_errors, print_json
+from llmplan.limits import MAX_DATA_FILE_BYTES, check_regular_file
 from llmplan.validation.dataset import bundled_measurements_path, read_measurements
 from llmplan.validation.summary import validate as run_validation
 
@@ -57,6 +58,7 @@ def validate_command(
     from llmplan.cli.validation_view import render_validation, validation_payload
 
     path = file if file is not None else bundled_measurements_path()
+    check_regular_file(path, "file", MAX_DATA_FILE_BYTES)
     rows = read_measurements(path)
     result = run_validation(rows, catalog(calibration))
     if report is not None:

@@ -29,6 +29,7 @@ from llmplan.api.schemas import (
     PlanSummaryOut,
 )
 from llmplan.api.state import API_PREFIX, AppState, State
+from llmplan.limits import MAX_DATABASE_INT
 from llmplan.scenario import scenario_to_data
 from llmplan.store import NewPlan, PlanRecord
 
@@ -149,7 +150,7 @@ def list_plans(
     scenario_id: Annotated[str | None, Query(description="Only this scenario's.")] = None,
     search: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_DATABASE_INT)] = 0,
 ) -> PlanList:
     found = state.store.list_plans(scenario_id, search, limit, offset)
     return PlanList(
