@@ -86,6 +86,7 @@ def _state(settings: Settings) -> AppState:
         settings.home,
         workers=settings.job_workers,
         timeout_s=settings.job_timeout_s,
+        queue_timeout_s=settings.queue_timeout_s,
         max_pending=settings.max_pending_jobs,
         keep_finished=settings.finished_jobs_kept,
     )

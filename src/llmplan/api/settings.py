@@ -25,7 +25,9 @@ class Settings:
     """Everything :func:`llmplan.api.create_app` needs.
 
     ``database_url`` None means SQLite in ``home/llmplan.db``; ``token`` None means no
-    authentication. The ``max_*`` limits bound the work one request can cause.
+    authentication. The ``max_*`` limits bound the work one request can cause;
+    ``job_timeout_s`` bounds one running job, ``queue_timeout_s`` (longer) its wait in the
+    queue; ``allowed_hosts`` are the ``Host`` names answered (``"*"``: any).
     """
 
     home: Path
@@ -37,7 +39,8 @@ class Settings:
     max_simulated_requests: int = 200_000
     max_pending_jobs: int = 16
     job_workers: int = 1
-    job_timeout_s: float = 600.0
+    job_timeout_s: float = 120.0
+    queue_timeout_s: float = 900.0
     finished_jobs_kept: int = 100
     docs: bool = True
     allowed_hosts: tuple[str, ...] = DEFAULT_ALLOWED_HOSTS
@@ -47,8 +50,12 @@ class Settings:
         for name in (*counts, "job_workers", "finished_jobs_kept"):
             if getattr(self, name) < 1:
                 raise InputError(f"must be >= 1, got {getattr(self, name)}", field=name)
-        if not self.job_timeout_s > 0:
-            raise InputError(f"must be > 0, got {self.job_timeout_s}", field="job_timeout_s")
+        if not 0 < self.job_timeout_s < self.queue_timeout_s:
+            raise InputError(
+                f"must be > 0 and below queue_timeout_s ({self.queue_timeout_s:g}), got "
+                f"{self.job_timeout_s:g}",
+                field="job_timeout_s",
+            )
         if not self.allowed_hosts or not all(h.strip() for h in self.allowed_hosts):
             raise InputError("give at least one host name, none empty", field="allowed_hosts")
         if self.token is not None and not self.token.strip():
