@@ -235,3 +235,44 @@ def test_names_never_become_formulas_in_the_workbook() -> None:
     texts = [c for c in cells if isinstance(c.value, str) and c.value.startswith("=HYPER")]
     assert texts and all(c.data_type == "s" for c in texts)
     assert not [c for c in cells if c.data_type == "f" and "HYPERLINK" in str(c.value)]
+
+
+# --- the PDF renderer stays offline --------------------------------------------------------
+@pytest.mark.skipif(
+    not Path("/usr/bin/chromium").is_file(), reason="Debian's chromium is not installed"
+)
+@pytest.mark.parametrize("namespace", [True, False], ids=["namespace", "flags-only"])
+def test_the_pdf_renderer_fetches_nothing(monkeypatch: pytest.MonkeyPatch, namespace: bool) -> None:
+    """A report that links a page on this machine and one outside: Chromium requests
+    neither, with its own network namespace and also with its flags alone."""
+    import http.server
+    import threading
+
+    from llmplan.web import pdf
+
+    hits: list[str] = []
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    if not namespace:
+        monkeypatch.setattr(pdf, "network_namespace_prefix", lambda: ())
+    html = (
+        f'<img src="http://127.0.0.1:{port}/img"><img src="http://localhost:{port}/img2">'
+        f'<img src="http://example.com/x.png"><script>fetch("http://127.0.0.1:{port}/js")'
+        "</script><p>report</p>"
+    )
+    try:
+        assert pdf.html_to_pdf(html).startswith(b"%PDF")
+    finally:
+        server.shutdown()
+    assert hits == []

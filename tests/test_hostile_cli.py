@@ -265,3 +265,26 @@ def test_a_bug_is_one_line_with_exit_1_and_a_report_hint(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
     assert "internal error (ZeroDivisionError" in err[0] and "report" in err[0]
+
+
+# --- measurements CSVs ---------------------------------------------------------------------
+def dev_set_head(rows: int) -> str:
+    from llmplan.validation.dataset import bundled_measurements_path
+
+    lines = bundled_measurements_path().read_text(encoding="utf-8").splitlines()
+    header = next(i for i, line in enumerate(lines) if line and not line.startswith("#"))
+    return "\n".join(lines[: header + 1 + rows]) + "\n"
+
+
+def test_a_csv_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "bom.csv"
+    path.write_text("\ufeff" + dev_set_head(3), encoding="utf-8")
+    result = CliRunner().invoke(app, ["validate", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+
+
+def test_a_header_only_csv_and_an_unknown_column_are_input_errors(tmp_path: Path) -> None:
+    path = tmp_path / "header.csv"
+    path.write_text(dev_set_head(0), encoding="utf-8")
+    assert "no measurement rows" in refused("validate", str(path))
+    assert "unknown column 'bogus'" in refused("validate", "--by", "bogus")

@@ -9,8 +9,9 @@ import typer
 
 from llmplan.cli import bench, calibrate, catalogs, plan_view, prices, serve, simulate, sizing
 from llmplan.cli.common import CalibrationOpt, console, handle_errors, print_json
-from llmplan.limits import MAX_DATA_FILE_BYTES, check_regular_file
-from llmplan.validation.dataset import bundled_measurements_path, read_measurements
+from llmplan.errors import InputError
+from llmplan.limits import MAX_DATA_FILE_BYTES, read_text_bounded
+from llmplan.validation.dataset import Measurement, bundled_measurements_path, parse_measurements
 from llmplan.validation.summary import validate as run_validation
 
 app = typer.Typer(
@@ -57,9 +58,14 @@ def validate_command(
     from llmplan.cli.common import catalog
     from llmplan.cli.validation_view import render_validation, validation_payload
 
+    columns = list(Measurement.__dataclass_fields__)
+    if by not in columns:
+        raise InputError(f"unknown column '{by}'; allowed: {', '.join(columns)}", field="by")
     path = file if file is not None else bundled_measurements_path()
-    check_regular_file(path, "file", MAX_DATA_FILE_BYTES)
-    rows = read_measurements(path)
+    text = read_text_bounded(path, "file", MAX_DATA_FILE_BYTES)  # a byte-order mark is dropped
+    rows = parse_measurements(text, str(path))
+    if not rows:
+        raise InputError(f"{path}: no measurement rows after the header", field="file")
     result = run_validation(rows, catalog(calibration))
     if report is not None:
         from llmplan.report.validation import write_validation_report
