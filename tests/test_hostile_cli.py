@@ -288,3 +288,19 @@ def test_a_header_only_csv_and_an_unknown_column_are_input_errors(tmp_path: Path
     path.write_text(dev_set_head(0), encoding="utf-8")
     assert "no measurement rows" in refused("validate", str(path))
     assert "unknown column 'bogus'" in refused("validate", "--by", "bogus")
+
+
+def test_a_search_too_large_is_refused_with_its_size(tmp_path: Path) -> None:
+    data = example()
+    workload = data["workloads"][0]  # type: ignore[index]
+    data["workloads"] = [{**copy.deepcopy(workload), "name": f"w{i}"} for i in range(20)]
+    data["constraints"] = {}
+    data["candidates"] = {
+        "gpus": ["H100", "H200", "A100-SXM-80GB", "L40S", "B200", "MI300X", "L4", "RTX-4090"],
+        "precisions": ["bf16", "fp8", "int8", "int4-awq", "int4-gptq", "nvfp4"],
+        "engines": ["vllm", "sglang", "trtllm", "lmdeploy"],
+    }
+    path = tmp_path / "wide.yaml"
+    path.write_text(yaml.safe_dump(data))
+    line = refused("plan", str(path))
+    assert "3,840 combinations" in line and "candidates" in line

@@ -7,7 +7,8 @@ the field instead of holding a CPU for minutes or exhausting memory:
 - ``MAX_WORKLOADS_PER_SCENARIO``: a plan's search and Monte Carlo run grow with the
   workloads (about 0.4 s each on one core); 50 keeps the worst plan near half a minute.
 - ``MAX_CANDIDATES_PER_LIST``: GPU, precision and engine candidates per plan; the search
-  visits their product, so each list is bounded.
+  visits their product, so each list is bounded, and ``MAX_SEARCH_COMBINATIONS`` bounds
+  workloads x GPUs x precisions x engines (11-16 ms each: 2,048 is 25-35 s on one core).
 - ``MAX_NESTING_DEPTH``: a scenario is 4 levels deep; YAML and JSON parsers recurse, so
   depth past a few hundred is a crash, and YAML scanning of deep documents is quadratic.
 - ``MAX_TEXT_BYTES``: scenario and calibration files and texts (the API body limit is
@@ -31,6 +32,7 @@ from llmplan.errors import InputError
 
 MAX_WORKLOADS_PER_SCENARIO = 50
 MAX_CANDIDATES_PER_LIST = 32
+MAX_SEARCH_COMBINATIONS = 2_048
 MAX_NESTING_DEPTH = 32
 MAX_TEXT_BYTES = 1_048_576
 MAX_DATA_FILE_BYTES = 64 * 1_048_576

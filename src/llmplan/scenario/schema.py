@@ -32,6 +32,7 @@ from llmplan.errors import UnknownNameError
 from llmplan.limits import (
     MAX_CANDIDATES_PER_LIST,
     MAX_DESCRIPTION_CHARS,
+    MAX_SEARCH_COMBINATIONS,
     MAX_WORKLOADS_PER_SCENARIO,
 )
 from llmplan.scenario._base import FieldValueError, ScenarioModel
@@ -271,6 +272,22 @@ class Scenario(ScenarioModel):
                     "workloads", f"two workloads are named '{workload.name}'; names must differ"
                 )
             seen.add(workload.name)
+        return self
+
+    @model_validator(mode="after")
+    def _check_search_size(self) -> Scenario:
+        """Refuse a search larger than :data:`~llmplan.limits.MAX_SEARCH_COMBINATIONS`
+        (11-16 ms each on one core), with its size, before any work starts."""
+        gpus = self.candidates.gpus or self.constraints.gpu_allow or DEFAULT_CANDIDATE_GPUS
+        size = len(self.workloads) * len(gpus)
+        size *= len(self.candidates.precisions) * len(self.candidates.engines)
+        if size > MAX_SEARCH_COMBINATIONS:
+            raise FieldValueError(
+                "candidates",
+                f"the search would try {size:,} combinations (workloads x GPUs x precisions "
+                f"x engines), more than the {MAX_SEARCH_COMBINATIONS:,} allowed; narrow the "
+                "candidates or split the scenario",
+            )
         return self
 
     def inference_workloads(self) -> tuple[InferenceWorkload, ...]:
