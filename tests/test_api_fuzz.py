@@ -34,7 +34,7 @@ with warnings.catch_warnings():  # starlette suggests httpx2; httpx works
     from fastapi.testclient import TestClient
 
 LOCAL = "http://localhost"
-EXAMPLES_PER_OPERATION = 25
+EXAMPLES_PER_OPERATION = 40
 #: Limits on the jobs run in process, so that the fuzz run stays bounded.
 JOB_SAMPLES = 10
 JOB_REQUESTS = 200
@@ -51,9 +51,12 @@ class InProcessJobs(JobRunner):
         super().__init__(home)
         self.cache = CatalogCache(home)
         self.bugs: list[str] = []
+        self.ran = 0
 
     def submit(self, kind: str, params: dict[str, Any], on_success: Any = None, **_: Any) -> Job:
         from llmplan.api.tasks import TASKS
+
+        self.ran += 1
 
         small = dict(params)
         if "samples" in small:
@@ -119,11 +122,8 @@ def _object(
 
     @st.composite
     def build(draw: st.DrawFn) -> dict[str, Any]:
-        chosen = (
-            [*sorted(required & set(fields)), *draw(st.sets(st.sampled_from(optional)))]
-            if (optional)
-            else sorted(required & set(fields))
-        )
+        few = draw(st.sets(st.sampled_from(optional), max_size=2)) if optional else set()
+        chosen = [*sorted(required & set(fields)), *sorted(few)]
         out = {name: draw(fields[name]) for name in chosen}
         if draw(st.integers(0, 9)) == 0:
             out[draw(st.sampled_from(["bogus", "\x00", "x" * 300]))] = 1
@@ -132,10 +132,99 @@ def _object(
     return build()
 
 
+#: Fields of a valid scenario that a mutation sets to an extreme or random value.
+MUTABLE = [
+    ("workloads", 0, "requests_per_day"),
+    ("workloads", 0, "input_tokens"),
+    ("workloads", 0, "output_tokens"),
+    ("workloads", 0, "peak_to_average"),
+    ("workloads", 0, "operating_hours_per_day"),
+    ("workloads", 0, "growth_per_year"),
+    ("workloads", 0, "cached_input_fraction"),
+    ("finance", "rack_kw"),
+    ("finance", "horizon_months"),
+    ("finance", "discount_rate_per_year"),
+    ("finance", "pue"),
+    ("constraints", "power_budget_kw"),
+    ("constraints", "max_racks"),
+]
+
+
+@st.composite
+def mutated_scenario(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid scenario with one or two fields set to an extreme or random value, so
+    that values near the edges of the schema reach the plan itself."""
+    data = _seed() | {"finance": {}, "constraints": {}}
+    for path in draw(st.lists(st.sampled_from(MUTABLE), min_size=1, max_size=2)):
+        target: Any = data
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = draw(
+            st.one_of(
+                st.sampled_from(HOSTILE_FLOATS + HOSTILE_INTS),
+                st.floats(min_value=0, max_value=1e12, allow_nan=False),
+                st.integers(min_value=0, max_value=10**6),
+            )
+        )
+    if draw(st.integers(0, 3)) == 0:
+        data["workloads"][0]["hourly_profile"] = draw(
+            st.lists(st.sampled_from([0.0, 1.0, 5e-324, 1e9, 1e308]), min_size=24, max_size=24)
+        )
+    return data
+
+
+def _extreme_or(low: float, high: float) -> st.SearchStrategy[Any]:
+    return st.one_of(st.sampled_from(HOSTILE_FLOATS), st.floats(min_value=low, max_value=high))
+
+
+_SIM_BASE = {
+    "model": st.just("meta-llama/Llama-3.1-8B"),
+    "gpu": st.just("H100"),
+    "requests": st.integers(1, JOB_REQUESTS),
+}
+_SIM_OPTIONS = {
+    "input_p95": _extreme_or(1025, 1e7),
+    "ttft_slo_ms": _extreme_or(1, 1e6),
+    "replicas": st.integers(1, 4),
+}
+#: One kind of arrivals each (as the API requires), at or past the edges of its range.
+SIMULATE_BODY = st.one_of(
+    st.fixed_dictionaries(_SIM_BASE | {"rate": _extreme_or(1e-6, 1e6)}, optional=_SIM_OPTIONS),
+    st.fixed_dictionaries(
+        _SIM_BASE | {"rate": _extreme_or(1e-3, 1e3), "cv": _extreme_or(1e-3, 1e3)}
+    ),
+    st.fixed_dictionaries(
+        _SIM_BASE | {"hourly_rates": st.lists(_extreme_or(0, 1e6), min_size=24, max_size=24)}
+    ),
+    st.fixed_dictionaries(
+        _SIM_BASE
+        | {"clients": st.sampled_from([*HOSTILE_INTS, 1, 10, 1000])}
+        | {"think_time_s": _extreme_or(0, 1e6)}
+    ),
+)
+#: Bodies that pass validation more often than a blind draw, by request schema.
+NEAR_VALID: dict[str, st.SearchStrategy[Any]] = {
+    "PlanRequest": st.fixed_dictionaries(
+        {"scenario": mutated_scenario()}, optional={"samples": st.integers(0, JOB_SAMPLES)}
+    ),
+    "SimulateRequest": SIMULATE_BODY,
+}
+
+
 def from_schema(
     schema: dict[str, Any], components: dict[str, Any], depth: int = 0
 ) -> st.SearchStrategy[Any]:
-    """Values for a JSON Schema: mostly of its shape, now and then of any shape."""
+    """Values for a JSON Schema: mostly of its shape, now and then of any shape; a
+    scenario is as often a valid one with a field pushed to an extreme."""
+    wrapped = schema.get("allOf", [{}])[0] if "allOf" in schema else schema
+    if wrapped.get("$ref", "").endswith("/Scenario"):
+        return st.one_of(mutated_scenario(), _any_schema(schema, components, depth))
+    return _any_schema(schema, components, depth)
+
+
+def _any_schema(
+    schema: dict[str, Any], components: dict[str, Any], depth: int
+) -> st.SearchStrategy[Any]:
     schema = _resolve(schema, components)
     if depth > MAX_DEPTH + 2:
         return st.none()
@@ -211,6 +300,12 @@ def _request(
     headers = {p["name"]: _text({}) for p in params if p["in"] == "header"}
     content = operation.get("requestBody", {}).get("content", {})
     body_schema = content.get("application/json", {}).get("schema")
+    body_strategy = from_schema(body_schema, components) if body_schema else st.none()
+    near_valid = (
+        NEAR_VALID.get(body_schema.get("$ref", "").rsplit("/", 1)[-1]) if (body_schema) else None
+    )
+    if near_valid is not None:  # as often a body that reaches the job
+        body_strategy = st.one_of(body_strategy, near_valid)
 
     @st.composite
     def build(draw: st.DrawFn) -> tuple[str, dict[str, Any], dict[str, Any], Any]:
@@ -222,7 +317,7 @@ def _request(
         chosen_headers = {
             k: v for k, v in chosen_headers.items() if v.isprintable() and v.isascii()
         }
-        body = draw(from_schema(body_schema, components)) if body_schema else None
+        body = draw(body_strategy)
         return url, {k: v for k, v in chosen_query.items() if v is not None}, chosen_headers, body
 
     return build()

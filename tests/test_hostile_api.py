@@ -5,6 +5,7 @@ spreadsheet export never turns a name into a formula."""
 from __future__ import annotations
 
 import io
+import json
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -276,3 +277,15 @@ def test_the_pdf_renderer_fetches_nothing(monkeypatch: pytest.MonkeyPatch, names
     finally:
         server.shutdown()
     assert hits == []
+
+
+def test_characters_yaml_cannot_read_are_422_not_500(client: TestClient) -> None:
+    """Found by the fuzzer: C1 controls and lone surrogates made PyYAML's reader raise
+    before parsing began."""
+    for char in ("\x80", "\x9f", "\ud800"):
+        body = {"text": f"name: a{char}\nworkloads: []\n"}
+        content = json.dumps(body).encode()  # a lone surrogate as a JSON escape
+        response = client.post(
+            f"{API}/scenarios", content=content, headers={"Content-Type": "application/json"}
+        )
+        assert error(response)["field"] == "text"

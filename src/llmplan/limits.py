@@ -42,8 +42,9 @@ MAX_DATABASE_INT = 2**31 - 1
 MAX_NAME_CHARS = 200
 MAX_DESCRIPTION_CHARS = 10_000
 _CHUNK_BYTES = 65_536
-#: C0 control characters but tab, line feed and carriage return; DEL; and U+FFFE/FFFF.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+#: Control characters but tab, line feed, carriage return and NEL (C0, DEL, C1), lone
+#: surrogates and U+FFFE/FFFF: outside YAML's printable set, and never in a scenario.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
 _BRACKETS = re.compile(r"[^\[\]{}]+")
 
 

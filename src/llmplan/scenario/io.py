@@ -84,7 +84,10 @@ def _key_lines(
 
 
 def _parse_yaml(text: str, source: str) -> tuple[Any, KeyLines]:
-    loader = _UniqueKeyLoader(text)
+    try:
+        loader = _UniqueKeyLoader(text)  # its reader refuses non-printable characters
+    except yaml.YAMLError as exc:
+        raise InputError(f"{source}: malformed YAML: {str(exc).splitlines()[0]}") from None
     try:
         node = loader.get_single_node()
         lines = _key_lines(node)  # before constructing: refuses aliases
