@@ -133,6 +133,9 @@ def test_a_file_of_unknown_keys_is_refused_quickly(tmp_path: Path) -> None:
         ["validate"],
         ["perf", "--model", "meta-llama/Llama-3.1-8B", "--gpu", "H100", "--calibration"],
         [*SIM, "--rate", "1", "--trace"],
+        ["calibrate"],
+        ["bench", "--model", "m", "--gpu", "H100", "--engine", "vllm", "--import"],
+        ["prices", "import", "--litellm"],
     ],
 )
 def test_a_fifo_with_no_writer_is_refused_not_waited_on(tmp_path: Path, command: list[str]) -> None:
