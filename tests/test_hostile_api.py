@@ -289,3 +289,43 @@ def test_characters_yaml_cannot_read_are_422_not_500(client: TestClient) -> None
             f"{API}/scenarios", content=content, headers={"Content-Type": "application/json"}
         )
         assert error(response)["field"] == "text"
+
+
+def test_a_bug_keeps_the_keep_alive_connection(tmp_path: Path) -> None:
+    """On a real server: after a 500 the client's connection is still the same one."""
+    import socket
+    import threading
+    import time
+
+    import httpx
+    import uvicorn
+
+    app = create_app(Settings(home=tmp_path))
+    router = APIRouter()
+
+    @router.get("/boom")
+    def boom() -> None:
+        raise ZeroDivisionError("float division by zero")
+
+    app.include_router(router)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="critical", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    seen: list[tuple[int, Any]] = []
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{sock.getsockname()[1]}") as client:
+            for path in ("/boom", "/health", "/boom", "/health"):
+                response = client.get(path)
+                stream = response.extensions["network_stream"]
+                seen.append((response.status_code, stream.get_extra_info("client_addr")))
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        app.state.llmplan.store.close()
+    assert [status for status, _ in seen] == [500, 200, 500, 200]
+    assert len({address for _, address in seen}) == 1  # one connection throughout
