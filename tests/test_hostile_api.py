@@ -329,3 +329,12 @@ def test_a_bug_keeps_the_keep_alive_connection(tmp_path: Path) -> None:
         app.state.llmplan.store.close()
     assert [status for status, _ in seen] == [500, 200, 500, 200]
     assert len({address for _, address in seen}) == 1  # one connection throughout
+
+
+def test_a_plan_of_too_many_workloads_is_refused_not_queued(client: TestClient) -> None:
+    """The audit's 2,600-workload scenario ran to the job time-out and held the queue."""
+    one = scenario()["workloads"][0]
+    many = scenario() | {"workloads": [one | {"name": f"w{i}"} for i in range(2600)]}
+    body = error(client.post(f"{API}/plans", json={"scenario": many}))
+    assert body["field"] == "scenario.workloads"
+    assert client.get(f"{API}/jobs").json()["items"] == []

@@ -22,6 +22,7 @@ from llmplan.scenario import (
     scenario_from_data,
     scenario_to_data,
 )
+from llmplan.scenario.io import check_text_input
 from llmplan.store import NotFoundError, Store
 
 
@@ -65,6 +66,7 @@ def scenario_of(data: dict[str, Any] | None, text: str | None, catalog: Catalog)
     prefix = "text" if text is not None else "scenario"
     try:
         if text is not None:
+            check_text_input(text, "text")  # size, depth, control characters: before scanning
             refuse_aliases(text)
             scenario = parse_scenario(text, "text")
         else:
