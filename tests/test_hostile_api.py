@@ -338,3 +338,13 @@ def test_a_plan_of_too_many_workloads_is_refused_not_queued(client: TestClient) 
     body = error(client.post(f"{API}/plans", json={"scenario": many}))
     assert body["field"] == "scenario.workloads"
     assert client.get(f"{API}/jobs").json()["items"] == []
+
+
+def test_serve_allows_the_bound_address_and_named_hosts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from llmplan.cli.serve import _allowed_hosts
+
+    monkeypatch.setenv("LLMPLAN_ALLOWED_HOSTS", "env.example")
+    hosts = _allowed_hosts("0.0.0.0", ["planner.example.org"])
+    assert hosts[:3] == ("localhost", "127.0.0.1", "::1")
+    assert "0.0.0.0" not in hosts and {"planner.example.org", "env.example"} <= set(hosts)
+    assert "10.1.2.3" in _allowed_hosts("10.1.2.3", [])
