@@ -348,3 +348,10 @@ def test_serve_allows_the_bound_address_and_named_hosts(monkeypatch: pytest.Monk
     assert hosts[:3] == ("localhost", "127.0.0.1", "::1")
     assert "0.0.0.0" not in hosts and {"planner.example.org", "env.example"} <= set(hosts)
     assert "10.1.2.3" in _allowed_hosts("10.1.2.3", [])
+
+
+def test_a_monte_carlo_run_too_large_is_422(client: TestClient) -> None:
+    one = scenario()["workloads"][0]
+    twenty = scenario() | {"workloads": [one | {"name": f"w{i}"} for i in range(20)]}
+    body = error(client.post(f"{API}/plans", json={"scenario": twenty, "samples": 10_000}))
+    assert body["field"] == "samples" and "at most 5,000 draws" in body["message"]

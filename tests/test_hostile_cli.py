@@ -307,3 +307,13 @@ def test_a_search_too_large_is_refused_with_its_size(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(data))
     line = refused("plan", str(path))
     assert "3,840 combinations" in line and "candidates" in line
+
+
+def test_a_monte_carlo_run_too_large_is_refused_with_what_fits(tmp_path: Path) -> None:
+    data = example()
+    workload = data["workloads"][0]  # type: ignore[index]
+    data["workloads"] = [{**copy.deepcopy(workload), "name": f"w{i}"} for i in range(20)]
+    path = tmp_path / "twenty.yaml"
+    path.write_text(yaml.safe_dump(data))
+    line = refused("plan", str(path), "--samples", "10000")
+    assert "200,000 workload-draws" in line and "at most 5,000 draws" in line

@@ -14,6 +14,7 @@ import yaml
 from llmplan.api.schemas import PlanRequest
 from llmplan.catalog.loader import Catalog
 from llmplan.errors import InputError, LlmplanError
+from llmplan.limits import check_monte_carlo_size
 from llmplan.scenario import (
     Scenario,
     check_names,
@@ -133,6 +134,14 @@ def plan_target(
     request: PlanRequest, store: Store, catalog: Catalog, max_samples: int
 ) -> PlanTarget:
     """The scenario a plan request names, checked, and whether to save the result."""
+    target = _plan_target(request, store, catalog, max_samples)
+    check_monte_carlo_size(len(target.scenario.workloads), request.samples)
+    return target
+
+
+def _plan_target(
+    request: PlanRequest, store: Store, catalog: Catalog, max_samples: int
+) -> PlanTarget:
     given = _given(request)
     if len(given) != 1:
         listed = ", ".join(given) if given else "none"
