@@ -25,6 +25,9 @@ with warnings.catch_warnings():  # starlette suggests httpx2; httpx works
     warnings.filterwarnings("ignore", message=".*httpx2")
     from fastapi.testclient import TestClient
 
+#: The Host the API answers to by default (TestClient sends "testserver" otherwise).
+LOCAL = "http://localhost"
+
 MEMORY = {
     "model": "meta-llama/Llama-3.1-70B",
     "gpu": "H100",
@@ -38,7 +41,7 @@ PERF = {"model": "meta-llama/Llama-3.1-8B", "gpu": "H100"}
 
 def make_client(home: Path, **settings: Any) -> TestClient:
     """A client of a fresh app (no lifespan: no job workers are started)."""
-    return TestClient(create_app(Settings(home=home, **settings)))
+    return TestClient(create_app(Settings(home=home, **settings)), base_url=LOCAL)
 
 
 def close(client: TestClient) -> None:
@@ -341,7 +344,7 @@ def test_internal_errors_are_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr("llmplan.api.routes.compute.memory_payload", broken)
     app = create_app(Settings(home=tmp_path))
-    quiet = TestClient(app, raise_server_exceptions=False)
+    quiet = TestClient(app, raise_server_exceptions=False, base_url=LOCAL)
     error = error_of(quiet.post("/api/v1/memory", json=MEMORY), 500)
     assert error["code"] == "internal"
     close(quiet)

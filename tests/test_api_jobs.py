@@ -30,6 +30,9 @@ with warnings.catch_warnings():  # starlette suggests httpx2; httpx works
     warnings.filterwarnings("ignore", message=".*httpx2")
     from fastapi.testclient import TestClient
 
+#: The Host the API answers to by default (TestClient sends "testserver" otherwise).
+LOCAL = "http://localhost"
+
 #: A plan that runs for several seconds in the worker (10,000 Monte Carlo draws).
 LONG = {"example": "chat-assistant", "samples": 10_000}
 QUICK = {"example": "small-team-consumer-gpus", "samples": 50, "seed": 3}
@@ -39,7 +42,7 @@ WAIT_S = 120
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     home = tmp_path_factory.mktemp("jobs")
-    with TestClient(create_app(Settings(home=home))) as made:
+    with TestClient(create_app(Settings(home=home)), base_url=LOCAL) as made:
         yield made
 
 
@@ -192,7 +195,7 @@ def test_unknown_job(client: TestClient) -> None:
 
 def test_time_limit_and_full_queue(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path, job_timeout_s=1.0, max_pending_jobs=1)
-    with TestClient(create_app(settings)) as limited:
+    with TestClient(create_app(settings), base_url=LOCAL) as limited:
         answers = [limited.post("/api/v1/plans", json=LONG) for _ in range(3)]
         busy = [a for a in answers if a.status_code == 503]
         assert busy, [a.status_code for a in answers]

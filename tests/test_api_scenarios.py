@@ -21,6 +21,9 @@ with warnings.catch_warnings():  # starlette suggests httpx2; httpx works
     warnings.filterwarnings("ignore", message=".*httpx2")
     from fastapi.testclient import TestClient
 
+#: The Host the API answers to by default (TestClient sends "testserver" otherwise).
+LOCAL = "http://localhost"
+
 BASE = "/api/v1/scenarios"
 
 
@@ -48,7 +51,7 @@ def scenario(name: str = "Team chat", requests_per_day: float = 5000) -> dict[st
 def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestClient]:
     url = fresh_database_url(request.param, tmp_path)
     app = create_app(Settings(home=tmp_path, database_url=url))
-    made = TestClient(app)
+    made = TestClient(app, base_url=LOCAL)
     yield made
     app.state.llmplan.store.close()
 
@@ -223,7 +226,7 @@ def test_failed_save_keeps_the_previous_version(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = create_app(Settings(home=tmp_path))
-    client = TestClient(app, raise_server_exceptions=False)
+    client = TestClient(app, raise_server_exceptions=False, base_url=LOCAL)
     sid = create(client).json()["id"]
     store = app.state.llmplan.store
 

@@ -22,20 +22,27 @@ with warnings.catch_warnings():  # starlette suggests httpx2; httpx works
     warnings.filterwarnings("ignore", message=".*httpx2")
     from fastapi.testclient import TestClient
 
+#: The Host the API answers to by default (TestClient sends "testserver" otherwise).
+LOCAL = "http://localhost"
+
 BASE = {"model": "meta-llama/Llama-3.1-8B", "gpu": "H100"}
 WAIT = {"wait": 60}
 
 
 @pytest.fixture(scope="module")
 def jobs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(home=tmp_path_factory.mktemp("sim")))) as made:
+    with TestClient(
+        create_app(Settings(home=tmp_path_factory.mktemp("sim"))), base_url=LOCAL
+    ) as made:
         yield made
 
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
     """An app without job workers: bad input is refused before anything is queued."""
-    made = TestClient(create_app(Settings(home=tmp_path, max_simulated_requests=5000)))
+    made = TestClient(
+        create_app(Settings(home=tmp_path, max_simulated_requests=5000)), base_url=LOCAL
+    )
     yield made
     made.app.state.llmplan.store.close()  # type: ignore[attr-defined]
 

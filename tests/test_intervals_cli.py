@@ -62,7 +62,7 @@ def small_csv(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
-    made = TestClient(create_app(Settings(home=tmp_path / "api")))
+    made = TestClient(create_app(Settings(home=tmp_path / "api")), base_url="http://localhost")
     yield made
     made.app.state.llmplan.store.close()  # type: ignore[attr-defined]
 
@@ -181,7 +181,9 @@ def test_plan_json_shows_intervals_and_flags(tmp_path: Path) -> None:
 
 def test_api_plan_result_carries_intervals(tmp_path: Path) -> None:
     body = {"example": "small-team-consumer-gpus", "samples": 0}
-    with TestClient(create_app(Settings(home=tmp_path / "jobs"))) as client:
+    with TestClient(
+        create_app(Settings(home=tmp_path / "jobs")), base_url="http://localhost"
+    ) as client:
         response = client.post("/api/v1/plans", json=body, params={"wait": 60})
         assert response.status_code == 200, response.text
         result = response.json()["result"]

@@ -210,7 +210,7 @@ def test_unknown_field_in_a_small_block_lists_the_allowed_ones() -> None:
 def test_negative_volume() -> None:
     error = error_of(GOOD.replace("requests_per_day: 10000", "requests_per_day: -5"))
     assert error.field == "workloads[0].requests_per_day"
-    assert "greater than 0, got -5" in assert_one_line(error)
+    assert "greater than or equal to 0.01, got -5" in assert_one_line(error)
 
 
 def test_two_volumes_name_the_second() -> None:

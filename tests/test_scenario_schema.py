@@ -139,9 +139,9 @@ def test_defaults_are_documented_values() -> None:
 @pytest.mark.parametrize(
     ("fields", "needle"),
     [
-        ({"requests_per_day": -5}, "greater than 0"),
+        ({"requests_per_day": -5}, "greater than or equal to 0.01"),
         ({"requests_per_day": 1, "tokens_per_day": 5}, "only one volume"),
-        ({"input_tokens": 0}, "greater than 0"),
+        ({"input_tokens": 0}, "greater than or equal to 1"),
         ({"input_tokens": {"mean": 100, "p50": 300, "p95": 200}}, "p95"),
         ({"hourly_profile": [1.0] * 23}, "24 weights"),
         ({"hourly_profile": [0.0] * 24}, "at least one above 0"),
@@ -240,7 +240,7 @@ def test_allowed_options_exclusion_reason() -> None:
         ({"data_residency": "europe"}, "'eu'"),
         ({"gpu_allow": []}, "at least 1"),
         ({"gpu_deny": ["H100", "H100"]}, "listed twice"),
-        ({"power_budget_kw": 0}, "greater than 0"),
+        ({"power_budget_kw": 0}, "greater than or equal to 0.01"),
         ({"max_racks": 0}, "greater than or equal to 1"),
     ],
 )

@@ -24,6 +24,9 @@ with warnings.catch_warnings():  # starlette suggests httpx2; httpx works
     warnings.filterwarnings("ignore", message=".*httpx2")
     from fastapi.testclient import TestClient
 
+#: The Host the API answers to by default (TestClient sends "testserver" otherwise).
+LOCAL = "http://localhost"
+
 openpyxl = pytest.importorskip("openpyxl")
 
 QUICK = {"example": "small-team-consumer-gpus", "samples": 50, "seed": 3}
@@ -35,7 +38,7 @@ RTOL = 1e-6
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
     """A fresh app without job workers (no lifespan)."""
-    made = TestClient(create_app(Settings(home=tmp_path)))
+    made = TestClient(create_app(Settings(home=tmp_path)), base_url=LOCAL)
     yield made
     made.app.state.llmplan.store.close()  # type: ignore[attr-defined]
 
@@ -43,7 +46,9 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
 @pytest.fixture(scope="module")
 def jobs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """An app with job workers, shared by the export tests."""
-    with TestClient(create_app(Settings(home=tmp_path_factory.mktemp("web")))) as made:
+    with TestClient(
+        create_app(Settings(home=tmp_path_factory.mktemp("web"))), base_url=LOCAL
+    ) as made:
         yield made
 
 
@@ -107,7 +112,7 @@ def test_the_page_is_not_in_the_api_schema(client: TestClient) -> None:
 
 
 def test_page_and_assets_need_no_token_but_exports_do(tmp_path: Path) -> None:
-    made = TestClient(create_app(Settings(home=tmp_path, token="letmein")))
+    made = TestClient(create_app(Settings(home=tmp_path, token="letmein")), base_url=LOCAL)
     try:
         for path in ("/", "/web/static/app.js", "/web/vendor/plotly.min.js"):
             assert made.get(path).status_code == 200, path

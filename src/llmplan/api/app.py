@@ -19,7 +19,7 @@ from llmplan.api.catalogs import CatalogCache
 from llmplan.api.docs import install_docs
 from llmplan.api.errors import install_error_handlers
 from llmplan.api.jobs import JobRunner
-from llmplan.api.middleware import BodyLimit, TokenAuth
+from llmplan.api.middleware import BodyLimit, HostCheck, LastResort, TokenAuth
 from llmplan.api.routes import catalog, compute, plans, scenarios, system
 from llmplan.api.settings import Settings
 from llmplan.api.state import AppState
@@ -86,6 +86,7 @@ def _state(settings: Settings) -> AppState:
         settings.home,
         workers=settings.job_workers,
         timeout_s=settings.job_timeout_s,
+        queue_timeout_s=settings.queue_timeout_s,
         max_pending=settings.max_pending_jobs,
         keep_finished=settings.finished_jobs_kept,
     )
@@ -134,6 +135,8 @@ def create_app(settings: Settings) -> FastAPI:
     install_docs(app, settings.docs)
     _install_web(app)
     app.openapi = _openapi(app, settings.token is not None)  # type: ignore[method-assign]
+    app.add_middleware(LastResort)  # innermost: sees every exception a handler left
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(TokenAuth, token=settings.token)  # outermost: checked first
+    app.add_middleware(TokenAuth, token=settings.token)
+    app.add_middleware(HostCheck, allowed_hosts=settings.allowed_hosts)  # outermost
     return app

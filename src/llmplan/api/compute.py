@@ -161,7 +161,7 @@ def measurements_of(request: ValidateRequest, max_rows: int) -> list[Measurement
     """The rows to validate: the request's CSV or the bundled development set."""
     if request.csv is None:
         return read_measurements(bundled_measurements_path())
-    rows = parse_measurements(request.csv, "csv")
+    rows = parse_measurements(request.csv.removeprefix("\ufeff"), "csv")  # a byte-order mark
     if len(rows) > max_rows:
         raise InputError(
             f"{len(rows):,} rows; at most {max_rows:,} per request (split the file)", field="csv"

@@ -3,7 +3,9 @@
 Bad input (a body that fails the request schema, a scenario that fails the scenario schema,
 an unknown catalog name, a model that does not fit) is HTTP 422 naming the field and the
 reason; nothing is changed. Unknown ids are 404, a stale version 409, a missing version
-428, a full job queue 503 (with Retry-After).
+428, a full job queue 503 (with Retry-After), a Host or Origin this server does not answer to
+403. A calibration sent in a request is input: its faults are 422 too. 500 means a bug
+(:class:`llmplan.api.middleware.LastResort`).
 """
 
 from __future__ import annotations
@@ -155,12 +157,6 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, ErrorBody(code=code, message=message), exc.headers)
 
 
-async def _internal(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("internal error on %s %s", request.method, request.url.path)
-    body = ErrorBody(code="internal", message=f"internal error ({type(exc).__name__})")
-    return error_response(500, body)
-
-
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(LlmplanError, _llmplan)
@@ -170,4 +166,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(QueueFull, _busy)
     app.add_exception_handler(ApiError, _api)
     app.add_exception_handler(StarletteHTTPException, _http)
-    app.add_exception_handler(Exception, _internal)
+    # Any other exception: llmplan.api.middleware.LastResort (500, connection kept).

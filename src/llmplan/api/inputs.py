@@ -14,6 +14,7 @@ import yaml
 from llmplan.api.schemas import PlanRequest
 from llmplan.catalog.loader import Catalog
 from llmplan.errors import InputError, LlmplanError
+from llmplan.limits import check_monte_carlo_size
 from llmplan.scenario import (
     Scenario,
     check_names,
@@ -22,6 +23,7 @@ from llmplan.scenario import (
     scenario_from_data,
     scenario_to_data,
 )
+from llmplan.scenario.io import check_text_input
 from llmplan.store import NotFoundError, Store
 
 
@@ -65,6 +67,7 @@ def scenario_of(data: dict[str, Any] | None, text: str | None, catalog: Catalog)
     prefix = "text" if text is not None else "scenario"
     try:
         if text is not None:
+            check_text_input(text, "text")  # size, depth, control characters: before scanning
             refuse_aliases(text)
             scenario = parse_scenario(text, "text")
         else:
@@ -131,6 +134,14 @@ def plan_target(
     request: PlanRequest, store: Store, catalog: Catalog, max_samples: int
 ) -> PlanTarget:
     """The scenario a plan request names, checked, and whether to save the result."""
+    target = _plan_target(request, store, catalog, max_samples)
+    check_monte_carlo_size(len(target.scenario.workloads), request.samples)
+    return target
+
+
+def _plan_target(
+    request: PlanRequest, store: Store, catalog: Catalog, max_samples: int
+) -> PlanTarget:
     given = _given(request)
     if len(given) != 1:
         listed = ", ".join(given) if given else "none"

@@ -8,13 +8,19 @@ is started. A worker that dies (out of memory) fails its job, not the server. At
 ``max_pending`` jobs wait; finished jobs are kept in memory (the newest
 ``keep_finished``), so a restart forgets them: results worth keeping are saved by the
 ``on_success`` callback (plan results go to the store).
+
+Scheduling is fair rather than first come, first served: each job carries an estimated
+cost (seconds of work, from its size), and a free worker takes the queued job with the
+smallest cost minus the time it has waited. Small jobs pass a large one, and a large one
+still runs once it has waited as long as its cost. A job that waits longer than
+``queue_timeout_s`` fails instead of running for a client that gave up; ``timeout_s``, the
+budget of one running job, is below it.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
-import queue
 import threading
 import time
 import uuid
@@ -73,7 +79,13 @@ class _Entry:
     job: Job
     params: dict[str, Any]
     on_success: OnSuccess | None
+    cost_s: float = 1.0
+    queued_at: float = field(default_factory=time.monotonic)
     cancel: threading.Event = field(default_factory=threading.Event)
+
+    def priority(self, now: float) -> float:
+        """Lower runs first: the estimated cost less the seconds waited (aging)."""
+        return self.cost_s - (now - self.queued_at)
 
 
 def _now() -> datetime:
@@ -129,18 +141,20 @@ class JobRunner:
         home: Path,
         *,
         workers: int = 1,
-        timeout_s: float = 600.0,
+        timeout_s: float = 120.0,
         max_pending: int = 16,
         keep_finished: int = 100,
+        queue_timeout_s: float = 900.0,
     ) -> None:
         self.home = home
         self.workers = workers
         self.timeout_s = timeout_s
+        self.queue_timeout_s = queue_timeout_s
         self.max_pending = max_pending
         self.keep_finished = keep_finished
         self._lock = threading.Lock()
         self._entries: dict[str, _Entry] = {}
-        self._queue: queue.Queue[str] = queue.Queue()
+        self._work = threading.Condition(self._lock)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -166,16 +180,24 @@ class JobRunner:
         self._threads = []
 
     # --- the public operations -------------------------------------------------------------
-    def submit(self, kind: str, params: dict[str, Any], on_success: OnSuccess | None = None) -> Job:
-        """Queue a job; raises :class:`QueueFull` when too many are waiting."""
+    def submit(
+        self,
+        kind: str,
+        params: dict[str, Any],
+        on_success: OnSuccess | None = None,
+        *,
+        cost_s: float = 1.0,
+    ) -> Job:
+        """Queue a job of estimated cost ``cost_s`` (seconds of work; it orders the queue);
+        raises :class:`QueueFull` when too many are waiting."""
         self.start()
         job = Job(uuid.uuid4().hex, kind, JobStatus.QUEUED, 0.0, "queued", _now())
         with self._lock:
             waiting = sum(1 for e in self._entries.values() if e.job.status is JobStatus.QUEUED)
             if waiting >= self.max_pending:
                 raise QueueFull(f"{waiting} jobs are already waiting; try again later")
-            self._entries[job.id] = _Entry(job, params, on_success)
-        self._queue.put(job.id)
+            self._entries[job.id] = _Entry(job, params, on_success, cost_s=max(0.0, cost_s))
+            self._work.notify()
         return job
 
     def get(self, job_id: str) -> Job:
@@ -259,21 +281,26 @@ class JobRunner:
                         log.error("a job worker process did not start; trying again")
                     self._stop.wait(1.0)
                     continue
-                try:
-                    job_id = self._queue.get(timeout=POLL_S * 4)
-                except queue.Empty:
-                    continue
-                entry = self._claim(job_id)
+                entry = self._claim_next()
                 if entry is not None:
                     self._run(worker, entry)
         finally:
             worker.kill()
 
-    def _claim(self, job_id: str) -> _Entry | None:
+    def _claim_next(self) -> _Entry | None:
+        """The queued job to run next, marked running (None after a short wait if none);
+        jobs that waited past ``queue_timeout_s`` fail on the way."""
         with self._lock:
-            entry = self._entries.get(job_id)
-            if entry is None or entry.job.status is not JobStatus.QUEUED:
+            now = time.monotonic()
+            queued = [e for e in self._entries.values() if e.job.status is JobStatus.QUEUED]
+            for stale in [e for e in queued if now - e.queued_at > self.queue_timeout_s]:
+                message = f"the job waited longer than {self.queue_timeout_s:g} s in the queue"
+                self._finish(stale, JobStatus.FAILED, "failed", JobError("timeout", message))
+                queued.remove(stale)
+            if not queued:
+                self._work.wait(POLL_S * 4)
                 return None
+            entry = min(queued, key=lambda e: e.priority(now))
             entry.job = replace(
                 entry.job, status=JobStatus.RUNNING, stage="started", started_at=_now()
             )

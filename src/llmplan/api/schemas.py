@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from llmplan.catalog.calibration_file import CalibrationProfile
+from llmplan.limits import MAX_DATABASE_INT
 from llmplan.sim.cluster import Router
 from llmplan.sizing.finetune import FinetuneMethod
 
@@ -156,13 +157,18 @@ class ScenarioInput(ApiModel):
 
 class ScenarioUpdate(ScenarioInput):
     expected_version: int | None = Field(
-        None, ge=1, description="The version you read (or send it as If-Match)."
+        None,
+        ge=1,
+        le=MAX_DATABASE_INT,
+        description="The version you read (or send it as If-Match).",
     )
 
 
 class DuplicateRequest(ApiModel):
     name: str | None = Field(None, min_length=1, max_length=200, description="Default: copy.")
-    version: int | None = Field(None, ge=1, description="Version to copy (default: current).")
+    version: int | None = Field(
+        None, ge=1, le=MAX_DATABASE_INT, description="Version to copy (default: current)."
+    )
 
 
 class ScenarioOut(ApiModel):
@@ -218,7 +224,7 @@ class PlanRequest(ApiModel):
     scenario: ScenarioData | None = None
     text: str | None = Field(None, description="A scenario file's content (YAML or JSON).")
     scenario_id: str | None = None
-    scenario_version: int | None = Field(None, ge=1)
+    scenario_version: int | None = Field(None, ge=1, le=MAX_DATABASE_INT)
     example: str | None = Field(None, description="GET /api/v1/examples lists them.")
     seed: int = Field(0, ge=0, le=2**32 - 1, description="Monte Carlo seed.")
     samples: int = Field(300, ge=0, description="Monte Carlo draws (0: none).")

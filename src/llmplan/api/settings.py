@@ -15,6 +15,9 @@ from llmplan.errors import InputError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+#: Host names the server answers to unless told otherwise: this machine's only, so that a
+#: web page whose name resolves to 127.0.0.1 (DNS rebinding) gets nothing.
+DEFAULT_ALLOWED_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 @dataclass(frozen=True)
@@ -22,7 +25,9 @@ class Settings:
     """Everything :func:`llmplan.api.create_app` needs.
 
     ``database_url`` None means SQLite in ``home/llmplan.db``; ``token`` None means no
-    authentication. The ``max_*`` limits bound the work one request can cause.
+    authentication. The ``max_*`` limits bound the work one request can cause;
+    ``job_timeout_s`` bounds one running job, ``queue_timeout_s`` (longer) its wait in the
+    queue; ``allowed_hosts`` are the ``Host`` names answered (``"*"``: any).
     """
 
     home: Path
@@ -34,17 +39,25 @@ class Settings:
     max_simulated_requests: int = 200_000
     max_pending_jobs: int = 16
     job_workers: int = 1
-    job_timeout_s: float = 600.0
+    job_timeout_s: float = 120.0
+    queue_timeout_s: float = 900.0
     finished_jobs_kept: int = 100
     docs: bool = True
+    allowed_hosts: tuple[str, ...] = DEFAULT_ALLOWED_HOSTS
 
     def __post_init__(self) -> None:
         counts = ("max_body_bytes", "max_simulated_requests", "max_pending_jobs")
         for name in (*counts, "job_workers", "finished_jobs_kept"):
             if getattr(self, name) < 1:
                 raise InputError(f"must be >= 1, got {getattr(self, name)}", field=name)
-        if not self.job_timeout_s > 0:
-            raise InputError(f"must be > 0, got {self.job_timeout_s}", field="job_timeout_s")
+        if not 0 < self.job_timeout_s < self.queue_timeout_s:
+            raise InputError(
+                f"must be > 0 and below queue_timeout_s ({self.queue_timeout_s:g}), got "
+                f"{self.job_timeout_s:g}",
+                field="job_timeout_s",
+            )
+        if not self.allowed_hosts or not all(h.strip() for h in self.allowed_hosts):
+            raise InputError("give at least one host name, none empty", field="allowed_hosts")
         if self.token is not None and not self.token.strip():
             raise InputError("the API token is empty", field="token")
 
@@ -55,14 +68,18 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-        """Settings from ``LLMPLAN_HOME`` (default ``~/.llmplan``) and
-        ``LLMPLAN_DATABASE_URL``; keyword arguments override fields."""
+        """Settings from ``LLMPLAN_HOME`` (default ``~/.llmplan``),
+        ``LLMPLAN_DATABASE_URL`` and ``LLMPLAN_ALLOWED_HOSTS`` (comma-separated names,
+        added to the defaults); keyword arguments override fields."""
         env = os.environ if environ is None else environ
         home = Path(env.get("LLMPLAN_HOME") or Path.home() / ".llmplan")
         values: dict[str, object] = {
             "home": home,
             "database_url": env.get("LLMPLAN_DATABASE_URL") or None,
         }
+        extra_hosts = [h.strip() for h in env.get("LLMPLAN_ALLOWED_HOSTS", "").split(",")]
+        if any(extra_hosts):
+            values["allowed_hosts"] = (*DEFAULT_ALLOWED_HOSTS, *filter(None, extra_hosts))
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
 

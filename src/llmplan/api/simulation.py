@@ -20,6 +20,7 @@ from llmplan.api.schemas import SimulateRequest
 from llmplan.catalog.loader import Catalog
 from llmplan.deployment import Deployment
 from llmplan.errors import InputError, LlmplanError
+from llmplan.limits import check_simulation_inputs
 from llmplan.sim import (
     ClosedLoop,
     GammaArrivals,
@@ -89,11 +90,14 @@ def _workload(
 
 
 def _checked(request: SimulateRequest, catalog: Catalog, max_requests: int) -> Simulation:
-    if not 1 <= request.requests <= max_requests:
-        raise InputError(
-            f"must be between 1 and {max_requests:,} per request, got {request.requests:,}",
-            field="requests",
-        )
+    check_simulation_inputs(
+        requests=request.requests,
+        max_requests=max_requests,
+        rate=request.rate,
+        cv=request.cv,
+        hourly_rates=tuple(request.hourly_rates) if request.hourly_rates else None,
+        clients=request.clients,
+    )
     dep = deployment_of(request, request.gpu, catalog)
     inputs = mean_p95_lengths("input_tokens", request.input_tokens, request.input_p95)
     outputs = mean_p95_lengths("output_tokens", request.output_tokens, request.output_p95)

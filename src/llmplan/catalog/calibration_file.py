@@ -15,8 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from llmplan.catalog.loader import Catalog
 from llmplan.catalog.schema import EngineProfile
-from llmplan.errors import InputError
+from llmplan.errors import CatalogError, InputError
 from llmplan.files import write_text_atomic
+from llmplan.limits import check_depth, read_text_bounded
 
 
 class CalibrationProfile(BaseModel):
@@ -31,8 +32,17 @@ class CalibrationProfile(BaseModel):
     engines: tuple[EngineProfile, ...] = Field(min_length=1)
 
     def apply(self, catalog: Catalog) -> Catalog:
-        """``catalog`` with this profile's engines in place of the bundled ones."""
-        return catalog.with_engines(self.engines)
+        """``catalog`` with this profile's engines in place of the bundled ones.
+
+        Two engines sharing an id or alias (in the profile, or with a bundled engine it
+        does not replace) are the profile's fault: an InputError on ``calibration``."""
+        try:
+            return catalog.with_engines(self.engines)
+        except CatalogError as exc:
+            raise InputError(
+                f"{exc.message}; give each engine of the profile its own id and aliases",
+                field="calibration",
+            ) from None
 
 
 def save_calibration(profile: CalibrationProfile, path: Path) -> None:
@@ -46,10 +56,10 @@ def save_calibration(profile: CalibrationProfile, path: Path) -> None:
 
 def load_calibration(path: Path) -> CalibrationProfile:
     """Read and validate a calibration file; errors name the file and the field."""
+    text = read_text_bounded(path, "calibration")
+    check_depth(text, "calibration", source=str(path))
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"cannot read {path} ({exc.strerror})", field="calibration") from None
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""

@@ -24,6 +24,7 @@ from llmplan.bench.workload import (
 )
 from llmplan.cli.common import console, error_console, handle_errors, print_json
 from llmplan.errors import ConfigurationError, InputError
+from llmplan.limits import MAX_DATA_FILE_BYTES, check_regular_file
 
 if TYPE_CHECKING:
     from llmplan.bench.client import BenchRun
@@ -226,6 +227,8 @@ def bench_command(
         source="llmplan bench" if import_file is None else f"llmplan bench --import {fmt}",
     )
     if import_file is not None:
+        if import_file.exists():  # a FIFO or device is refused, not read
+            check_regular_file(import_file, "import", MAX_DATA_FILE_BYTES)
         if url is not None:
             raise ConfigurationError("give a URL or --import, not both", field="import")
         _import(import_file, fmt, labels, out, json_out)

@@ -40,10 +40,12 @@ def calibrate_command(
     """Fit the engine efficiencies to measurements; report errors before and after."""
     from llmplan.calibration import MIN_ROWS, calibrate_engine, fitted_fields, prepare_all
     from llmplan.catalog.calibration_file import CalibrationProfile, save_calibration
-    from llmplan.validation.dataset import read_measurements
+    from llmplan.limits import MAX_DATA_FILE_BYTES, read_text_bounded
+    from llmplan.validation.dataset import parse_measurements
 
     cat = catalog()
-    prepared = prepare_all(read_measurements(measurements), cat)
+    text = read_text_bounded(measurements, "measurements", MAX_DATA_FILE_BYTES)
+    prepared = prepare_all(parse_measurements(text, str(measurements)), cat)
     by_engine: dict[str, list[Any]] = {}
     for item in prepared:
         by_engine.setdefault(item.deployment.engine.engine_family, []).append(item)

@@ -25,6 +25,8 @@ R = TypeVar("R")
 console = Console()
 error_console = Console(stderr=True)
 EXIT_USAGE = 2
+EXIT_BUG = 1
+BUG_URL = "the llmplan issue tracker"
 
 
 def user_home() -> Path:
@@ -69,8 +71,24 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(EXIT_USAGE)
 
 
+def _bug(exc: Exception) -> typer.Exit:
+    """One line for an exception llmplan did not expect, and exit code 1."""
+    line = Text("error: ", style="bold red")
+    detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+    line.append(f"internal error ({type(exc).__name__}{': ' if detail else ''}{detail}); ")
+    line.append(f"this is a bug in llmplan: please report it with the command you ran ({BUG_URL})")
+    error_console.print(line, highlight=False, soft_wrap=True)
+    if os.environ.get("LLMPLAN_TRACEBACK"):
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+    return typer.Exit(EXIT_BUG)
+
+
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn llmplan errors into one line on stderr and exit code 2."""
+    """One line on stderr for any failure: exit code 2 for llmplan errors (bad input) and
+    for files that cannot be read or written, 1 with a bug-report hint for anything else
+    (set ``LLMPLAN_TRACEBACK=1`` to see its traceback)."""
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -78,6 +96,15 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
         except LlmplanError as exc:
             raise fail(str(exc)) from None
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise fail(f"{where}{exc.strerror or exc}") from None
+        except RecursionError:
+            raise fail("the input is nested too deeply to read") from None
+        except Exception as exc:
+            raise _bug(exc) from None
 
     return wrapper
 

@@ -12,7 +12,8 @@ from llmplan.catalog.loader import Catalog
 from llmplan.cli import bench, calibrate, catalogs, plan_view, prices, serve, simulate, sizing
 from llmplan.cli.common import CalibrationOpt, console, handle_errors, print_json
 from llmplan.errors import InputError
-from llmplan.validation.dataset import Measurement, bundled_measurements_path, read_measurements
+from llmplan.limits import MAX_DATA_FILE_BYTES, read_text_bounded
+from llmplan.validation.dataset import Measurement, bundled_measurements_path, parse_measurements
 from llmplan.validation.summary import validate as run_validation
 
 app = typer.Typer(
@@ -72,8 +73,14 @@ def validate_command(
     from llmplan.cli.common import catalog
     from llmplan.cli.validation_view import render_validation, validation_payload
 
+    columns = list(Measurement.__dataclass_fields__)
+    if by not in columns:
+        raise InputError(f"unknown column '{by}'; allowed: {', '.join(columns)}", field="by")
     path = file if file is not None else bundled_measurements_path()
-    rows = read_measurements(path)
+    text = read_text_bounded(path, "file", MAX_DATA_FILE_BYTES)  # a byte-order mark is dropped
+    rows = parse_measurements(text, str(path))
+    if not rows:
+        raise InputError(f"{path}: no measurement rows after the header", field="file")
     if cv:
         if report is not None:
             raise InputError("not available with --cv", field="report")
@@ -92,9 +99,7 @@ def validate_command(
         console.print(f"report written to {report}")
 
 
-def _cross_validate(
-    rows: list[Measurement], cat: Catalog, workers: int, json_out: bool
-) -> None:
+def _cross_validate(rows: list[Measurement], cat: Catalog, workers: int, json_out: bool) -> None:
     from llmplan.cli.validation_view import render_cross_validation
     from llmplan.validation.crossval import cross_validate
     from llmplan.validation.interval_fit import summarise

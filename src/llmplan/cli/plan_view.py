@@ -21,6 +21,7 @@ from llmplan.cli.common import (
     user_home,
 )
 from llmplan.errors import InputError
+from llmplan.limits import check_monte_carlo_size
 
 DEFAULT_EXAMPLE = "chat-assistant"
 OPTIMISTIC_MARK = "[!]"
@@ -239,6 +240,7 @@ def plan_command(
         calibration = base / loaded.calibration
     cat = catalog(calibration)
     prices = load_prices(user_home())
+    check_monte_carlo_size(len(loaded.workloads), samples)
     plan = make_plan(loaded, cat, prices, seed=seed, monte_carlo_samples=samples)
     ctx = plan_context(loaded, cat, prices)
     payload = plan_payload(plan, ctx)

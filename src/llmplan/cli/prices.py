@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -10,6 +11,7 @@ from rich.table import Table
 
 from llmplan.cli.common import console, handle_errors, print_json, user_home
 from llmplan.errors import InputError
+from llmplan.limits import MAX_DATA_FILE_BYTES, check_regular_file
 from llmplan.prices.loader import load_prices
 from llmplan.prices.schema import ApiPrice, CloudPrice, HardwarePrice, Pricing
 from llmplan.prices.select import PriceKind, price_kinds, price_record, select_prices
@@ -208,6 +210,9 @@ def prices_import(
     if gpuhunt is None and litellm is None:
         raise InputError("give --gpuhunt FILE_OR_PROVIDER and/or --litellm FILE", field="import")
     home = user_home()
+    for name, value in (("gpuhunt", gpuhunt), ("litellm", litellm)):
+        if value is not None and not online and Path(value).exists():  # no FIFO or device
+            check_regular_file(Path(value), name, MAX_DATA_FILE_BYTES)
     results: dict[str, ImportResult] = {}
     if gpuhunt is not None:
         results["cloud"] = import_gpuhunt(

@@ -7,6 +7,7 @@ With no option it listens on 127.0.0.1:8000 and keeps saved scenarios in SQLite 
 from __future__ import annotations
 
 import ipaddress
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -33,6 +34,17 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _allowed_hosts(host: str, extra: list[str]) -> tuple[str, ...]:
+    """Host names the server answers to: this machine's, the bound address, ``extra``
+    and those of ``$LLMPLAN_ALLOWED_HOSTS`` (comma-separated)."""
+    from llmplan.api.settings import DEFAULT_ALLOWED_HOSTS
+
+    bound = [] if host in ("0.0.0.0", "::", "") else [host]
+    from_env = os.environ.get("LLMPLAN_ALLOWED_HOSTS", "").split(",")
+    named = [h.strip() for h in (*extra, *from_env) if h.strip()]
+    return tuple(dict.fromkeys([*DEFAULT_ALLOWED_HOSTS, *bound, *named]))
 
 
 def _shown_url(url: str) -> str:
@@ -70,6 +82,14 @@ def serve_command(
         int, typer.Option(min=1, max=64, help="Worker processes running plans (jobs).")
     ] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host",
+            help="A host name clients use to reach the server (repeat for several; '*': "
+            "any). Always allowed: localhost, 127.0.0.1, ::1 and the --host address.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the REST API (OpenAPI schema at /openapi.json, interactive docs at /docs)."""
     try:
@@ -80,7 +100,11 @@ def serve_command(
         raise fail(MISSING_EXTRA) from None
     token = read_token_file(token_file) if token_file is not None else None
     settings = Settings(
-        home=user_home(), database_url=database_url, token=token, job_workers=workers
+        home=user_home(),
+        database_url=database_url,
+        token=token,
+        job_workers=workers,
+        allowed_hosts=_allowed_hosts(host, allowed_host or []),
     )
     app = _create(settings)
     _announce(host, port, settings)
@@ -100,6 +124,17 @@ def _announce(host: str, port: int, settings: Settings) -> None:
         error_console.print(
             f"warning: listening on {host} without --token-file: anyone who can reach this "
             "port can read and change your saved scenarios",
+            style="yellow",
+            highlight=False,
+        )
+    if host in ("0.0.0.0", "::") and set(settings.allowed_hosts) <= {
+        "localhost",
+        "127.0.0.1",
+        "::1",
+    }:
+        error_console.print(
+            "warning: listening on all addresses but answering only requests addressed to "
+            "localhost; name the host clients use with --allowed-host NAME",
             style="yellow",
             highlight=False,
         )

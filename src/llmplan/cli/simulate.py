@@ -37,6 +37,7 @@ from llmplan.cli.sizing import (
 from llmplan.deployment import Deployment
 from llmplan.errors import InputError
 from llmplan.files import write_text_atomic
+from llmplan.limits import MAX_DATA_FILE_BYTES, check_regular_file, check_simulation_inputs
 from llmplan.scenario import load_scenario
 from llmplan.scenario.workloads import InferenceWorkload
 from llmplan.sim import (
@@ -335,6 +336,20 @@ def simulate_command(
     plot: Annotated[Path | None, typer.Option(help="Write an HTML plot to this file.")] = None,
 ) -> None:
     """Simulate requests through continuous batching: TTFT/TPOT/ITL percentiles, goodput."""
+    check_simulation_inputs(
+        requests=requests,
+        rate=rate,
+        cv=cv,
+        hourly_rates=_hourly(hourly_rates).rates_per_s if hourly_rates is not None else None,
+        clients=clients,
+    )
+    for name, file in (
+        ("trace", trace),
+        ("input_lengths", input_lengths),
+        ("output_lengths", output_lengths),
+    ):
+        if file is not None:
+            check_regular_file(file, name, MAX_DATA_FILE_BYTES)
     dep = build_deployment(
         model, gpu, num_gpus, tp, pp, precision, kv_precision, engine, calibration
     )

@@ -230,9 +230,7 @@ def perf_rows(
         ),
         (
             "output tokens/s",
-            _with_interval(
-                number(result.output_tokens_per_s), intervals, "output_tokens_per_s", 1
-            ),
+            _with_interval(number(result.output_tokens_per_s), intervals, "output_tokens_per_s", 1),
         ),
         ("total tokens/s", number(result.total_tokens_per_s)),
         ("requests/s", number(result.requests_per_s, 3)),

@@ -52,7 +52,7 @@ class FinanceAssumptions(BaseModel):
     )
     hours_per_month: float = Field(
         730.0,
-        gt=0.0,
+        ge=1.0,
         le=744.0,
         description="Hours in one month, used for energy, hourly rates and cloud billing. "
         "Default 730 = 8,760 h/year / 12. (Lenovo LP2368 converts its colocation rate with "
@@ -87,7 +87,7 @@ class FinanceAssumptions(BaseModel):
     )
     max_utilisation: float = Field(
         0.9,
-        gt=0.0,
+        ge=0.01,
         le=1.0,
         description="Highest share of a replica's maximum throughput the plan loads it to "
         "in the busiest hour (headroom for bursts and a failed server). Default 0.9, an "
@@ -140,7 +140,7 @@ class FinanceAssumptions(BaseModel):
     )
     rack_kw: float = Field(
         15.0,
-        gt=0.0,
+        ge=0.5,
         le=1_000.0,
         description="Power budget of one rack, kW; servers per rack = floor(rack_kw / rated "
         "server kW), at least 1. Default 15 kW: one 8-GPU server per high-density rack, as "
@@ -237,7 +237,7 @@ class FinanceAssumptions(BaseModel):
     )
     gpus_per_fte: float = Field(
         75.0,
-        gt=0.0,
+        ge=1.0,
         le=100_000.0,
         description="GPUs one FTE can run in a self-hosted fleet, GPUs/FTE. Default 75, the "
         "middle of 'a full-time role for every 50 to 100 GPUs' (Introl, secondary).",

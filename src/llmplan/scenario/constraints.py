@@ -158,11 +158,15 @@ class Constraints(ScenarioModel):
     gpu_deny: tuple[str, ...] = Field((), description="GPUs (catalog names) never to use.")
     power_budget_kw: float | None = Field(
         None,
-        gt=0,
+        ge=0.01,
+        le=1e7,
         description="Most IT power the owned fleet may draw, kW (before PUE); null: no limit.",
     )
     max_racks: int | None = Field(
-        None, ge=1, description="Most racks the owned fleet may fill; null: no limit."
+        None,
+        ge=1,
+        le=1_000_000,
+        description="Most racks the owned fleet may fill; null: no limit.",
     )
 
     @field_validator("compliance", "allowed_options")

@@ -21,6 +21,7 @@ import yaml
 from pydantic import ValidationError
 
 from llmplan.errors import InputError, UnknownNameError
+from llmplan.limits import MAX_TEXT_BYTES, check_depth, check_text, read_text_bounded
 from llmplan.scenario._errors import PathPart, translate
 from llmplan.scenario.schema import Scenario
 
@@ -83,7 +84,10 @@ def _key_lines(
 
 
 def _parse_yaml(text: str, source: str) -> tuple[Any, KeyLines]:
-    loader = _UniqueKeyLoader(text)
+    try:
+        loader = _UniqueKeyLoader(text)  # its reader refuses non-printable characters
+    except yaml.YAMLError as exc:
+        raise InputError(f"{source}: malformed YAML: {str(exc).splitlines()[0]}") from None
     try:
         node = loader.get_single_node()
         lines = _key_lines(node)  # before constructing: refuses aliases
@@ -144,8 +148,19 @@ def parse_scenario(
             raise InputError(f"{source_name}: not UTF-8 text (byte {exc.start})") from None
     key_lines: KeyLines = {}
     if isinstance(data, str):
+        check_text_input(data, source_name)
         data, key_lines = _decode(data, source_name, fmt)
     return scenario_from_data(data, source_name, key_lines)
+
+
+def check_text_input(text: str, source_name: str) -> None:
+    """Refuse scenario text that is too long, nested too deep or has control characters,
+    before any parser reads it (see :mod:`llmplan.limits`)."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_TEXT_BYTES:
+        raise InputError(f"{source_name}: {size:,} bytes, more than the {MAX_TEXT_BYTES:,} allowed")
+    check_text(text, None, source=source_name)
+    check_depth(text, None, source=source_name)
 
 
 def scenario_from_data(
@@ -168,12 +183,7 @@ def scenario_from_data(
 def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     """Read a scenario file: JSON for ``.json``, YAML for ``.yaml``/``.yml``, else guessed."""
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise InputError(f"{file}: cannot read ({exc.strerror})") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{file}: not UTF-8 text (byte {exc.start})") from None
+    text = read_text_bounded(file, None)
     suffix = file.suffix.lower()
     fmt = "json" if suffix in JSON_SUFFIXES else "yaml" if suffix in YAML_SUFFIXES else None
     return parse_scenario(text, str(file), fmt=fmt)

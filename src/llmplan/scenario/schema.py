@@ -29,6 +29,12 @@ from pydantic import Field, model_validator
 from llmplan.cost.assumptions import FinanceAssumptions
 from llmplan.deployment import MAX_PARALLEL_DEGREE
 from llmplan.errors import UnknownNameError
+from llmplan.limits import (
+    MAX_CANDIDATES_PER_LIST,
+    MAX_DESCRIPTION_CHARS,
+    MAX_SEARCH_COMBINATIONS,
+    MAX_WORKLOADS_PER_SCENARIO,
+)
 from llmplan.scenario._base import FieldValueError, ScenarioModel
 from llmplan.scenario.constraints import Constraints, DeploymentOption
 from llmplan.scenario.workloads import (
@@ -63,11 +69,19 @@ CLOUD_PRICE_FIELDS = (
 )
 
 
+#: Price bounds of a GPU override: 100x the dearest data-centre GPU (a B200 near $40k).
+MAX_GPU_PRICE_USD = 4e6
+MAX_GPU_HOUR_USD = 10_000.0
+
+
 class GpuOverride(ScenarioModel):
     """Your own figures for one GPU, replacing the catalog's and the price files'."""
 
     purchase_price_usd: float | None = Field(
-        None, gt=0, description="Price of one GPU, USD (replaces the catalog's price_usd)."
+        None,
+        gt=0,
+        le=MAX_GPU_PRICE_USD,
+        description="Price of one GPU, USD (replaces the catalog's price_usd).",
     )
     power_w: float | None = Field(
         None,
@@ -76,16 +90,22 @@ class GpuOverride(ScenarioModel):
         description="Rated board power of one GPU, W (replaces the catalog's tdp_w).",
     )
     cloud_on_demand_usd_per_gpu_hour: float | None = Field(
-        None, gt=0, description="On-demand rental price, USD per GPU-hour."
+        None, gt=0, le=MAX_GPU_HOUR_USD, description="On-demand rental price, USD per GPU-hour."
     )
     cloud_reserved_1y_usd_per_gpu_hour: float | None = Field(
-        None, gt=0, description="1-year reserved rental price, USD per GPU-hour."
+        None,
+        gt=0,
+        le=MAX_GPU_HOUR_USD,
+        description="1-year reserved rental price, USD per GPU-hour.",
     )
     cloud_reserved_3y_usd_per_gpu_hour: float | None = Field(
-        None, gt=0, description="3-year reserved rental price, USD per GPU-hour."
+        None,
+        gt=0,
+        le=MAX_GPU_HOUR_USD,
+        description="3-year reserved rental price, USD per GPU-hour.",
     )
     cloud_spot_usd_per_gpu_hour: float | None = Field(
-        None, gt=0, description="Spot rental price, USD per GPU-hour."
+        None, gt=0, le=MAX_GPU_HOUR_USD, description="Spot rental price, USD per GPU-hour."
     )
     source: str = Field("", description="Where the figures come from (quote, invoice, date).")
 
@@ -160,7 +180,9 @@ class Overrides(ScenarioModel):
         description="Per-GPU prices and power, keyed by GPU id or alias.",
     )
     measured_throughput: tuple[MeasuredThroughput, ...] = Field(
-        (), description="Measured throughputs that replace the performance model's."
+        (),
+        max_length=MAX_CANDIDATES_PER_LIST * 8,
+        description="Measured throughputs that replace the performance model's.",
     )
 
 
@@ -170,17 +192,22 @@ class Candidates(ScenarioModel):
     gpus: tuple[str, ...] | None = Field(
         None,
         min_length=1,
+        max_length=MAX_CANDIDATES_PER_LIST,
         description="GPUs to consider. null: constraints.gpu_allow if given, else "
         f"{', '.join(DEFAULT_CANDIDATE_GPUS)}. Filtered by gpu_allow and gpu_deny.",
     )
     precisions: tuple[str, ...] = Field(
         DEFAULT_CANDIDATE_PRECISIONS,
         min_length=1,
+        max_length=MAX_CANDIDATES_PER_LIST,
         description="Weight formats to consider (`llmplan` precision ids); a GPU without "
         "support for one skips it.",
     )
     engines: tuple[str, ...] = Field(
-        DEFAULT_CANDIDATE_ENGINES, min_length=1, description="Serving engines to consider."
+        DEFAULT_CANDIDATE_ENGINES,
+        min_length=1,
+        max_length=MAX_CANDIDATES_PER_LIST,
+        description="Serving engines to consider.",
     )
     max_gpus_per_replica: int = Field(
         8,
@@ -205,9 +232,14 @@ class Scenario(ScenarioModel):
         1, description="Version of this schema; 1 is the only one so far."
     )
     name: str = Field(min_length=1, max_length=200, description="Title used in reports.")
-    description: str = Field("", description="Free text for reports.")
+    description: str = Field(
+        "", max_length=MAX_DESCRIPTION_CHARS, description="Free text for reports."
+    )
     workloads: tuple[Workload, ...] = Field(
-        min_length=1, description="Inference and fine-tuning workloads (at least one)."
+        min_length=1,
+        max_length=MAX_WORKLOADS_PER_SCENARIO,
+        description="Inference and fine-tuning workloads (at least one, at most "
+        f"{MAX_WORKLOADS_PER_SCENARIO}).",
     )
     constraints: Constraints = Field(
         default_factory=Constraints, description="What the plan must respect."
@@ -240,6 +272,22 @@ class Scenario(ScenarioModel):
                     "workloads", f"two workloads are named '{workload.name}'; names must differ"
                 )
             seen.add(workload.name)
+        return self
+
+    @model_validator(mode="after")
+    def _check_search_size(self) -> Scenario:
+        """Refuse a search larger than :data:`~llmplan.limits.MAX_SEARCH_COMBINATIONS`
+        (11-16 ms each on one core), with its size, before any work starts."""
+        gpus = self.candidates.gpus or self.constraints.gpu_allow or DEFAULT_CANDIDATE_GPUS
+        size = len(self.workloads) * len(gpus)
+        size *= len(self.candidates.precisions) * len(self.candidates.engines)
+        if size > MAX_SEARCH_COMBINATIONS:
+            raise FieldValueError(
+                "candidates",
+                f"the search would try {size:,} combinations (workloads x GPUs x precisions "
+                f"x engines), more than the {MAX_SEARCH_COMBINATIONS:,} allowed; narrow the "
+                "candidates or split the scenario",
+            )
         return self
 
     def inference_workloads(self) -> tuple[InferenceWorkload, ...]:

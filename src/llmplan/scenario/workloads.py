@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, model_validator
 
+from llmplan.limits import MAX_DESCRIPTION_CHARS
 from llmplan.scenario._base import FieldValueError, ScenarioModel
 from llmplan.sizing.finetune import FinetuneMethod
 
@@ -29,6 +30,17 @@ MAX_LENGTH_TOKENS = 10_000_000
 #: LoRA rank assumed when ``lora_rank`` is not given (the sizing model's default).
 DEFAULT_LORA_RANK = 16
 VOLUME_FIELDS = ("requests_per_day", "tokens_per_day", "tokens_per_month")
+#: Volume ranges the cost and capacity models compute with (finite rates, integer fleet
+#: sizes). The top is 4x ChatGPT's ~2.5 billion prompts a day (OpenAI, July 2025) and
+#: ~20x the ~1.3 quadrillion tokens a month Google served (Alphabet, October 2025); the
+#: bottom is one request every 100 days.
+MIN_REQUESTS_PER_DAY = 0.01
+MAX_REQUESTS_PER_DAY = 1e10
+MAX_TOKENS_PER_DAY = 1e15
+#: Largest relative weight of an hour in ``hourly_profile`` (any scale below it works).
+MAX_HOURLY_WEIGHT = 1e9
+#: Tokens in a fine-tuning set per epoch: 25x the 40T tokens Llama 4 was pre-trained on.
+MAX_DATASET_TOKENS = 1e15
 
 
 class LengthDistribution(ScenarioModel):
@@ -38,13 +50,13 @@ class LengthDistribution(ScenarioModel):
     ``input_tokens: 1500`` or ``input_tokens: {mean: 1500, p50: 900, p95: 6000}``.
     """
 
-    mean: float = Field(gt=0, le=MAX_LENGTH_TOKENS, description="Mean length, tokens.")
+    mean: float = Field(ge=1, le=MAX_LENGTH_TOKENS, description="Mean length, tokens.")
     p50: float | None = Field(
-        None, gt=0, le=MAX_LENGTH_TOKENS, description="Median length, tokens (optional)."
+        None, ge=1, le=MAX_LENGTH_TOKENS, description="Median length, tokens (optional)."
     )
     p95: float | None = Field(
         None,
-        gt=0,
+        ge=1,
         le=MAX_LENGTH_TOKENS,
         description="95th-percentile length, tokens (optional); used to check the context "
         "window and to size the KV cache for long requests.",
@@ -105,22 +117,29 @@ class InferenceWorkload(ScenarioModel):
         "inference", description="Workload type; may be omitted for inference workloads."
     )
     name: str = Field(min_length=1, max_length=80, description="Unique name, shown in reports.")
-    description: str = Field("", description="Free text for reports.")
+    description: str = Field(
+        "", max_length=MAX_DESCRIPTION_CHARS, description="Free text for reports."
+    )
     model: str = Field(
         min_length=1, description="Model id or alias in the model catalog (`llmplan models list`)."
     )
     requests_per_day: float | None = Field(
-        None, gt=0, description="Volume as requests per operating day. Give exactly one volume."
+        None,
+        ge=MIN_REQUESTS_PER_DAY,
+        le=MAX_REQUESTS_PER_DAY,
+        description="Volume as requests per operating day. Give exactly one volume.",
     )
     tokens_per_day: float | None = Field(
         None,
-        gt=0,
+        ge=1,
+        le=MAX_TOKENS_PER_DAY,
         description="Volume as tokens (input + output) per operating day; converted to "
         "requests with the mean lengths.",
     )
     tokens_per_month: float | None = Field(
         None,
-        gt=0,
+        ge=1,
+        le=MAX_TOKENS_PER_DAY * 31,
         description="Volume as tokens (input + output) per month; divided by days_per_month.",
     )
     input_tokens: LengthDistribution = Field(
@@ -140,7 +159,7 @@ class InferenceWorkload(ScenarioModel):
     )
     operating_hours_per_day: float | None = Field(
         None,
-        gt=0,
+        ge=0.1,
         le=HOURS_PER_DAY,
         description="Hours per day the service takes traffic; the daily volume arrives in "
         "them. Default 24, or the non-zero hours of hourly_profile.",
@@ -160,7 +179,7 @@ class InferenceWorkload(ScenarioModel):
         "Default 1 (traffic even over the operating hours); take it from your logs. "
         "Give this or hourly_profile.",
     )
-    hourly_profile: tuple[float, ...] | None = Field(
+    hourly_profile: tuple[Annotated[float, Field(ge=0, le=MAX_HOURLY_WEIGHT)], ...] | None = Field(
         None,
         description="24 relative weights, hour 0 to 23, of the daily traffic (any scale); "
         "hours with weight 0 are outside operating hours. Replaces peak_to_average and "
@@ -301,13 +320,17 @@ class FineTuneWorkload(ScenarioModel):
 
     kind: Literal["finetune"] = Field(description="Workload type: always `finetune` here.")
     name: str = Field(min_length=1, max_length=80, description="Unique name, shown in reports.")
-    description: str = Field("", description="Free text for reports.")
+    description: str = Field(
+        "", max_length=MAX_DESCRIPTION_CHARS, description="Free text for reports."
+    )
     model: str = Field(min_length=1, description="Base model id or alias in the model catalog.")
     method: FinetuneMethod = Field(
         description="full (all weights, Adam), lora (16-bit frozen base plus adapters) or "
         "qlora (4-bit NF4 frozen base plus adapters)."
     )
-    dataset_tokens: float = Field(gt=0, description="Tokens in the training set, per epoch.")
+    dataset_tokens: float = Field(
+        ge=1, le=MAX_DATASET_TOKENS, description="Tokens in the training set, per epoch."
+    )
     epochs: float = Field(1.0, gt=0, le=1000, description="Passes over the dataset per run.")
     runs_per_year: float = Field(
         gt=0, le=8760, description="How often the job runs (12 = monthly, 52 = weekly)."
@@ -324,7 +347,8 @@ class FineTuneWorkload(ScenarioModel):
     )
     max_hours_per_run: float | None = Field(
         None,
-        gt=0,
+        ge=0.01,
+        le=8760,
         description="Wall-clock limit for one run, hours (null: no limit); more GPUs are "
         "used to meet it.",
     )

@@ -4,11 +4,18 @@ The HTML is written to a temporary folder, Chromium prints it there with its own
 profile and no network services (no sync, updates or background fetches), and the folder
 is removed. The report inlines plotly.js, so its charts are drawn before printing and no
 file is fetched.
+
+Offline for sure, in two layers: Chromium runs in a network namespace of its own with no
+interface but a loopback (``unshare --net``, where the kernel allows it: as root, or with
+user namespaces), so nothing it does reaches any network; and its flags resolve every host
+name to "not found" and send every request, loopback included, to a proxy at a closed
+port, so no DNS query or connection leaves even where namespaces are unavailable.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import signal
@@ -21,6 +28,22 @@ CHROMIUM_PATH = Path("/usr/bin/chromium")
 PDF_TIMEOUT_S = 90.0
 #: Milliseconds of page time Chromium lets scripts run (the charts) before printing.
 SCRIPT_BUDGET_MS = 10_000
+#: A proxy nobody listens on (port 9, "discard", closed on a normal host): every request
+#: Chromium would send fails at once on this machine.
+DEAD_PROXY = "http://127.0.0.1:9"
+#: Flags that keep Chromium off the network even outside a network namespace.
+OFFLINE_FLAGS = (
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+    f"--proxy-server={DEAD_PROXY}",
+    "--proxy-bypass-list=<-loopback>",
+    "--dns-prefetch-disable",
+    "--disable-domain-reliability",
+    "--disable-client-side-phishing-detection",
+    "--disable-breakpad",
+    "--no-default-browser-check",
+    "--disable-features=MediaRouter,OptimizationHints,Translate,NetworkTimeServiceQuerying,"
+    "AutofillServerCommunication,CertificateTransparencyComponentUpdater",
+)
 
 
 class PdfUnavailable(RuntimeError):
@@ -39,9 +62,26 @@ def chromium() -> Path | None:
     return Path(found) if found else None
 
 
+@functools.cache
+def network_namespace_prefix() -> tuple[str, ...]:
+    """The command prefix that runs a program with no network (``unshare --net``, with
+    ``--map-root-user`` when not root), or ``()`` where this kernel does not allow it."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return ()
+    prefix = (unshare, "--net") if os.geteuid() == 0 else (unshare, "--map-root-user", "--net")
+    try:
+        probe = subprocess.run([*prefix, "true"], capture_output=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    return prefix if probe.returncode == 0 else ()
+
+
 def _command(browser: Path, html: Path, pdf: Path, profile: Path) -> list[str]:
     return [
+        *network_namespace_prefix(),
         str(browser),
+        *OFFLINE_FLAGS,
         "--headless",
         "--no-sandbox",
         "--disable-gpu",

@@ -58,10 +58,25 @@ def yearly_cash_flows(option: dict[str, Any]) -> list[tuple[str, float]]:
     return out
 
 
+class Formula(str):
+    """A spreadsheet formula the workbook writes on purpose; any other text starting
+    with ``=`` is data (a scenario or workload name) and is stored as text."""
+
+
+def _append(sheet: Worksheet, values: list[Any]) -> None:
+    """Append a row; text from the plan never becomes a live formula (formula injection:
+    a name like ``=HYPERLINK(...)`` stays the text it is)."""
+    sheet.append(values)
+    for value, cell in zip(values, sheet[sheet.max_row], strict=False):
+        if isinstance(value, str) and not isinstance(value, Formula) and cell.data_type == "f":
+            cell.data_type = "s"
+            cell.quotePrefix = True
+
+
 def _bold_row(sheet: Worksheet, values: list[Any]) -> None:
     from openpyxl.styles import Font
 
-    sheet.append(values)
+    _append(sheet, values)
     for cell in sheet[sheet.max_row]:
         cell.font = Font(bold=True)
 
@@ -69,7 +84,7 @@ def _bold_row(sheet: Worksheet, values: list[Any]) -> None:
 def _money(sheet: Worksheet, first_row: int, first_col: int) -> None:
     for row in sheet.iter_rows(min_row=first_row, min_col=first_col):
         for cell in row:
-            if isinstance(cell.value, (int, float)) or str(cell.value).startswith("="):
+            if isinstance(cell.value, (int, float)) or cell.data_type == "f":
                 cell.number_format = MONEY
 
 
@@ -78,19 +93,19 @@ def _summary(sheet: Worksheet, payload: dict[str, Any]) -> None:
     finance = payload["scenario"].get("finance", {})
     sheet.title = "Summary"
     _bold_row(sheet, ["Scenario", payload["scenario"].get("name", "")])
-    sheet.append(["Recommended option", best.get("option", "none")])
-    sheet.append(["Horizon, months", finance.get("horizon_months")])
-    sheet.append(["Discount rate per year", finance.get("discount_rate_per_year")])
-    sheet.append(["Currency", finance.get("currency", "USD")])
+    _append(sheet, ["Recommended option", best.get("option", "none")])
+    _append(sheet, ["Horizon, months", finance.get("horizon_months")])
+    _append(sheet, ["Discount rate per year", finance.get("discount_rate_per_year")])
+    _append(sheet, ["Currency", finance.get("currency", "USD")])
     for reason in best.get("reasons", []):
-        sheet.append(["Reason", reason])
-    sheet.append([])
+        _append(sheet, ["Reason", reason])
+    _append(sheet, [])
     columns = ["option", "included", "npv_usd", "tco_usd", "capex_usd", "opex_usd"]
     columns += ["residual_value_usd", "usd_per_mtok", "excluded_reason"]
     header_row = sheet.max_row + 1
     _bold_row(sheet, columns)
     for option in payload["options"]:
-        sheet.append([option.get(c) for c in columns])
+        _append(sheet, [option.get(c) for c in columns])
     _money(sheet, header_row + 1, 3)
     sheet.column_dimensions["A"].width = 24
     sheet.column_dimensions["B"].width = 40
@@ -99,7 +114,7 @@ def _summary(sheet: Worksheet, payload: dict[str, Any]) -> None:
 def _inputs(sheet: Worksheet, payload: dict[str, Any]) -> None:
     _bold_row(sheet, ["field", "value"])
     for path, value in _flatten(payload["scenario"]):
-        sheet.append([path, "" if value is None else value])
+        _append(sheet, [path, "" if value is None else value])
     sheet.column_dimensions["A"].width = 55
     sheet.column_dimensions["B"].width = 40
 
@@ -109,21 +124,21 @@ def _monthly(sheet: Worksheet, payload: dict[str, Any]) -> None:
 
     options = _included(payload)
     rate = payload["scenario"].get("finance", {}).get("discount_rate_per_year", 0.0) or 0.0
-    sheet.append(["Discount rate per year", rate])
+    _append(sheet, ["Discount rate per year", rate])
     _bold_row(sheet, ["month", "discount factor", *[o["option"] for o in options]])
     flows = [monthly_cash_flows(o) for o in options]
     first = 3
     for month in range(len(flows[0]) if flows else 0):
         row = first + month
-        factor = f"=(1+$B$1)^(-A{row}/{MONTHS_PER_YEAR})"
-        sheet.append([month, factor, *[f[month] for f in flows]])
+        factor = Formula(f"=(1+$B$1)^(-A{row}/{MONTHS_PER_YEAR})")
+        _append(sheet, [month, factor, *[f[month] for f in flows]])
     last = sheet.max_row
     totals: list[Any] = ["total (TCO)", ""]
     npvs: list[Any] = ["NPV", ""]
     for index in range(len(options)):
         col = get_column_letter(3 + index)
-        totals.append(f"=SUM({col}{first}:{col}{last})")
-        npvs.append(f"=SUMPRODUCT($B${first}:$B${last},{col}{first}:{col}{last})")
+        totals.append(Formula(f"=SUM({col}{first}:{col}{last})"))
+        npvs.append(Formula(f"=SUMPRODUCT($B${first}:$B${last},{col}{first}:{col}{last})"))
     _bold_row(sheet, totals)
     _bold_row(sheet, npvs)
     _bold_row(sheet, ["NPV in the plan", "", *[o["npv_usd"] for o in options]])
@@ -137,10 +152,10 @@ def _yearly(sheet: Worksheet, payload: dict[str, Any]) -> None:
     _bold_row(sheet, ["period", *[o["option"] for o in options]])
     years = [yearly_cash_flows(o) for o in options]
     for index, (label, _) in enumerate(years[0] if years else []):
-        sheet.append([label, *[y[index][1] for y in years]])
+        _append(sheet, [label, *[y[index][1] for y in years]])
     last = sheet.max_row
     columns = [get_column_letter(2 + i) for i in range(len(options))]
-    _bold_row(sheet, ["total (TCO)", *[f"=SUM({c}2:{c}{last})" for c in columns]])
+    _bold_row(sheet, ["total (TCO)", *[Formula(f"=SUM({c}2:{c}{last})") for c in columns]])
     _bold_row(sheet, ["TCO in the plan", *[o["tco_usd"] for o in options]])
     sheet.column_dimensions["A"].width = 18
     _money(sheet, 2, 2)
@@ -153,10 +168,10 @@ def _lines(sheet: Worksheet, payload: dict[str, Any]) -> None:
     names = sorted({line for o in options for line in o["lines_usd"]})
     _bold_row(sheet, ["cost line (undiscounted)", *[o["option"] for o in options]])
     for name in names:
-        sheet.append([name, *[o["lines_usd"].get(name, 0.0) for o in options]])
+        _append(sheet, [name, *[o["lines_usd"].get(name, 0.0) for o in options]])
     last = sheet.max_row
     columns = [get_column_letter(2 + i) for i in range(len(options))]
-    _bold_row(sheet, ["total", *[f"=SUM({c}2:{c}{last})" for c in columns]])
+    _bold_row(sheet, ["total", *[Formula(f"=SUM({c}2:{c}{last})") for c in columns]])
     sheet.column_dimensions["A"].width = 28
     _money(sheet, 2, 2)
 

@@ -17,6 +17,7 @@ from llmplan.api.errors import ApiError
 from llmplan.api.schemas import CatalogPage, Payload
 from llmplan.api.state import API_PREFIX, State
 from llmplan.errors import UnknownNameError
+from llmplan.limits import MAX_DATABASE_INT
 from llmplan.prices.schema import Pricing
 from llmplan.prices.select import PriceKind, matches, price_kinds, price_record, select_prices
 from llmplan.sizing.params import count_params
@@ -24,7 +25,7 @@ from llmplan.sizing.params import count_params
 router = APIRouter(prefix=f"{API_PREFIX}/catalog", tags=["catalog"])
 Search = Annotated[str | None, Query(max_length=200, description="Names containing this.")]
 Limit = Annotated[int, Query(ge=0, le=1000, description="At most this many (0: all).")]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=MAX_DATABASE_INT)]
 
 
 def page(records: Sequence[dict[str, Any]], limit: int, offset: int) -> CatalogPage:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Response
 from fastapi.responses import PlainTextResponse
 
 from llmplan.api.errors import ApiError
@@ -28,6 +28,7 @@ from llmplan.api.schemas import (
 )
 from llmplan.api.state import API_PREFIX, State
 from llmplan.errors import LlmplanError
+from llmplan.limits import MAX_DATABASE_INT
 from llmplan.scenario import dump_scenario, scenario_from_data, scenario_to_data
 from llmplan.store import ScenarioRecord
 
@@ -53,7 +54,7 @@ def parse_if_match(value: str | None) -> int | None:
     if value is None or value.strip() == "*":
         return None
     text = value.strip().removeprefix("W/").strip('"')
-    if not text.isdigit() or int(text) < 1:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_DATABASE_INT:
         raise ApiError(
             422, "invalid_input", f'If-Match must be a version like "3", got {value!r}', "If-Match"
         )
@@ -97,7 +98,7 @@ def list_scenarios(
     state: State,
     search: Annotated[str | None, Query(max_length=200, description="Name contains.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_DATABASE_INT)] = 0,
 ) -> ScenarioList:
     found = state.store.list_scenarios(search, limit, offset)
     items = [
@@ -128,7 +129,7 @@ def read(
     scenario_id: str,
     state: State,
     response: Response,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_DATABASE_INT)] = None,
     full: Full = False,
 ) -> ScenarioOut:
     record = state.store.get_scenario(scenario_id, version)
@@ -145,7 +146,12 @@ def versions(scenario_id: str, state: State) -> list[VersionOut]:
 
 
 @router.get("/{scenario_id}/versions/{version}", summary="One saved version", responses=ERRORS)
-def read_version(scenario_id: str, version: int, state: State, full: Full = False) -> ScenarioOut:
+def read_version(
+    scenario_id: str,
+    version: Annotated[int, Path(ge=1, le=MAX_DATABASE_INT)],
+    state: State,
+    full: Full = False,
+) -> ScenarioOut:
     return scenario_out(state.store.get_scenario(scenario_id, version), full)
 
 
@@ -156,7 +162,9 @@ def read_version(scenario_id: str, version: int, state: State, full: Full = Fals
     responses={200: {"content": {"application/yaml": {}}}, 404: {"model": ErrorBody}},
 )
 def export_yaml(
-    scenario_id: str, state: State, version: Annotated[int | None, Query(ge=1)] = None
+    scenario_id: str,
+    state: State,
+    version: Annotated[int | None, Query(ge=1, le=MAX_DATABASE_INT)] = None,
 ) -> PlainTextResponse:
     record = state.store.get_scenario(scenario_id, version)
     scenario = scenario_from_data(record.data, f"saved scenario {scenario_id}")
