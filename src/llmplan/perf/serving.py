@@ -369,12 +369,10 @@ def _rate(dep: Deployment, load: Load, max_batch: int) -> PerfResult:
             mode=load.kind.value,
         )
     result = continuous(dep, load, _little_fixed_point(dep, load, rate, max_batch), max_batch)
-    if not (load.prefix_hit or load.speculative):  # the open-loop model knows neither yet
-        from llmplan.perf.openloop import open_loop_result  # builds on this module
+    from llmplan.perf.openloop import open_loop_result  # builds on this module
 
-        result = open_loop_result(dep, load, result)
     return replace(
-        result,
+        open_loop_result(dep, load, result),
         output_tokens_per_s=rate * load.output_tokens,
         total_tokens_per_s=rate * (load.input_tokens + load.output_tokens),
         requests_per_s=rate,
