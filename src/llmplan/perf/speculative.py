@@ -33,8 +33,10 @@ from llmplan.sizing.params import count_params
 MAX_SPEC_TOKENS = 16
 """Most drafted tokens per step accepted as input (engines use 1-8 in a chain)."""
 
-DRAFT_MODEL_MAX_SIZE_RATIO = 0.25
-"""A default draft model has at most this share of the target's parameters."""
+DRAFT_MODEL_MAX_SIZE_RATIO = 0.1
+"""A default draft model has at most this share of the target's parameters: drafts of
+roughly 1-10 % of the target's size gave the best speed-ups in Leviathan et al. 2023
+(T5-small/base/large drafting for T5-XXL); vLLM's example pairs OPT-125m with OPT-6.7B."""
 
 
 class SpecMethod(StrEnum):
@@ -151,17 +153,17 @@ class SpecDecoding:
 
 
 def default_draft_model(candidates: Iterable[ModelSpec], target: ModelSpec) -> ModelSpec | None:
-    """The largest model of ``candidates`` that shares the target's vocabulary size (a
-    draft must share its tokenizer) and has at most :data:`DRAFT_MODEL_MAX_SIZE_RATIO`
-    of its parameters (vLLM's example pairs OPT-6.7B with OPT-125m; Llama-3.1-70B is
-    commonly paired with Llama-3.2-1B or 3B); None when no model qualifies."""
+    """The default draft for ``target``: among ``candidates`` with the same vocabulary
+    size (a draft must share the tokenizer) and at most :data:`DRAFT_MODEL_MAX_SIZE_RATIO`
+    of its parameters, one of the same publisher if any, the largest; None if none."""
     limit = DRAFT_MODEL_MAX_SIZE_RATIO * count_params(target).total
-    fitting = [
-        m
-        for m in candidates
-        if m.vocab_size == target.vocab_size and count_params(m).total <= limit
-    ]
-    return max(fitting, key=lambda m: count_params(m).total, default=None)
+    publisher = target.id.split("/")[0]
+
+    def rank(model: ModelSpec) -> tuple[bool, float]:
+        return model.id.split("/")[0] == publisher, count_params(model).total
+
+    fitting = [m for m in candidates if m.vocab_size == target.vocab_size and rank(m)[1] <= limit]
+    return max(fitting, key=rank, default=None)
 
 
 def verify_shape(shape: StepShape, spec: SpecDecoding) -> StepShape:
@@ -191,3 +193,30 @@ def draft_seconds(dep: Deployment, shape: StepShape, spec: SpecDecoding) -> floa
         return spec.draft_tokens * step_time(draft_dep, decode).total_s
     target_step = dep.pp * step_time(dep, decode).total_s
     return spec.draft_tokens * target_step / dep.model.num_layers
+
+
+def speculation_of(
+    method: str | None,
+    draft_tokens: int | None,
+    acceptance: float | None,
+    draft_model: ModelSpec | None,
+    *,
+    target: ModelSpec,
+    candidates: Iterable[ModelSpec],
+) -> SpecDecoding | None:
+    """Speculative decoding as options give it (None without a method); a ``draft``
+    method without a draft model takes :func:`default_draft_model` of ``candidates``."""
+    if method is None:
+        if (draft_tokens, acceptance, draft_model) != (None, None, None):
+            raise InputError("give a method (draft, eagle, mtp, ngram)", field="spec_method")
+        return None
+    chosen = parse_method(method)
+    if chosen is SpecMethod.DRAFT and draft_model is None:
+        draft_model = default_draft_model(candidates, target)
+        if draft_model is None:
+            raise InputError(
+                f"no catalog model shares {target.id}'s vocabulary at <= "
+                f"{DRAFT_MODEL_MAX_SIZE_RATIO:.0%} of its size; name a draft model",
+                field="spec_draft_model",
+            )
+    return SpecDecoding.with_defaults(chosen, draft_tokens, acceptance, draft_model)
