@@ -25,12 +25,14 @@ def first_token_after_decode_step(dep: Deployment) -> bool:
 
 
 def prefilled_tokens(dep: Deployment, input_tokens: float, cached_tokens: float = 0.0) -> float:
-    """Prompt tokens a prefill runs: the whole prompt but its ``cached_tokens`` (prefix
-    cache), at least one token, or all but its last when a decode step runs that one
-    (:func:`first_token_after_decode_step`)."""
+    """Prompt tokens a prefill runs: the whole prompt (at least one token), or all but
+    its last when a decode step runs that one (:func:`first_token_after_decode_step`),
+    less its ``cached_tokens`` (prefix cache) but for at least one token."""
     if first_token_after_decode_step(dep):
-        return max(0.0, input_tokens - 1.0 - cached_tokens)
-    return max(input_tokens - cached_tokens, 1.0)
+        whole = max(0.0, input_tokens - 1.0)
+    else:
+        whole = max(input_tokens, 1.0)
+    return max(whole - cached_tokens, min(whole, 1.0))
 
 
 def prefill_seconds(
@@ -52,7 +54,7 @@ def prefill_seconds(
         prefill_tokens=prompts * tokens,
         prefill_seqs=prompts if tokens > 0 else 0.0,
         prefill_context=max(tokens, 1.0),
-        prefill_cached_context=min(cached_tokens, input_tokens),
+        prefill_cached_context=prefilled_tokens(dep, input_tokens) - tokens,
     )
     return dep.pp * step_time(dep, shape).total_s
 
