@@ -8,13 +8,13 @@ from dataclasses import replace
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.conftest import deploy
 
 from llmplan.errors import InputError
 from llmplan.perf.load import Load, LoadKind
 from llmplan.perf.prefill import prefill_seconds
 from llmplan.perf.serving import predict
 from llmplan.perf.step import StepShape, _attention_costs, step_time
-from tests.conftest import deploy
 
 SMALL = deploy("meta-llama/Llama-3.1-8B", "H100")
 DEPLOYMENTS = {

@@ -10,6 +10,7 @@ from dataclasses import replace
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.conftest import deploy
 
 from llmplan.catalog.loader import Catalog
 from llmplan.errors import InputError
@@ -26,7 +27,6 @@ from llmplan.perf.speculative import (
 )
 from llmplan.perf.step import StepShape, step_time
 from llmplan.sizing.params import count_params
-from tests.conftest import deploy
 
 DENSE = deploy("meta-llama/Llama-3.1-70B", "H100", precision="fp8", tp=2)
 MOE = deploy("Qwen/Qwen3-30B-A3B", "L40S", precision="fp8", tp=2)
