@@ -8,8 +8,8 @@ from dataclasses import replace
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.conftest import deploy
 
+from conftest import deploy
 from llmplan.errors import InputError
 from llmplan.perf.load import Load, LoadKind
 from llmplan.perf.prefill import prefill_seconds

@@ -10,8 +10,8 @@ from dataclasses import replace
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.conftest import deploy
 
+from conftest import deploy
 from llmplan.catalog.loader import Catalog
 from llmplan.errors import InputError
 from llmplan.perf.load import Load, LoadKind
