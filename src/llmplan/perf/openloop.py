@@ -46,11 +46,8 @@ from scipy.special import ndtr, ndtri
 from llmplan.deployment import Deployment
 from llmplan.errors import InputError
 from llmplan.perf.load import DATASET_LENGTH_CV, Load, PerfResult
-from llmplan.perf.prefill import first_token_after_decode_step, prefill_seconds
-from llmplan.perf.prefix import cached_prompt_tokens
-from llmplan.perf.serving import steady_capacity, token_round_time
-from llmplan.perf.speculative import SpecDecoding
-from llmplan.perf.step import StepShape
+from llmplan.perf.openloop_costs import NO_FEATURES, Features, decode_step_s, prompt_costs
+from llmplan.perf.serving import steady_capacity
 from llmplan.sizing.memory import kv_budget_per_gpu, kv_bytes_per_sequence, kv_shard_fraction
 
 CDF_POINTS = 128
@@ -150,59 +147,6 @@ class OpenLoopState:
         return self.decode_s / 2 + self.queue_wait_s + own
 
 
-@dataclass(frozen=True)
-class Features:
-    """Prefix caching and speculative decoding of the load (:class:`Load`). With
-    speculative decoding a "decode step" here is the time per generated token."""
-
-    prefix_hit: float = 0.0
-    spec: SpecDecoding | None = None
-
-
-NO_FEATURES = Features()
-
-
-def _decode_step_s(
-    dep: Deployment, sequences: float, context: float, features: Features = NO_FEATURES
-) -> float:
-    shape = StepShape(decode_seqs=sequences, decode_context=context)
-    return token_round_time(dep, shape, features.spec)[0]
-
-
-def _prompt_costs(
-    dep: Deployment,
-    prompts: np.ndarray,
-    running: float,
-    context: float,
-    decode_s: float,
-    features: Features = NO_FEATURES,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(prompt work ``p``, queue service ``S``) in seconds of each prompt length; cached
-    prompt tokens are not computed and take no room in the token budget."""
-    engine = dep.engine
-    spec = features.spec
-    per_seq = 1.0 if spec is None else spec.draft_tokens + 1.0
-    whole_step_s = decode_s * (1.0 if spec is None else spec.tokens_per_step)
-    plain_s = decode_s if spec is None else _decode_step_s(dep, max(running, 1.0), context)
-    budget = max(1.0, engine.max_batched_tokens - running * per_seq)
-    work, service = [], []
-    for tokens in prompts:
-        cached = cached_prompt_tokens(tokens, features.prefix_hit)
-        if engine.chunked_prefill and not first_token_after_decode_step(dep):
-            step = prefill_seconds(
-                dep, 1.0, tokens, decode_seqs=running, decode_context=context, cached_tokens=cached
-            )
-            extra = max(0.0, step - plain_s)
-            work.append(extra)
-            service.append(extra + math.ceil((tokens - cached) / budget) * whole_step_s)
-        else:  # a prefill pass of its own; decodes wait (and TurboMind's first token a step)
-            alone = prefill_seconds(dep, 1.0, tokens, cached_tokens=cached)
-            work.append(alone)
-            first = whole_step_s if first_token_after_decode_step(dep) else 0.0
-            service.append(alone + first)
-    return np.array(work), np.array(service)
-
-
 def _running_context(inputs: Lengths, outputs: Lengths) -> float:
     """Mean context of running sequences: prompt plus the length-biased elapsed output."""
     return inputs.mean_tokens + outputs.second_moment / (2 * outputs.mean_tokens)
@@ -220,7 +164,7 @@ def _state_at(
     context = _running_context(inputs, outputs)
 
     def step_s(sequences: float, context_tokens: float = context) -> float:
-        return _decode_step_s(dep, sequences, context_tokens, features)
+        return decode_step_s(dep, sequences, context_tokens, features)
 
     mean_step = step_s(max(others, 1.0))
     seen = step_s(1.0 + others)
@@ -228,7 +172,7 @@ def _state_at(
     per_token = (step_s(1.0 + others, 2 * context) - seen) / ((1 + others) * context)
     prompts, prompt_weights = inputs.nodes()
     prompts = np.minimum(prompts, max(1.0, longest_tokens - 1))  # cut to fit, as served
-    work, service = _prompt_costs(dep, prompts, others, context, mean_step, features)
+    work, service = prompt_costs(dep, prompts, others, context, mean_step, features)
     share = rate * float(prompt_weights @ work)
     tpot = seen / max(1e-9, 1 - share)
     decode_steps = max(outputs.mean_tokens - 1, 0.0)
@@ -266,8 +210,8 @@ def open_loop_state(
     prompts = np.minimum(prompts, max(1.0, longest_tokens - 1))
     others = 0.0
     for _ in range(COST_REFRESHES):  # prompt costs depend weakly on the decodes beside them
-        mean_step = _decode_step_s(dep, max(others, 1.0), context, features)
-        work = _prompt_costs(dep, prompts, others, context, mean_step, features)[0]
+        mean_step = decode_step_s(dep, max(others, 1.0), context, features)
+        work = prompt_costs(dep, prompts, others, context, mean_step, features)[0]
         share = rate_per_s * float(weights @ work)
         if share >= 1 or limit < 1:
             return None
@@ -296,7 +240,7 @@ def _little_batch(
     beyond ``limit`` sequences."""
 
     def excess(others: float) -> float:
-        return steps_per_s * _decode_step_s(dep, 1.0 + others, context, features) - others
+        return steps_per_s * decode_step_s(dep, 1.0 + others, context, features) - others
 
     if excess(limit) > 0:
         return None
