@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from llmplan.api.schemas import DeploymentInput, MemoryRequest, PerfRequest, ValidateRequest
@@ -19,6 +20,7 @@ from llmplan.errors import InputError
 from llmplan.perf.intervals import perf_intervals
 from llmplan.perf.load import Load, LoadKind
 from llmplan.perf.serving import predict
+from llmplan.perf.speculative import speculation_of
 from llmplan.sizing.finetune import estimate_finetune_memory
 from llmplan.sizing.memory import estimate_memory
 from llmplan.validation.dataset import (
@@ -139,16 +141,35 @@ def load_of(request: PerfRequest) -> Load:
     return Load(LoadKind.BATCH, *tokens, batch=request.batch or 1)
 
 
+def _with_features(
+    load: Load, request: PerfRequest, deployment: Deployment, catalog: Catalog
+) -> Load:
+    """``load`` with the request's prefix-cache share and speculative decoding."""
+    draft = None
+    if request.spec_draft_model is not None:
+        draft = catalog.models.get(request.spec_draft_model, field_name="spec_draft_model")
+    spec = speculation_of(
+        request.spec_method,
+        request.spec_tokens,
+        request.spec_acceptance,
+        draft,
+        target=deployment.model,
+        candidates=catalog.models,
+    )
+    return replace(load, prefix_hit=request.prefix_hit, speculative=spec)
+
+
 def perf_payload(request: PerfRequest, catalog: Catalog) -> dict[str, Any]:
     """What ``llmplan perf --json`` prints for these options."""
     deployment = deployment_of(request, request.gpu, catalog)
-    load = load_of(request)
+    load = _with_features(load_of(request), request, deployment, catalog)
     tokens = request.input_tokens + request.output_tokens
     check_context_window(deployment, tokens, "input_tokens")
     result = predict(deployment, load)
     payload = (
         result.as_dict()
         | deployment.identity()
+        | load.serving_features()
         | {
             "intervals": perf_intervals(deployment, load, result),
             "calibration": calibration_label(request.calibration),

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from llmplan.catalog.calibration_file import CalibrationProfile
 from llmplan.limits import MAX_DATABASE_INT
+from llmplan.perf.speculative import MAX_SPEC_TOKENS
 from llmplan.sim.cluster import Router
 from llmplan.sizing.finetune import FinetuneMethod
 
@@ -97,6 +98,19 @@ class PerfRequest(DeploymentInput):
         None, gt=0, le=1e9, allow_inf_nan=False, description="Poisson arrivals, requests/s."
     )
     concurrency: int | None = Field(None, ge=1, le=MAX_SEQUENCES, description="Closed loop.")
+    prefix_hit: float = Field(
+        0.0, ge=0, lt=1, allow_inf_nan=False, description="Share of prompt tokens cached."
+    )
+    spec_method: Literal["draft", "eagle", "mtp", "ngram"] | None = Field(
+        None, description="Speculative decoding method (none: off)."
+    )
+    spec_tokens: int | None = Field(
+        None, ge=0, le=MAX_SPEC_TOKENS, description="Drafted tokens per step (default per method)."
+    )
+    spec_acceptance: float | None = Field(
+        None, ge=0, le=1, allow_inf_nan=False, description="Per-token acceptance probability."
+    )
+    spec_draft_model: str | None = Field(None, description="Draft model for method 'draft'.")
 
 
 class SimulateRequest(DeploymentInput):

@@ -19,6 +19,15 @@ from llmplan.cli.common import (
     number,
     print_json,
 )
+from llmplan.cli.serving_options import (
+    PrefixHitOpt,
+    SpecAcceptanceOpt,
+    SpecDraftModelOpt,
+    SpecMethodOpt,
+    SpecTokensOpt,
+    feature_rows,
+    load_with_features,
+)
 from llmplan.deployment import Deployment, check_context_window
 from llmplan.errors import InputError
 from llmplan.perf.intervals import perf_intervals
@@ -314,6 +323,11 @@ def perf_command(
             "1000 when arrivals outpace the replica)."
         ),
     ] = None,
+    prefix_hit: PrefixHitOpt = 0.0,
+    spec_method: SpecMethodOpt = None,
+    spec_tokens: SpecTokensOpt = None,
+    spec_acceptance: SpecAcceptanceOpt = None,
+    spec_draft_model: SpecDraftModelOpt = None,
     calibration: CalibrationOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -324,6 +338,8 @@ def perf_command(
     load = _load_from_options(
         input_tokens, output_tokens, batch, offline, request_rate, concurrency, requests
     )
+    spec_options = (spec_method, spec_tokens, spec_acceptance, spec_draft_model)
+    load = load_with_features(load, deployment, catalog(calibration), prefix_hit, spec_options)
     check_context_window(deployment, input_tokens + output_tokens, "input_tokens")
     result = predict(deployment, load)
     intervals = perf_intervals(deployment, load, result)
@@ -331,6 +347,7 @@ def perf_command(
         print_json(
             result.as_dict()
             | deployment.identity()
+            | load.serving_features()
             | {"intervals": intervals, "calibration": calibration_label(calibration)}
         )
         return
@@ -339,7 +356,7 @@ def perf_command(
         f"{deployment.gpu.id}, tp={deployment.tp} pp={deployment.pp}, {deployment.engine.name}, "
         f"{load.kind.value} load, {input_tokens} in / {output_tokens} out"
     )
-    table = key_value_table(title, perf_rows(result, intervals))
+    table = key_value_table(title, perf_rows(result, intervals) + feature_rows(load))
     table.caption = "80 %: where 8 in 10 measurements of comparable setups fell (held out)"
     console.print(table)
 

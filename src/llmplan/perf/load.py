@@ -18,8 +18,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from llmplan.errors import InputError
+from llmplan.perf.prefix import check_prefix_hit
+
+if TYPE_CHECKING:
+    from llmplan.perf.speculative import SpecDecoding
 
 DATASET_LENGTH_CV = 1.0
 """Coefficient of variation of prompt and output lengths drawn from a chat dataset.
@@ -45,7 +50,9 @@ class Load:
 
     ``fixed_lengths`` = False means lengths vary from request to request (a dataset such
     as ShareGPT): requests then drift apart and a closed loop runs in a continuous-batching
-    steady state instead of synchronised waves.
+    steady state instead of synchronised waves. ``prefix_hit``: share of prompt tokens
+    served from the prefix cache (:mod:`llmplan.perf.prefix`); ``speculative``: how
+    decode steps draft and verify tokens (:mod:`llmplan.perf.speculative`), None: not.
     """
 
     kind: LoadKind
@@ -55,8 +62,11 @@ class Load:
     request_rate: float | None = None
     num_requests: int | None = None
     fixed_lengths: bool = True
+    prefix_hit: float = 0.0
+    speculative: SpecDecoding | None = None
 
     def __post_init__(self) -> None:
+        check_prefix_hit(self.prefix_hit)
         if self.input_tokens < 0 or not math.isfinite(self.input_tokens):
             raise InputError("must be a finite number >= 0", field="input_tokens")
         if self.output_tokens < 1 or not math.isfinite(self.output_tokens):
@@ -70,6 +80,20 @@ class Load:
                 "must be a finite number > 0 requests/s (inf only with a number of requests)",
                 field="request_rate",
             )
+
+    def serving_features(self) -> dict[str, float | str]:
+        """Prefix caching and speculative decoding as reported (``--json`` keys)."""
+        spec = self.speculative
+        features: dict[str, float | str] = {
+            "prefix_hit": self.prefix_hit,
+            "spec_method": "none" if spec is None else spec.method.value,
+            "accepted_tokens_per_step": 1.0 if spec is None else spec.tokens_per_step,
+        }
+        if spec is not None:
+            features |= {"spec_tokens": spec.draft_tokens, "spec_acceptance": spec.acceptance}
+            if spec.draft_model is not None:
+                features["spec_draft_model"] = spec.draft_model.id
+        return features
 
 
 @dataclass(frozen=True)

@@ -52,9 +52,8 @@ from llmplan.deployment import Deployment
 from llmplan.errors import InputError
 from llmplan.perf.kvroom import blocked_chance, kv_capacity_tokens, room_wait_moments
 from llmplan.perf.load import DATASET_LENGTH_CV, Load, PerfResult
-from llmplan.perf.prefill import first_token_after_decode_step, prefill_seconds
-from llmplan.perf.serving import round_time, steady_capacity
-from llmplan.perf.step import StepShape
+from llmplan.perf.openloop_costs import NO_FEATURES, Features, decode_step_s, prompt_costs
+from llmplan.perf.serving import steady_capacity
 
 CDF_POINTS = 128
 """Equally likely lengths over which percentiles of a mixture are taken."""
@@ -199,30 +198,6 @@ class OpenLoopState:
         return self.decode_s / 2 + self.service_wait_s + own
 
 
-def _decode_step_s(dep: Deployment, sequences: float, context: float) -> float:
-    return round_time(dep, StepShape(decode_seqs=sequences, decode_context=context))[0]
-
-
-def _prompt_costs(
-    dep: Deployment, prompts: np.ndarray, running: float, context: float, decode_s: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """(prompt work ``p``, queue service ``S``) in seconds of each prompt length."""
-    engine = dep.engine
-    budget = max(1.0, engine.max_batched_tokens - running)
-    work, service = [], []
-    for tokens in prompts:
-        if engine.chunked_prefill and not first_token_after_decode_step(dep):
-            step = prefill_seconds(dep, 1.0, tokens, decode_seqs=running, decode_context=context)
-            extra = max(0.0, step - decode_s)
-            work.append(extra)
-            service.append(extra + math.ceil(tokens / budget) * decode_s)
-        else:  # a prefill pass of its own; decodes wait (and TurboMind's first token a step)
-            alone = prefill_seconds(dep, 1.0, tokens)
-            work.append(alone)
-            service.append(alone + (decode_s if first_token_after_decode_step(dep) else 0.0))
-    return np.array(work), np.array(service)
-
-
 def _running_context(inputs: Lengths, outputs: Lengths) -> float:
     """Mean context of running sequences: prompt plus the length-biased elapsed output."""
     return inputs.mean_tokens + outputs.second_moment / (2 * outputs.mean_tokens)
@@ -234,16 +209,21 @@ def _state_at(
     laws: tuple[Lengths, Lengths],
     others: float,
     longest_tokens: float,
+    features: Features = NO_FEATURES,
 ) -> OpenLoopState:
     inputs, outputs = laws
     context = _running_context(inputs, outputs)
-    mean_step = _decode_step_s(dep, max(others, 1.0), context)
-    seen = _decode_step_s(dep, 1.0 + others, context)
-    slope = _decode_step_s(dep, 2.0 + others, context) - seen
-    per_token = (_decode_step_s(dep, 1.0 + others, 2 * context) - seen) / ((1 + others) * context)
+
+    def step_s(sequences: float, context_tokens: float = context) -> float:
+        return decode_step_s(dep, sequences, context_tokens, features)
+
+    mean_step = step_s(max(others, 1.0))
+    seen = step_s(1.0 + others)
+    slope = step_s(2.0 + others) - seen
+    per_token = (step_s(1.0 + others, 2 * context) - seen) / ((1 + others) * context)
     prompts, prompt_weights = inputs.nodes()
     prompts = np.minimum(prompts, max(1.0, longest_tokens - 1))  # cut to fit, as served
-    work, service = _prompt_costs(dep, prompts, others, context, mean_step)
+    work, service = prompt_costs(dep, prompts, others, context, mean_step, features)
     share = rate * float(prompt_weights @ work)
     tpot = seen / max(1e-9, 1 - share)
     decode_steps = max(outputs.mean_tokens - 1, 0.0)
@@ -263,28 +243,35 @@ def open_loop_state(
     outputs: Lengths,
     *,
     longest_tokens: float = math.inf,
+    features: Features = NO_FEATURES,
 ) -> OpenLoopState | None:
     """The steady state at ``rate_per_s``, or None when the replica cannot keep up
     (prompt work or the decode batch beyond what the engine and KV cache hold).
     Prompts longer than ``longest_tokens`` (a request's limit) are cut to it."""
     laws = (inputs, outputs)
-    limit = float(steady_capacity(dep, inputs.mean_tokens, outputs.mean_tokens))
+    limit = float(
+        steady_capacity(
+            dep, inputs.mean_tokens, outputs.mean_tokens,
+            prefix_hit=features.prefix_hit, spec=features.spec,
+        )
+    )  # fmt: skip
     decode_steps = max(outputs.mean_tokens - 1, 0.0)
     context = _running_context(inputs, outputs)
     prompts, weights = inputs.nodes()
     prompts = np.minimum(prompts, max(1.0, longest_tokens - 1))
     others = 0.0
     for _ in range(COST_REFRESHES):  # prompt costs depend weakly on the decodes beside them
-        mean_step = _decode_step_s(dep, max(others, 1.0), context)
-        work = _prompt_costs(dep, prompts, others, context, mean_step)[0]
+        mean_step = decode_step_s(dep, max(others, 1.0), context, features)
+        work = prompt_costs(dep, prompts, others, context, mean_step, features)[0]
         share = rate_per_s * float(weights @ work)
         if share >= 1 or limit < 1:
             return None
-        found = _little_batch(dep, rate_per_s * decode_steps / (1 - share), context, limit)
+        steps_per_s = rate_per_s * decode_steps / (1 - share)
+        found = _little_batch(dep, steps_per_s, context, limit, features)
         if found is None:
             return None
         others = found
-    state = _state_at(dep, rate_per_s, laws, others, longest_tokens)
+    state = _state_at(dep, rate_per_s, laws, others, longest_tokens, features)
     if state.queue_load >= 1 or state.prefill_share >= 1:
         return None
     dispersion = _dispersion(state, decode_steps)
@@ -300,14 +287,18 @@ def open_loop_state(
 
 
 def _little_batch(
-    dep: Deployment, steps_per_s: float, context: float, limit: float
+    dep: Deployment,
+    steps_per_s: float,
+    context: float,
+    limit: float,
+    features: Features = NO_FEATURES,
 ) -> float | None:
     """Others ``b`` running beside a request with ``b = steps_per_s x d(1 + b)`` (Little:
     arrivals/s x decode steps x step time, stretched by the prompt work), or None
     beyond ``limit`` sequences."""
 
     def excess(others: float) -> float:
-        return steps_per_s * _decode_step_s(dep, 1.0 + others, context) - others
+        return steps_per_s * decode_step_s(dep, 1.0 + others, context, features) - others
 
     if excess(limit) > 0:
         return None
@@ -496,4 +487,5 @@ def load_state(dep: Deployment, load: Load, length_cv: float | None = None) -> O
     cv = length_cv if length_cv is not None else (0.0 if load.fixed_lengths else DATASET_LENGTH_CV)
     rate = float(load.request_rate or 0.0)
     inputs = Lengths(max(load.input_tokens, 1.0), cv)
-    return open_loop_state(dep, rate, inputs, Lengths(load.output_tokens, cv))
+    features = Features(load.prefix_hit, load.speculative)
+    return open_loop_state(dep, rate, inputs, Lengths(load.output_tokens, cv), features=features)

@@ -43,6 +43,7 @@ from llmplan.perf.load import (
 )
 from llmplan.perf.openloop import load_state, tpot_quantile_s, ttft_quantile_s
 from llmplan.perf.prefill import PromptBurst, joining_prompt_tokens, prefill_seconds
+from llmplan.perf.prefix import cached_prompt_tokens
 from llmplan.perf.serving import predict
 
 _STANDARD_NORMAL = NormalDist()
@@ -92,13 +93,16 @@ def _continuous_ttft(
     step_s = result.tpot_ms / 1e3
     joining = _joining_prompt_tokens(dep, load, step_s, prompt, q)
 
+    cached = cached_prompt_tokens(prompt, load.prefix_hit)
+
     def prefill_step(extra_tokens: float) -> float:
-        prompts = 1.0 + extra_tokens / max(prompt, 1.0)
+        prompts = 1.0 + extra_tokens / max(prompt - cached, 1.0)
         if schedule.first_token_step_s > 0:  # a prefill pass of its own, then a decode step
-            return prefill_seconds(dep, prompts, prompt)
+            return prefill_seconds(dep, prompts, prompt, cached_tokens=cached)
         return prefill_seconds(
-            dep, prompts, prompt, decode_seqs=result.batch, decode_context=context
-        )
+            dep, prompts, prompt, decode_seqs=result.batch, decode_context=context,
+            cached_tokens=cached,
+        )  # fmt: skip
 
     own = prefill_step(0.0) + schedule.first_token_step_s
     burst = prefill_step(joining) - prefill_step(0.0) if joining > 0 else 0.0

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from llmplan.deployment import Deployment
 from llmplan.perf.load import Load, LoadKind
+from llmplan.perf.prefix import cached_prompt_tokens
 from llmplan.perf.step import StepShape, step_time
 
 
@@ -23,12 +24,15 @@ def first_token_after_decode_step(dep: Deployment) -> bool:
     return dep.engine.first_token_from == "decode_step"
 
 
-def prefilled_tokens(dep: Deployment, input_tokens: float) -> float:
+def prefilled_tokens(dep: Deployment, input_tokens: float, cached_tokens: float = 0.0) -> float:
     """Prompt tokens a prefill runs: the whole prompt (at least one token), or all but
-    its last when a decode step runs that one (:func:`first_token_after_decode_step`)."""
+    its last when a decode step runs that one (:func:`first_token_after_decode_step`),
+    less its ``cached_tokens`` (prefix cache) but for at least one token."""
     if first_token_after_decode_step(dep):
-        return max(0.0, input_tokens - 1.0)
-    return max(input_tokens, 1.0)
+        whole = max(0.0, input_tokens - 1.0)
+    else:
+        whole = max(input_tokens, 1.0)
+    return max(whole - cached_tokens, min(whole, 1.0))
 
 
 def prefill_seconds(
@@ -37,9 +41,11 @@ def prefill_seconds(
     input_tokens: float,
     decode_seqs: float = 0.0,
     decode_context: float = 0.0,
+    cached_tokens: float = 0.0,
 ) -> float:
-    """Time to prefill ``prompts`` prompts in one step (alongside ``decode_seqs``)."""
-    tokens = prefilled_tokens(dep, input_tokens)
+    """Time to prefill ``prompts`` prompts in one step (alongside ``decode_seqs``), each
+    with ``cached_tokens`` of its ``input_tokens`` in the prefix cache."""
+    tokens = prefilled_tokens(dep, input_tokens, cached_tokens)
     if tokens <= 0 and decode_seqs <= 0:
         return 0.0
     shape = StepShape(
@@ -48,6 +54,7 @@ def prefill_seconds(
         prefill_tokens=prompts * tokens,
         prefill_seqs=prompts if tokens > 0 else 0.0,
         prefill_context=max(tokens, 1.0),
+        prefill_cached_context=prefilled_tokens(dep, input_tokens) - tokens,
     )
     return dep.pp * step_time(dep, shape).total_s
 
@@ -76,20 +83,31 @@ class PromptBurst:
 
 
 def prompt_burst(
-    dep: Deployment, prompts: float, input_tokens: float, decode_step_s: float
+    dep: Deployment,
+    prompts: float,
+    input_tokens: float,
+    decode_step_s: float,
+    cached_tokens: float = 0.0,
 ) -> PromptBurst:
     """How ``prompts`` prompts arriving together are prefilled (see :class:`PromptBurst`);
-    ``decode_step_s`` is the decode step that follows them."""
-    prefill = prefill_seconds(dep, prompts, input_tokens)
+    ``decode_step_s`` is the decode step that follows them. Cached prompt tokens take
+    no room in the token budget."""
+    prefill = prefill_seconds(dep, prompts, input_tokens, cached_tokens=cached_tokens)
     if first_token_after_decode_step(dep):
         return PromptBurst(prefill, 1.0, decode_step_s)
-    tokens = prompts * max(input_tokens, 1.0)
+    tokens = prompts * prefilled_tokens(dep, input_tokens, cached_tokens)
     groups = max(1.0, math.ceil(tokens / dep.engine.max_batched_tokens))
     return PromptBurst(prefill, groups, 0.0)
 
 
 def prefill_chunk_steps(
-    dep: Deployment, running: float, input_tokens: float, out: float, *, queue_full: bool
+    dep: Deployment,
+    running: float,
+    input_tokens: float,
+    out: float,
+    *,
+    queue_full: bool,
+    decode_tokens_per_seq: float = 1.0,
 ) -> float:
     """Steps per generation of ``running`` sequences that carry prompt tokens.
 
@@ -100,12 +118,13 @@ def prefill_chunk_steps(
     prefilled as they come. Without chunked prefill a step holds whole prompts only.
     Prompt steps come in bursts rather than spread evenly, so a MoE model's pure decode
     steps touch only the experts their own tokens pick. Fractional: an average over many
-    generations."""
+    generations. A decoding sequence spends ``decode_tokens_per_seq`` budget tokens a
+    step (``K + 1`` with speculative decoding)."""
     engine = dep.engine
     prompt = max(input_tokens, 1.0)
     budget = float(engine.max_batched_tokens)
     if engine.chunked_prefill:
-        budget = max(1.0, budget - running)
+        budget = max(1.0, budget - running * decode_tokens_per_seq)
     arrivals = running / max(out, 1.0)
     waiting = budget / prompt if queue_full else max(1.0, arrivals)
     if engine.chunked_prefill:
@@ -140,5 +159,6 @@ def startup_burst(
     all_at_once = load.kind is LoadKind.RATE and math.isinf(load.request_rate or 0.0)
     if not (closed or all_at_once) or not load.num_requests:
         return 0.0, PromptBurst(0.0, 1.0, 0.0)
-    burst = prompt_burst(dep, running, load.input_tokens, decode_step_s)
+    cached = cached_prompt_tokens(load.input_tokens, load.prefix_hit)
+    burst = prompt_burst(dep, running, load.input_tokens, decode_step_s, cached)
     return min(1.0, running / load.num_requests), burst

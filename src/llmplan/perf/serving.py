@@ -28,6 +28,8 @@ from llmplan.perf.prefill import (
     prompt_burst,
     startup_burst,
 )
+from llmplan.perf.prefix import cached_prompt_tokens, computed_prompt_tokens
+from llmplan.perf.speculative import SpecDecoding, draft_seconds, verify_shape
 from llmplan.perf.step import StepShape, StepTime, step_time
 from llmplan.sizing.memory import max_sequences
 
@@ -44,30 +46,55 @@ def micro_batches(dep: Deployment, batch: float) -> float:
 def round_time(dep: Deployment, shape: StepShape) -> tuple[float, StepTime]:
     """Seconds for every sequence of ``shape`` to advance one step through all stages."""
     m = micro_batches(dep, shape.sequences)
-    per_micro = StepShape(
+    per_micro = replace(
+        shape,
         decode_seqs=shape.decode_seqs / m,
-        decode_context=shape.decode_context,
         prefill_tokens=shape.prefill_tokens / m,
         prefill_seqs=shape.prefill_seqs / m,
-        prefill_context=shape.prefill_context,
     )
     stage = step_time(dep, per_micro)
     return dep.pp * stage.total_s, stage
 
 
-def capacity(dep: Deployment, input_tokens: float, output_tokens: float) -> int:
+def token_round_time(
+    dep: Deployment, shape: StepShape, spec: SpecDecoding | None
+) -> tuple[float, StepTime]:
+    """Seconds per generated token of each decoding sequence of ``shape``: one round,
+    or with speculative decoding the drafts plus a round verifying ``K + 1`` positions
+    per sequence, over the tokens a step yields (:mod:`llmplan.perf.speculative`)."""
+    if spec is None:
+        return round_time(dep, shape)
+    verify_s, stage = round_time(dep, verify_shape(shape, spec))
+    return (verify_s + draft_seconds(dep, shape, spec)) / spec.tokens_per_step, stage
+
+
+def _decode_tokens_per_seq(spec: SpecDecoding | None) -> float:
+    """Positions a decoding sequence runs per step (its share of the token budget)."""
+    return 1.0 if spec is None else float(spec.draft_tokens + 1)
+
+
+def capacity(
+    dep: Deployment, input_tokens: float, output_tokens: float, spec: SpecDecoding | None = None
+) -> int:
     """Sequences the engine runs at once: its limit, what the KV cache holds (each
     sequence holding its mean context, or its whole length when the engine reserves it),
-    and, with chunked prefill, its token budget (a decode step spends a token on each)."""
+    and, with chunked prefill, its token budget (a decode step spends a token on each,
+    ``K + 1`` with speculative decoding)."""
     reserved = output_tokens if dep.engine.kv_reservation == "full" else output_tokens / 2
     fit = max_sequences(dep, input_tokens + reserved)
     limit = min(dep.engine.max_num_seqs, fit)
     if dep.engine.chunked_prefill and fit >= 1:  # a decode step spends a token per sequence
-        limit = min(limit, dep.engine.max_batched_tokens)
+        per_seq = _decode_tokens_per_seq(spec)
+        limit = min(limit, math.floor(dep.engine.max_batched_tokens / per_seq))
     return limit
 
 
-def budget_sustains(dep: Deployment, input_tokens: float, output_tokens: float) -> int:
+def budget_sustains(
+    dep: Deployment,
+    input_tokens: float,
+    output_tokens: float,
+    spec: SpecDecoding | None = None,
+) -> int:
     """Running sequences a chunked-prefill token budget keeps fed.
 
     Each step spends one budget token per decoding sequence and the rest on prompt
@@ -75,13 +102,18 @@ def budget_sustains(dep: Deployment, input_tokens: float, output_tokens: float) 
     ``n / (out - 1)`` requests a step, whose replacements need ``n x in / (out - 1)``
     prompt tokens: more than ``budget x (out - 1) / (in + out - 1)`` sequences would
     starve the prefill, so the running batch settles there (at least one). Requests of
-    one output token never decode: no limit."""
+    one output token never decode: no limit. ``input_tokens`` are the prompt tokens to
+    compute (cached ones excluded); with speculative decoding a sequence spends ``K + 1``
+    budget tokens a step and lives ``(out - 1) / E`` steps."""
     decode_steps = output_tokens - 1
     if decode_steps <= 0:
         return dep.engine.max_num_seqs
+    if spec is not None:
+        decode_steps /= spec.tokens_per_step
     budget = float(dep.engine.max_batched_tokens)
     prompt = max(input_tokens, 1.0)
-    return max(1, math.floor(budget * decode_steps / (prompt + decode_steps)))
+    per_seq = _decode_tokens_per_seq(spec)
+    return max(1, math.floor(budget * decode_steps / (prompt + per_seq * decode_steps)))
 
 
 def _check_fits(dep: Deployment, max_batch: int, context: float) -> None:
@@ -113,8 +145,9 @@ def waves(
     inp, out = load.input_tokens, load.output_tokens
     batch = max(1.0, min(clients, float(max_batch)))
     decode = StepShape(decode_seqs=batch, decode_context=inp + out / 2)
-    tpot, stage = round_time(dep, decode)
-    burst = prompt_burst(dep, batch, inp, tpot)
+    tpot, stage = token_round_time(dep, decode, load.speculative)
+    cached = cached_prompt_tokens(inp, load.prefix_hit)
+    burst = prompt_burst(dep, batch, inp, tpot, cached)
     prefill_total, first_step = burst.prefill_s, burst.first_token_step_s
     wave = prefill_total + first_step + (out - 1) * tpot
     wave_count = math.ceil(clients / batch - 1e-9)
@@ -160,28 +193,37 @@ def continuous(dep: Deployment, load: Load, clients: float, max_batch: int) -> P
     """Steady state with ``clients`` requests in the system, at most ``max_batch`` running.
 
     Per generation (``out`` steps) ``chunk_steps`` steps decode and prefill a chunk of
-    the replacement prompts, the others only decode; TPOT is their mean."""
+    the replacement prompts, the others only decode; TPOT is their mean. With
+    speculative decoding a generation takes ``out / E`` steps and step times are per
+    generated token; cached prompt tokens are not prefilled."""
     inp, out = load.input_tokens, load.output_tokens
+    spec = load.speculative
     running = max(1.0, min(clients, float(max_batch)))
     context = inp + out / 2
     queue_full = load.kind is LoadKind.OFFLINE or clients > running
-    chunk_steps = prefill_chunk_steps(dep, running, inp, out, queue_full=queue_full)
+    computed = computed_prompt_tokens(inp, load.prefix_hit)
+    steps = out / (spec.tokens_per_step if spec is not None else 1.0)
+    chunk_steps = prefill_chunk_steps(
+        dep, running, computed, steps, queue_full=queue_full,
+        decode_tokens_per_seq=_decode_tokens_per_seq(spec),
+    )  # fmt: skip
     mixed = StepShape(
         decode_seqs=running,
         decode_context=context,
-        prefill_tokens=running * inp / chunk_steps,
+        prefill_tokens=running * computed / chunk_steps,
         prefill_seqs=running / chunk_steps,
-        prefill_context=inp,
+        prefill_context=computed,
+        prefill_cached_context=inp - computed,
     )
-    mixed_s, stage = round_time(dep, mixed)
+    mixed_s, stage = token_round_time(dep, mixed, spec)
     decode_s = mixed_s
-    if chunk_steps < out:
-        decode_s, decode_stage = round_time(
-            dep, StepShape(decode_seqs=running, decode_context=context)
+    if chunk_steps < steps:
+        decode_s, decode_stage = token_round_time(
+            dep, StepShape(decode_seqs=running, decode_context=context), spec
         )
-        if (out - chunk_steps) * decode_s > chunk_steps * mixed_s:
+        if (steps - chunk_steps) * decode_s > chunk_steps * mixed_s:
             stage = decode_stage
-    tpot = (chunk_steps * mixed_s + (out - chunk_steps) * decode_s) / out
+    tpot = (chunk_steps * mixed_s + (steps - chunk_steps) * decode_s) / steps
     first_step = 0.0
     # prompts that came during the step before: Poisson arrivals, every request of a
     # burst, or the clients whose requests finished (running / out a step)
@@ -189,13 +231,15 @@ def continuous(dep: Deployment, load: Load, clients: float, max_batch: int) -> P
     if load.kind is LoadKind.RATE:
         rate = load.request_rate or 0.0
         arrivals = max(0.0, clients - 1) if math.isinf(rate) else rate * tpot
-    prompts = 1.0 + joining_prompt_tokens(dep, inp, inp, arrivals) / max(inp, 1.0)
+    joining = joining_prompt_tokens(dep, computed, computed, arrivals)
+    prompts = 1.0 + joining / max(computed, 1.0)
+    cached = inp - computed
     if first_token_after_decode_step(dep):  # a prefill pass of its own, then a decode step
-        own_prefill = prefill_seconds(dep, prompts, inp)
+        own_prefill = prefill_seconds(dep, prompts, inp, cached_tokens=cached)
         first_step = decode_s
     else:
         own_prefill = prefill_seconds(
-            dep, prompts, inp, decode_seqs=running, decode_context=context
+            dep, prompts, inp, decode_seqs=running, decode_context=context, cached_tokens=cached
         )
     queue_wait = max(0.0, clients - running) * out * tpot / running
     ttft = own_prefill + 0.5 * tpot + first_step
@@ -228,7 +272,7 @@ def continuous(dep: Deployment, load: Load, clients: float, max_batch: int) -> P
             prefill_groups=1.0,
             decode_step_s=decode_s,
             mixed_step_s=mixed_s,
-            mixed_share=chunk_steps / out,
+            mixed_share=chunk_steps / steps,
             first_token_step_s=first_step,
             burst_share=burst_share,
             burst_ttft_s=burst.mean_ttft_s,
@@ -335,20 +379,30 @@ def _rate(dep: Deployment, load: Load, max_batch: int) -> PerfResult:
     )
 
 
-def steady_capacity(dep: Deployment, input_tokens: float, output_tokens: float) -> int:
+def steady_capacity(
+    dep: Deployment,
+    input_tokens: float,
+    output_tokens: float,
+    *,
+    prefix_hit: float = 0.0,
+    spec: SpecDecoding | None = None,
+) -> int:
     """Sequences running at once in a continuous-batching steady state: :func:`capacity`,
-    and with chunked prefill no more than the token budget keeps fed."""
-    limit = capacity(dep, input_tokens, output_tokens)
+    and with chunked prefill no more than the token budget keeps fed (cached prompt
+    tokens take none of it)."""
+    limit = capacity(dep, input_tokens, output_tokens, spec)
     if dep.engine.chunked_prefill and limit >= 1:
-        limit = min(limit, budget_sustains(dep, input_tokens, output_tokens))
+        computed = computed_prompt_tokens(input_tokens, prefix_hit)
+        limit = min(limit, budget_sustains(dep, computed, output_tokens, spec))
     return limit
 
 
 def predict(dep: Deployment, load: Load) -> PerfResult:
     """Predicted latency and throughput of ``dep`` under ``load``."""
-    max_batch = capacity(dep, load.input_tokens, load.output_tokens)
-    _check_fits(dep, max_batch, load.input_tokens + load.output_tokens)
-    steady = steady_capacity(dep, load.input_tokens, load.output_tokens)
+    inp, out, spec = load.input_tokens, load.output_tokens, load.speculative
+    max_batch = capacity(dep, inp, out, spec)
+    _check_fits(dep, max_batch, inp + out)
+    steady = steady_capacity(dep, inp, out, prefix_hit=load.prefix_hit, spec=spec)
     if load.kind in (LoadKind.BATCH, LoadKind.CONCURRENCY) and not load.fixed_lengths:
         return continuous(dep, load, float(load.batch or 1), steady)
     if load.kind is LoadKind.BATCH:

@@ -57,17 +57,29 @@ def gemm_row_efficiency(rows: float) -> float:
 
 @dataclass(frozen=True, slots=True)
 class StepShape:
-    """What one forward step processes. Counts may be fractional (averages)."""
+    """What one forward step processes. Counts may be fractional (averages).
+
+    ``decode_query_tokens``: positions each decoding sequence runs (1, or ``K + 1`` when
+    speculative decoding verifies ``K`` drafts); ``prefill_cached_context``: tokens of
+    each prefilled prompt already in the KV cache (prefix caching) before its
+    ``prefill_context`` computed ones."""
 
     decode_seqs: float = 0.0
     decode_context: float = 0.0
     prefill_tokens: float = 0.0
     prefill_seqs: float = 0.0
     prefill_context: float = 0.0
+    decode_query_tokens: float = 1.0
+    prefill_cached_context: float = 0.0
 
     @property
     def tokens(self) -> float:
-        return self.decode_seqs + self.prefill_tokens
+        return self.decode_seqs * self.decode_query_tokens + self.prefill_tokens
+
+    @property
+    def logit_rows(self) -> float:
+        """Positions whose logits the LM head computes."""
+        return self.decode_seqs * self.decode_query_tokens + self.prefill_seqs
 
     @property
     def sequences(self) -> float:
@@ -130,7 +142,7 @@ def _linear_costs(dep: Deployment, shape: StepShape) -> tuple[float, float, floa
     lm_head = model.vocab_size * model.hidden_size
     dense_ffn = mlp_params(model, model.intermediate_size)
     static = model.num_layers * attention_params(model) + counts.dense_layers * dense_ffn
-    flops = 2.0 * shape.tokens * static + 2.0 * shape.sequences * lm_head
+    flops = 2.0 * shape.tokens * static + 2.0 * shape.logit_rows * lm_head
     weight_bytes = static * bits / 8 + lm_head * embedding_bits / 8
     expert_flops = expert_bytes = 0.0
     if model.moe is not None and counts.moe_layers:
@@ -177,6 +189,7 @@ def _attention_costs(dep: Deployment, shape: StepShape) -> tuple[float, float]:
     decode_flops = (
         2.0
         * shape.decode_seqs
+        * shape.decode_query_tokens
         * _attended(dep, shape.decode_context)
         * heads_layers
         * _attention_dims(dep, decode=True)
@@ -184,11 +197,14 @@ def _attention_costs(dep: Deployment, shape: StepShape) -> tuple[float, float]:
     prefill_flops = (
         2.0
         * shape.prefill_tokens
-        * _attended(dep, shape.prefill_context / 2)
+        * _attended(dep, shape.prefill_cached_context + shape.prefill_context / 2)
         * heads_layers
         * _attention_dims(dep, decode=False)
     )
     kv_read = shape.decode_seqs * kv_bytes_per_sequence(model, dep.kv, shape.decode_context)
+    if shape.prefill_cached_context > 0:  # computed prompt tokens read the cached prefix
+        cached = kv_bytes_per_sequence(model, dep.kv, shape.prefill_cached_context)
+        kv_read += shape.prefill_seqs * cached
     kv_write = shape.tokens * kv_bytes_per_sequence(model, dep.kv, 1.0)
     return decode_flops + prefill_flops, kv_read + kv_write
 
