@@ -142,9 +142,10 @@ def _burst(n: int, inp: int = 1024, out: int = 128) -> Load:
 
 def test_token_budget_queue_by_hand() -> None:
     """32 prompts of 1,024 tokens sent at once to vLLM (8,192-token budget): 4 steps of
-    8 prompts. The prompts of step k get their first token after k/4 of the burst's
-    prefill: the mean waits (1 + 2 + 3 + 4) / 4 / 4 = 5/8 of it, p25 a quarter, p90
-    (the last step) all of it."""
+    8 prompts, each step paying its own fixed costs (the burst takes 4 steps of 8 prompts).
+    The prompts of step k get their first token after k/4 of the burst's prefill: the
+    mean waits (1 + 2 + 3 + 4) / 4 / 4 = 5/8 of it, p25 a quarter, p90 (the last step)
+    all of it."""
     dep = _dep()
     assert dep.engine.max_batched_tokens == 8192
     result = predict(dep, _burst(32))
@@ -152,7 +153,7 @@ def test_token_budget_queue_by_hand() -> None:
     assert schedule is not None and schedule.burst_share == 1.0
     assert schedule.burst_groups == 4
     prefill = schedule.burst_prefill_s
-    assert prefill == pytest.approx(prefill_seconds(dep, 32, 1024))
+    assert prefill == pytest.approx(4 * prefill_seconds(dep, 8, 1024))
     assert result.ttft_ms / 1e3 == pytest.approx(prefill * 5 / 8)
     p25 = latency_percentiles(dep, _burst(32), 25, result=result).ttft_ms / 1e3
     p90 = latency_percentiles(dep, _burst(32), 90, result=result).ttft_ms / 1e3

@@ -111,7 +111,9 @@ class Schedule:
     prefill stops one token short (``first_token_from: decode_step``); ``burst_share`` the
     share of a finite run's requests that start it together (a closed loop, or an
     infinite rate) and wait ``burst_ttft_s`` on average for their first token: their
-    prompts take ``burst_prefill_s`` in ``burst_groups`` steps of the token budget."""
+    prompts take ``burst_prefill_s`` in ``burst_groups`` steps of the token budget;
+    ``prefill_step_s`` and ``burst_step_s`` are one full budget step of a wave's prefill
+    and of that burst (0: the steps share the prefill by their tokens)."""
 
     kind: str
     prefill_s: float
@@ -129,6 +131,8 @@ class Schedule:
     burst_ttft_s: float = 0.0
     burst_prefill_s: float = 0.0
     burst_groups: float = 1.0
+    prefill_step_s: float = 0.0
+    burst_step_s: float = 0.0
 
 
 @dataclass(frozen=True)

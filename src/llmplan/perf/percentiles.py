@@ -75,9 +75,8 @@ def _check(percentile: float) -> float:
 
 
 def _waves_ttft(schedule: Schedule, q: float) -> float:
-    groups = schedule.prefill_groups
-    own_group = max(1.0, math.ceil(q * groups - 1e-9))
-    prefill = schedule.prefill_s * own_group / groups
+    burst = PromptBurst(schedule.prefill_s, schedule.prefill_groups, 0.0, schedule.prefill_step_s)
+    prefill = burst.ttft_quantile_s(q)
     if schedule.closed_loop:
         waited = (schedule.waves - 1) * schedule.wave_s
     else:
@@ -115,7 +114,10 @@ def _continuous_ttft(
     share = schedule.burst_share
     if share > 0 and q > 1 - share:  # started the run: its place in the budget queue
         start = PromptBurst(
-            schedule.burst_prefill_s, schedule.burst_groups, schedule.first_token_step_s
+            schedule.burst_prefill_s,
+            schedule.burst_groups,
+            schedule.first_token_step_s,
+            schedule.burst_step_s,
         )
         ttft = max(ttft, start.ttft_quantile_s((q - (1 - share)) / share))
     return ttft

@@ -61,25 +61,43 @@ def prefill_seconds(
 
 @dataclass(frozen=True)
 class PromptBurst:
-    """``prompts`` prompts that reach an idle engine together, prefilled in ``groups``
-    steps of at most ``max_batched_tokens`` (``prefill_s`` in all); a prompt's first
-    token comes when its step ends, or, with ``first_token_from: decode_step``, after
-    the whole prefill and one decode step (``first_token_step_s``) for all. Seconds."""
+    """``prompts`` prompts that reach an idle engine together, prefilled through the
+    token budget: ``groups`` steps' worth of tokens (prompt tokens / ``max_batched_tokens``,
+    fractional: the last step is a partial one), each full step ``step_s`` long,
+    ``prefill_s`` in all. A prompt's first token comes when the step holding its last
+    token ends, or, with ``first_token_from: decode_step``, after the whole prefill and
+    one decode step (``first_token_step_s``) for all. ``step_s`` = 0: the steps share
+    ``prefill_s`` by their tokens. Seconds."""
 
     prefill_s: float
     groups: float
     first_token_step_s: float
+    step_s: float = 0.0
+
+    def _done_after(self, step: float) -> float:
+        """Seconds until ``step`` (1, 2, ...) ends; the last, partial step ends the burst."""
+        groups = max(self.groups, 1.0)
+        if step >= groups:
+            return self.prefill_s
+        if self.step_s > 0:
+            return min(step * self.step_s, self.prefill_s)
+        return self.prefill_s * step / groups
 
     @property
     def mean_ttft_s(self) -> float:
-        """Mean time from the burst to a prompt's first token."""
-        return self.prefill_s * (self.groups + 1) / (2 * self.groups) + self.first_token_step_s
+        """Mean time from the burst to a prompt's first token: a share 1 / groups of the
+        prompts finishes with each full step, the rest with the last one."""
+        groups = max(self.groups, 1.0)
+        full = math.ceil(groups - 1e-9) - 1
+        per_step = self.step_s if self.step_s > 0 else self.prefill_s / groups
+        early = per_step * full * (full + 1) / (2 * groups)  # steps k = 1..full end at k x step
+        return early + (1 - full / groups) * self.prefill_s + self.first_token_step_s
 
     def ttft_quantile_s(self, q: float) -> float:
         """Time to the first token of the prompt at quantile ``q`` of the burst's queue
-        order: it comes with the step of its group, ``ceil(q x groups)``."""
-        group = max(1.0, math.ceil(q * self.groups - 1e-9))
-        return self.prefill_s * group / self.groups + self.first_token_step_s
+        order: it comes with the step holding its last token, ``ceil(q x groups)``."""
+        step = max(1.0, math.ceil(q * max(self.groups, 1.0) - 1e-9))
+        return self._done_after(step) + self.first_token_step_s
 
 
 def prompt_burst(
@@ -91,13 +109,21 @@ def prompt_burst(
 ) -> PromptBurst:
     """How ``prompts`` prompts arriving together are prefilled (see :class:`PromptBurst`);
     ``decode_step_s`` is the decode step that follows them. Cached prompt tokens take
-    no room in the token budget."""
-    prefill = prefill_seconds(dep, prompts, input_tokens, cached_tokens=cached_tokens)
+    no room in the token budget; each budget step pays its own fixed costs."""
     if first_token_after_decode_step(dep):
+        prefill = prefill_seconds(dep, prompts, input_tokens, cached_tokens=cached_tokens)
         return PromptBurst(prefill, 1.0, decode_step_s)
-    tokens = prompts * prefilled_tokens(dep, input_tokens, cached_tokens)
-    groups = max(1.0, math.ceil(tokens / dep.engine.max_batched_tokens))
-    return PromptBurst(prefill, groups, 0.0)
+    per_prompt = prefilled_tokens(dep, input_tokens, cached_tokens)
+    budget = float(dep.engine.max_batched_tokens)
+    groups = max(1.0, prompts * per_prompt / budget)
+    if groups <= 1.0 or per_prompt <= 0:
+        prefill = prefill_seconds(dep, prompts, input_tokens, cached_tokens=cached_tokens)
+        return PromptBurst(prefill, groups, 0.0)
+    step = prefill_seconds(dep, budget / per_prompt, input_tokens, cached_tokens=cached_tokens)
+    full = math.ceil(groups - 1e-9) - 1
+    rest = prompts - full * budget / per_prompt
+    last = prefill_seconds(dep, rest, input_tokens, cached_tokens=cached_tokens)
+    return PromptBurst(full * step + last, groups, 0.0, step)
 
 
 def prefill_chunk_steps(

@@ -132,7 +132,8 @@ def waves(
     are prefilled, then decoded together to the end (static batching, and closed loops
     with fixed lengths, whose requests start and finish together). Prompts are prefilled
     in steps of at most ``max_batched_tokens`` tokens, so a prompt's first token comes
-    when its step ends: on average after (groups + 1) / (2 groups) of the prefill.
+    when its step ends (:class:`~llmplan.perf.prefill.PromptBurst`: on average after
+    (G + 1) / (2 G) of the prefill for G full steps).
 
     Requests beyond one wave wait: in a closed loop each client waits for the
     ``(clients - batch) / batch`` waves ahead of it; a static batch of ``k`` waves waits
@@ -178,6 +179,7 @@ def waves(
             kind="waves",
             prefill_s=prefill_total,
             prefill_groups=burst.groups,
+            prefill_step_s=burst.step_s,
             decode_step_s=tpot,
             mixed_step_s=tpot,
             mixed_share=0.0,
@@ -278,6 +280,7 @@ def continuous(dep: Deployment, load: Load, clients: float, max_batch: int) -> P
             burst_ttft_s=burst.mean_ttft_s,
             burst_prefill_s=burst.prefill_s,
             burst_groups=burst.groups,
+            burst_step_s=burst.step_s,
         ),
     )
 
@@ -336,6 +339,7 @@ def _burst_start(dep: Deployment, load: Load, saturated: PerfResult, max_batch: 
             burst_ttft_s=burst.mean_ttft_s,
             burst_prefill_s=burst.prefill_s,
             burst_groups=burst.groups,
+            burst_step_s=burst.step_s,
         )
     shift_ms = ttft_s * 1e3 - saturated.ttft_ms
     return replace(
