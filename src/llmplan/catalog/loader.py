@@ -246,6 +246,11 @@ def _bundled(name: str) -> Any:
     return resources.files("llmplan").joinpath("data").joinpath(name)
 
 
+def bundled_data_file(name: str) -> Any:
+    """A file of the bundled ``llmplan/data`` folder (a Traversable)."""
+    return _bundled(name)
+
+
 def _yaml_files(folder: Any) -> list[Any]:
     return sorted(
         (f for f in folder.iterdir() if f.name.endswith((".yaml", ".yml"))),

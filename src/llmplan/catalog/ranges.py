@@ -13,7 +13,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from llmplan.catalog.loader import _bundled, read_records
+from llmplan.catalog.loader import bundled_data_file, read_records
 
 
 class EfficiencyRange(BaseModel):
@@ -50,7 +50,7 @@ class EfficiencyRange(BaseModel):
 @cache
 def efficiency_ranges() -> tuple[EfficiencyRange, ...]:
     """The bundled ranges, validated, in file order."""
-    records = read_records(EfficiencyRange, [_bundled("efficiency-ranges.yaml")], "ranges")
+    records = read_records(EfficiencyRange, [bundled_data_file("efficiency-ranges.yaml")], "ranges")
     return tuple(records)
 
 
