@@ -91,7 +91,7 @@ def _fit_all(sha: str) -> dict[str, tuple[dict[str, float], dict[str, Any], str]
         note = (
             f"efficiencies and overheads fitted by llmplan.calibration on {result.rows} rows "
             f"of the development set, all {family} eras pooled ({outliers} outside the "
-            f"physical envelope left out; median APE {result.median_ape_after:.3f} on the "
+            f"physical envelope left out, median APE {result.median_ape_after:.3f} on the "
             "fitted rows)"
         )
         fitted[family] = (values, _fit_record(result, outliers, sha), note)
@@ -102,12 +102,20 @@ def _fit_all(sha: str) -> dict[str, tuple[dict[str, float], dict[str, Any], str]
     return fitted
 
 
+_GENERATED_PREFIXES = ("efficiencies and overheads fitted", "fitted values of", "median APE ")
+"""How the sentences an earlier run wrote into how_obtained begin (replaced, not kept)."""
+
+
+def _documented_part(how: str) -> str:
+    """What how_obtained says beyond the generated fit note (limits, sources)."""
+    parts = [p for p in how.split("; ") if not p.startswith(_GENERATED_PREFIXES)]
+    return "; ".join(parts).strip()
+
+
 def _apply(entry: Any, values: dict[str, float], record: dict[str, Any], note: str) -> None:
     for name, value in values.items():
         entry[name] = value
-    how = str(entry.get("how_obtained", ""))
-    generated = how.startswith(("efficiencies and overheads fitted", "fitted values of"))
-    kept = (how.split("; ", 1)[1:] or [""])[0] if generated else how
+    kept = _documented_part(str(entry.get("how_obtained", "")))
     entry["how_obtained"] = f"{note}; {kept}" if kept else note
     entry["source_date"] = dt.date.today()
     entry["fit"] = copy.deepcopy(record)  # a copy per entry: no YAML anchors
