@@ -22,7 +22,7 @@ from llmplan.deployment import Deployment
 from llmplan.errors import InputError, LlmplanError
 from llmplan.perf.load import Load
 from llmplan.validation.dataset import Measurement
-from llmplan.validation.envelope import envelope
+from llmplan.validation.envelope import outlier_reason
 from llmplan.validation.predict import MetricSpec, Skip, metric_spec, metric_value, setup_for
 
 Field = tuple[str, float, float, float]
@@ -78,17 +78,9 @@ def prepare_all(rows: Sequence[Measurement], catalog: Catalog) -> list[PreparedR
         except Skip:
             continue
         prepared.append(
-            PreparedRow(row, deployment, load, spec, _outlier(row, deployment, load, spec))
+            PreparedRow(row, deployment, load, spec, outlier_reason(deployment, load, spec, row))
         )
     return prepared
-
-
-def _outlier(row: Measurement, dep: Deployment, load: Load, spec: MetricSpec) -> str | None:
-    try:
-        bounds = envelope(dep, load, spec, row)
-    except LlmplanError:
-        return None
-    return bounds.outlier_reason(row.value, spec.family)
 
 
 def log_errors(

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 
 from llmplan.catalog.ranges import efficiency_ranges
 from llmplan.deployment import Deployment
+from llmplan.errors import LlmplanError
 from llmplan.perf.load import Load
 from llmplan.validation.dataset import Measurement
 from llmplan.validation.predict import MetricSpec, metric_value
@@ -87,3 +88,12 @@ def envelope(dep: Deployment, load: Load, spec: MetricSpec, row: Measurement) ->
         engine = dep.engine.model_copy(update=bound_update(favourable=favourable))
         values.append(metric_value(replace(dep, engine=engine), load, spec, row))
     return Envelope(values[0], values[1])
+
+
+def outlier_reason(dep: Deployment, load: Load, spec: MetricSpec, row: Measurement) -> str | None:
+    """Why ``row`` lies outside its physical envelope, or None (also when the envelope
+    cannot be predicted)."""
+    try:
+        return envelope(dep, load, spec, row).outlier_reason(row.value, spec.family)
+    except LlmplanError:
+        return None

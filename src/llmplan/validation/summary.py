@@ -12,13 +12,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from llmplan.catalog.loader import Catalog
-from llmplan.deployment import Deployment
 from llmplan.errors import LlmplanError
 from llmplan.perf.intervals import Cell, IntervalTable, bundled_intervals, regime_of
-from llmplan.perf.load import Load
 from llmplan.validation.dataset import Measurement
-from llmplan.validation.envelope import envelope
-from llmplan.validation.predict import MetricSpec, Skip, metric_spec, metric_value, setup_for
+from llmplan.validation.envelope import outlier_reason
+from llmplan.validation.predict import Skip, metric_spec, metric_value, setup_for
 
 FAMILIES = ("throughput", "ttft", "tpot", "e2e")
 WITHIN = 0.25
@@ -147,15 +145,8 @@ def validate(
             skipped.append(SkippedRow(row, str(exc)))
             continue
         low, high = table.interval(predicted, Cell.of(deployment, regime_of(load)), spec.family)
-        outlier = _outlier_reason(row, deployment, load, spec)
+        outlier = outlier_reason(deployment, load, spec, row)
         results.append(RowResult(row, spec.family, predicted, low, high, outlier))
     families = {f: ErrorStats.of([r.ape for r in results if r.family == f]) for f in FAMILIES}
     overall = ErrorStats.of([r.ape for r in results])
     return ValidationReport(results, skipped, families, overall)
-
-
-def _outlier_reason(row: Measurement, dep: Deployment, load: Load, spec: MetricSpec) -> str | None:
-    try:
-        return envelope(dep, load, spec, row).outlier_reason(row.value, spec.family)
-    except LlmplanError:
-        return None
