@@ -151,7 +151,8 @@ def test_cli_writes_one_row_per_point(tmp_path: Path) -> None:
     out = tmp_path / "s.csv"
     result = runner.invoke(
         app,
-        ["sweep", "--example", "chat-assistant", "--vary", "finance.electricity_usd_per_kwh=0.1,0.2",
+        ["sweep", "--example", "chat-assistant",
+         "--vary", "finance.electricity_usd_per_kwh=0.1,0.2",
          "--mc-samples", "10", "--out", str(out)],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
