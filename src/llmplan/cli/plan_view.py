@@ -61,8 +61,8 @@ def _options_table(payload: dict[str, Any]) -> Table:
 
 
 def features_text(choice: dict[str, Any]) -> str:
-    """", prefix cache 50 %, eagle K=3 (2.73 tokens/step)": a design's serving
-    features, empty without them."""
+    """A design's serving features as text, e.g. ``, prefix cache 50 %, eagle K=3
+    (2.73 tokens/step)``; empty without them."""
     text = ""
     if choice.get("prefix_hit"):
         text += f", prefix cache {100 * choice['prefix_hit']:.0f} %"

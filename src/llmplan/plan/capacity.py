@@ -195,9 +195,7 @@ def replica_capacity(
     top_state, top_latency = _latency_at(dep, work, ceiling)
     if targets.met_by(top_latency):
         top = _result_at(dep, work, ceiling, top_state)
-        return ReplicaCapacity(
-            dep, ceiling, saturation, top, top_latency, "throughput", features
-        )
+        return ReplicaCapacity(dep, ceiling, saturation, top, top_latency, "throughput", features)
     # bisect between light load and saturation, so that the rate found does not depend
     # on max_utilisation; rates at or above the ceiling are known to miss the targets
     high, high_latency = saturation, top_latency

@@ -114,9 +114,9 @@ class Slo(ScenarioModel):
 
 
 class Speculative(ScenarioModel):
-    """Speculative decoding of a self-hosted workload: drafted tokens per step and their
-    acceptance; omitted values take the method's documented defaults
-    (``llmplan.perf.speculative.SPEC_DEFAULTS``)."""
+    """Speculative decoding on self-hosted designs; omitted values: the method's defaults.
+
+    Defaults and their sources: ``llmplan.perf.speculative.SPEC_DEFAULTS``."""
 
     method: Literal["draft", "eagle", "mtp", "ngram"] = Field(
         description="How tokens are drafted: a small draft model, an EAGLE head, the "
@@ -132,8 +132,7 @@ class Speculative(ScenarioModel):
         None,
         ge=0,
         le=1,
-        description="Probability that each drafted token is accepted. null: the method's "
-        "default.",
+        description="Probability that each drafted token is accepted. null: the method's default.",
     )
     draft_model: str | None = Field(
         None,

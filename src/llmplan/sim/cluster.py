@@ -261,9 +261,7 @@ def simulate_share(
     return run.share()
 
 
-def _run_least_outstanding(
-    run: _Run, chunks: Iterator[tuple[RequestChunk, Extras | None]]
-) -> None:
+def _run_least_outstanding(run: _Run, chunks: Iterator[tuple[RequestChunk, Extras | None]]) -> None:
     """Each request goes to the replica with the fewest outstanding requests once every
     replica has been advanced to its arrival."""
     replicas = run.replicas

@@ -64,7 +64,8 @@ def saturation_rate_estimate(
     computed = max(1.0, input_tokens * (1.0 - features.prefix_hit))
     cached = input_tokens - computed
     with_prompt = table.step(batch, context, computed, 1.0, cached + computed / 2)
-    steps = output_tokens if features.spec is None else output_tokens / features.spec.tokens_per_step
+    spec = features.spec
+    steps = output_tokens if spec is None else output_tokens / spec.tokens_per_step
     per_request_s = steps * decode / batch + (with_prompt - decode)
     return replicas / per_request_s
 

@@ -29,7 +29,9 @@ DRAW_COLUMNS = 64
 def cached_tokens(inputs: NDArray[np.int64], prefix_hit: float) -> NDArray[np.int64]:
     """Prompt tokens of each request found in the prefix cache."""
     cached = np.floor(inputs * prefix_hit).astype(np.int64)
-    return np.clip(cached, 0, np.maximum(inputs - 1, 0))
+    most: NDArray[np.int64] = np.maximum(inputs - 1, 0)
+    found: NDArray[np.int64] = np.minimum(np.maximum(cached, 0), most)
+    return found
 
 
 def tokens_per_step(

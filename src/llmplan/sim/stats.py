@@ -12,8 +12,9 @@ Definitions (as vLLM's benchmark reports them): TTFT = first token time - arriva
 ITL = every gap between two consecutive tokens of a request (a step's duration, or the
 stall of a preempted request; with speculative decoding the gap between verification
 steps, each of which may bring several tokens); e2e = finish - arrival; accepted tokens
-per step = output tokens after the first / verification steps (1 without speculation). A request meets the SLO when its
-TTFT and TPOT are both within target (a missing target always holds).
+per step = output tokens after the first / verification steps (1 without speculation).
+A request meets the SLO when its TTFT and TPOT are both within target (a missing target
+always holds).
 """
 
 from __future__ import annotations

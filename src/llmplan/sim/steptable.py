@@ -253,9 +253,9 @@ def _attention_rows(
         seqs = max(1.0, total / width)
         context = total / seqs
         base = stage(StepShape(decode_seqs=seqs, decode_context=context))
-        bare = stage(
-            StepShape(decode_seqs=seqs, prefill_tokens=chunk, prefill_seqs=1.0)
-        ) - stage(StepShape(decode_seqs=seqs))
+        bare = stage(StepShape(decode_seqs=seqs, prefill_tokens=chunk, prefill_seqs=1.0)) - stage(
+            StepShape(decode_seqs=seqs)
+        )
         row = []
         for x in attended:
             shape = StepShape(
