@@ -141,6 +141,14 @@ class Speculative(ScenarioModel):
         "catalog model sharing the vocabulary.",
     )
 
+    @model_validator(mode="after")
+    def _check_draft_model(self) -> Speculative:
+        if self.draft_model is not None and self.method != "draft":
+            raise FieldValueError(
+                "draft_model", f"only applies with method draft, not {self.method}"
+            )
+        return self
+
 
 class InferenceWorkload(ScenarioModel):
     """A model served to users or a pipeline: volume, lengths, traffic shape, SLOs."""
