@@ -181,11 +181,12 @@ def replica_capacity(
     that cannot run, and refuses, as the simulator does, a replica whose KV cache cannot
     hold the mean request.
     """
-    longest = request_token_limit(dep, input_tokens, output_tokens)  # the simulator's rule
     cv_in, cv_out = length_cv if isinstance(length_cv, tuple) else (length_cv, length_cv)
     inputs, outputs = Lengths(max(input_tokens, 1.0), cv_in), Lengths(output_tokens, cv_out)
-    work = _Workload(inputs, outputs, float(longest), targets, features)
+    work = _Workload(inputs, outputs, math.inf, targets, features)
     offline = predict(dep, work.load(LoadKind.OFFLINE))
+    longest = request_token_limit(dep, input_tokens, output_tokens)  # the simulator's rule
+    work = replace(work, longest_tokens=float(longest))
     saturation = offline.requests_per_s
     ceiling = saturation * max_utilisation
     low = saturation * LIGHT_LOAD_FACTOR
