@@ -28,7 +28,10 @@ from llmplan.sim import (
     SimResult,
     simulate,
 )
+from llmplan.sim.engine import Replica
+from llmplan.sim.sketch import SeriesRecorder
 from llmplan.sim.speculation import cached_tokens, tokens_per_step, verification_steps
+from llmplan.sim.stats import Recorder
 
 LLAMA31_8B = "meta-llama/Llama-3.1-8B-Instruct"
 EAGLE = SpecDecoding(SpecMethod.EAGLE, 3, 0.75)
@@ -202,3 +205,65 @@ def test_more_accepted_tokens_never_slow_simulated_decoding(
     more, _ = _run(fast, LIGHT, requests=400, seed=seed)
     assert more.accepted_tokens_per_step >= fewer.accepted_tokens_per_step
     assert more.tpot.mean_ms <= fewer.tpot.mean_ms * (1 + 1e-9)
+
+
+# --------------------------------------------------------------------- bookkeeping
+
+
+class AuditedReplica(Replica):
+    """Checks the aggregate block bookkeeping against a recount at every boundary."""
+
+    checks = 0
+
+    def _plan(self) -> None:
+        held, tracked = self.audit()
+        assert held == tracked
+        assert 0 <= tracked <= self.total_blocks
+        AuditedReplica.checks += 1
+        super()._plan()
+
+
+@pytest.mark.parametrize("engine", ["vllm", "trtllm"])
+def test_scarce_cache_with_both_features_keeps_its_books(engine: str) -> None:
+    """Llama-3.1-8B on a 24 GB L4 holds ~36,000 tokens: 40 requests of 4,000 + 1,000
+    arriving together overflow it, with 30 % of each prompt cached and EAGLE drafts
+    of low acceptance (0.4: 1.6 tokens a step, so the blocks reserved at admission for
+    the tokens beyond one a step leave the cache to overflow as decoders grow). The
+    blocks held equal a recount at every step boundary, vLLM preempts, TensorRT-LLM
+    reserves, every request finishes and the cache ends empty."""
+    dep = deploy("meta-llama/Llama-3.1-8B", "L4", engine=engine)
+    work = OpenLoop(PoissonArrivals(1e6), FixedLength(4000), FixedLength(1000))
+    weak = SpecDecoding(SpecMethod.EAGLE, 3, 0.4)
+    model = ReplicaModel.of(dep, work, Features(0.3, weak))
+    recorder = Recorder()
+    replica = AuditedReplica(model.limits, model.lookup, recorder, SeriesRecorder())
+    rng = np.random.default_rng(0)
+    chunk = next(work.chunks(rng, 40))
+    extras = model.extras(chunk, rng)
+    assert extras is not None and extras[0][0] == 1200
+    times, inputs, outputs = chunk
+    replica.feed(times.tolist(), inputs.tolist(), outputs.tolist(), extras)
+    replica.drain()
+    recorder.flush()
+    assert recorder.completed == replica.completed == 40
+    assert (recorder.preemptions > 0) == (engine == "vllm")
+    assert replica.used_blocks == 0 and replica.n == 0 and not replica.waiting
+    assert AuditedReplica.checks > 0
+
+
+def test_one_request_by_hand() -> None:
+    """One request of 1,000 prompt tokens, half cached, and 201 output tokens with every
+    draft accepted (K = 3, a = 1): TTFT is one step prefilling 500 tokens that attend to
+    the 500 cached ones and half their own (750 on average); the other 200 tokens come
+    from 50 verification steps of 4 tokens, the k-th at context 1,000 + k (the
+    bookkeeping's one position a step)."""
+    dep = _dep()
+    spec = SpecDecoding(SpecMethod.EAGLE, 3, 1.0)
+    work = OpenLoop(PoissonArrivals(1.0), FixedLength(1000), FixedLength(201))
+    model = ReplicaModel.of(dep, work, Features(0.5, spec))
+    result = simulate(model, work, SimConfig(num_requests=1), np.random.default_rng(0))
+    table = model.table
+    assert result.ttft.mean_ms / 1e3 == pytest.approx(table.step(0, 0, 500, 1, 750), rel=1e-9)
+    decode = sum(table.step(1, 1000 + j, 0, 0, 0) for j in range(50))
+    assert (result.e2e.mean_ms - result.ttft.mean_ms) / 1e3 == pytest.approx(decode, rel=1e-6)
+    assert result.accepted_tokens_per_step == 4.0
