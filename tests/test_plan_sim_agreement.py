@@ -59,7 +59,7 @@ def _chosen(plan: Plan) -> list[Design]:
 
 def _simulated_max_rate(design: Design) -> float:
     work = open_loop_from(design.workload, month=design.sizing_month)
-    model = ReplicaModel.of(design.deployment, work)
+    model = ReplicaModel.of(design.deployment, work, design.capacity.features)
     found = find_max_rate(
         model,
         work.input_tokens,

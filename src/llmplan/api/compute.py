@@ -12,13 +12,20 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from llmplan.api.schemas import DeploymentInput, MemoryRequest, PerfRequest, ValidateRequest
+from llmplan.api.schemas import (
+    DeploymentInput,
+    MemoryRequest,
+    PerfRequest,
+    ServingFeaturesInput,
+    ValidateRequest,
+)
 from llmplan.catalog.calibration_file import CalibrationProfile
 from llmplan.catalog.loader import Catalog
 from llmplan.deployment import Deployment, check_context_window
 from llmplan.errors import InputError
 from llmplan.perf.intervals import perf_intervals
 from llmplan.perf.load import Load, LoadKind
+from llmplan.perf.openloop_costs import Features
 from llmplan.perf.serving import predict
 from llmplan.perf.speculative import speculation_of
 from llmplan.sizing.finetune import estimate_finetune_memory
@@ -141,10 +148,10 @@ def load_of(request: PerfRequest) -> Load:
     return Load(LoadKind.BATCH, *tokens, batch=request.batch or 1)
 
 
-def _with_features(
-    load: Load, request: PerfRequest, deployment: Deployment, catalog: Catalog
-) -> Load:
-    """``load`` with the request's prefix-cache share and speculative decoding."""
+def features_of_request(
+    request: ServingFeaturesInput, deployment: Deployment, catalog: Catalog
+) -> Features:
+    """The request's prefix-cache share and speculative decoding."""
     draft = None
     if request.spec_draft_model is not None:
         draft = catalog.models.get(request.spec_draft_model, field_name="spec_draft_model")
@@ -156,7 +163,15 @@ def _with_features(
         target=deployment.model,
         candidates=catalog.models,
     )
-    return replace(load, prefix_hit=request.prefix_hit, speculative=spec)
+    return Features(prefix_hit=request.prefix_hit, spec=spec)
+
+
+def _with_features(
+    load: Load, request: PerfRequest, deployment: Deployment, catalog: Catalog
+) -> Load:
+    """``load`` with the request's prefix-cache share and speculative decoding."""
+    features = features_of_request(request, deployment, catalog)
+    return replace(load, prefix_hit=features.prefix_hit, speculative=features.spec)
 
 
 def perf_payload(request: PerfRequest, catalog: Catalog) -> dict[str, Any]:

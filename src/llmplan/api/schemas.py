@@ -85,19 +85,9 @@ class MemoryRequest(DeploymentInput):
     gradient_checkpointing: bool = True
 
 
-class PerfRequest(DeploymentInput):
-    """The options of ``llmplan perf``; give at most one of batch, offline, request_rate
-    and concurrency (none: a batch of 1)."""
+class ServingFeaturesInput(ApiModel):
+    """Prefix caching and speculative decoding (options of ``perf`` and ``simulate``)."""
 
-    gpu: str = Field(description="GPU id or alias (GET /api/v1/catalog/gpus).")
-    input_tokens: int = Field(1024, ge=1, le=MAX_TOKENS)
-    output_tokens: int = Field(256, ge=1, le=MAX_TOKENS)
-    batch: int | None = Field(None, ge=1, le=MAX_SEQUENCES, description="Static batch.")
-    offline: bool = Field(False, description="Maximum throughput.")
-    request_rate: float | None = Field(
-        None, gt=0, le=1e9, allow_inf_nan=False, description="Poisson arrivals, requests/s."
-    )
-    concurrency: int | None = Field(None, ge=1, le=MAX_SEQUENCES, description="Closed loop.")
     prefix_hit: float = Field(
         0.0, ge=0, lt=1, allow_inf_nan=False, description="Share of prompt tokens cached."
     )
@@ -113,7 +103,22 @@ class PerfRequest(DeploymentInput):
     spec_draft_model: str | None = Field(None, description="Draft model for method 'draft'.")
 
 
-class SimulateRequest(DeploymentInput):
+class PerfRequest(ServingFeaturesInput, DeploymentInput):
+    """The options of ``llmplan perf``; give at most one of batch, offline, request_rate
+    and concurrency (none: a batch of 1)."""
+
+    gpu: str = Field(description="GPU id or alias (GET /api/v1/catalog/gpus).")
+    input_tokens: int = Field(1024, ge=1, le=MAX_TOKENS)
+    output_tokens: int = Field(256, ge=1, le=MAX_TOKENS)
+    batch: int | None = Field(None, ge=1, le=MAX_SEQUENCES, description="Static batch.")
+    offline: bool = Field(False, description="Maximum throughput.")
+    request_rate: float | None = Field(
+        None, gt=0, le=1e9, allow_inf_nan=False, description="Poisson arrivals, requests/s."
+    )
+    concurrency: int | None = Field(None, ge=1, le=MAX_SEQUENCES, description="Closed loop.")
+
+
+class SimulateRequest(ServingFeaturesInput, DeploymentInput):
     """The options of ``llmplan simulate``. Arrivals: exactly one of ``rate`` (with
     ``cv``), ``hourly_rates``, ``clients`` (with ``think_time_s``) or ``find_max_rate``.
     The API reads no files: no trace or length files (give means and p95s)."""

@@ -15,12 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from llmplan.api.compute import clean, deployment_of
+from llmplan.api.compute import clean, deployment_of, features_of_request
 from llmplan.api.schemas import SimulateRequest
 from llmplan.catalog.loader import Catalog
 from llmplan.deployment import Deployment
 from llmplan.errors import InputError, LlmplanError
 from llmplan.limits import check_simulation_inputs
+from llmplan.perf.load import serving_features
 from llmplan.sim import (
     ClosedLoop,
     GammaArrivals,
@@ -110,7 +111,9 @@ def _checked(request: SimulateRequest, catalog: Catalog, max_requests: int) -> S
     config = SimConfig(
         num_requests=request.requests, replicas=request.replicas, router=request.router, slo=slo
     )
-    model = ReplicaModel.of(dep, workload or OpenLoop(PoissonArrivals(1.0), inputs, outputs))
+    features = features_of_request(request, dep, catalog)
+    work = workload or OpenLoop(PoissonArrivals(1.0), inputs, outputs)
+    model = ReplicaModel.of(dep, work, features)
     return Simulation(dep, model, inputs, outputs, workload, config, request.seed)
 
 
@@ -128,6 +131,8 @@ def simulation_of(request: SimulateRequest, catalog: Catalog, max_requests: int)
 def simulation_payload(sim: Simulation, report: Report) -> dict[str, Any]:
     """Run ``sim``: what ``llmplan simulate --json`` prints."""
     payload: dict[str, Any] = {"deployment": sim.deployment.identity()}
+    features = sim.model.features
+    payload |= serving_features(features.prefix_hit, features.spec)
     config = sim.config
     if sim.workload is None:
         report(0.1, f"searching the largest rate meeting the SLO ({config.num_requests:,} "
@@ -146,4 +151,6 @@ def simulation_payload(sim: Simulation, report: Report) -> dict[str, Any]:
         result = simulate(sim.model, sim.workload, config, np.random.default_rng(sim.seed))
     report(0.95, "building the result")
     payload["result"] = None if result is None else result.as_dict(series=True)
+    if result is not None:
+        payload["accepted_tokens_per_step"] = result.accepted_tokens_per_step
     return clean(payload)

@@ -60,12 +60,26 @@ def _options_table(payload: dict[str, Any]) -> Table:
     return table
 
 
+def features_text(choice: dict[str, Any]) -> str:
+    """A design's serving features as text, e.g. ``, prefix cache 50 %, eagle K=3
+    (2.73 tokens/step)``; empty without them."""
+    text = ""
+    if choice.get("prefix_hit"):
+        text += f", prefix cache {100 * choice['prefix_hit']:.0f} %"
+    if choice.get("spec_method", "none") != "none":
+        text += (
+            f", {choice['spec_method']} K={choice['spec_tokens']} "
+            f"({choice['accepted_tokens_per_step']:.2f} tokens/step)"
+        )
+    return text
+
+
 def _choice_text(choice: dict[str, Any]) -> str:
     if "gpu" not in choice:
         return f"{choice['workload']}: {choice['note'].split(':')[0]}"
     text = (
         f"{choice['workload']}: {choice['replicas']} x {choice['tp'] * choice['pp']} "
-        f"{choice['gpu']} {choice['precision']} ({choice['engine']})"
+        f"{choice['gpu']} {choice['precision']} ({choice['engine']}{features_text(choice)})"
     )
     intervals = choice.get("intervals")
     if intervals:

@@ -1,4 +1,5 @@
-"""Options of ``llmplan perf`` for prefix caching and speculative decoding."""
+"""Options of ``llmplan perf`` and ``llmplan simulate`` for prefix caching and
+speculative decoding."""
 
 from __future__ import annotations
 
@@ -10,7 +11,12 @@ import typer
 from llmplan.catalog.loader import Catalog
 from llmplan.deployment import Deployment
 from llmplan.perf.load import Load
+from llmplan.perf.openloop_costs import Features
+from llmplan.perf.prefix import check_prefix_hit
 from llmplan.perf.speculative import speculation_of
+
+SpecOptions = tuple[str | None, int | None, float | None, str | None]
+"""--spec-method, --spec-tokens, --spec-acceptance, --spec-draft-model."""
 
 PrefixHitOpt = Annotated[
     float,
@@ -34,15 +40,12 @@ SpecDraftModelOpt = Annotated[
 ]  # fmt: skip
 
 
-def load_with_features(
-    load: Load,
-    deployment: Deployment,
-    catalog: Catalog,
-    prefix_hit: float,
-    spec_options: tuple[str | None, int | None, float | None, str | None],
-) -> Load:
-    """``load`` with a prefix-cache hit share and speculative decoding
-    (``spec_options``: method, drafted tokens, acceptance, draft model name)."""
+def features_of(
+    deployment: Deployment, catalog: Catalog, prefix_hit: float, spec_options: SpecOptions
+) -> Features:
+    """A prefix-cache hit share and speculative decoding (``spec_options``: method,
+    drafted tokens, acceptance, draft model name), checked."""
+    check_prefix_hit(prefix_hit)
     method, tokens, acceptance, draft_name = spec_options
     draft = None
     if draft_name is not None:
@@ -50,15 +53,28 @@ def load_with_features(
     spec = speculation_of(
         method, tokens, acceptance, draft, target=deployment.model, candidates=catalog.models
     )
-    return replace(load, prefix_hit=prefix_hit, speculative=spec)
+    return Features(prefix_hit=prefix_hit, spec=spec)
 
 
-def feature_rows(load: Load) -> list[tuple[str, str]]:
+def load_with_features(
+    load: Load,
+    deployment: Deployment,
+    catalog: Catalog,
+    prefix_hit: float,
+    spec_options: SpecOptions,
+) -> Load:
+    """``load`` with a prefix-cache hit share and speculative decoding."""
+    features = features_of(deployment, catalog, prefix_hit, spec_options)
+    return replace(load, prefix_hit=features.prefix_hit, speculative=features.spec)
+
+
+def feature_rows(load: Load | Features) -> list[tuple[str, str]]:
     """Table rows naming the prefix-cache share and speculative decoding, when used."""
     rows = []
-    if load.prefix_hit:
-        rows.append(("prefix cache hit", f"{load.prefix_hit:.0%} of prompt tokens"))
-    spec = load.speculative
+    prefix_hit = load.prefix_hit
+    spec = load.speculative if isinstance(load, Load) else load.spec
+    if prefix_hit:
+        rows.append(("prefix cache hit", f"{prefix_hit:.0%} of prompt tokens"))
     if spec is not None:
         draft = f", draft {spec.draft_model.id}" if spec.draft_model is not None else ""
         rows.append(

@@ -16,11 +16,22 @@ from rich.table import Table
 from llmplan.cli.common import (
     CalibrationOpt,
     calibration_label,
+    catalog,
     console,
     handle_errors,
     key_value_table,
     number,
     print_json,
+)
+from llmplan.cli.serving_options import (
+    PrefixHitOpt,
+    SpecAcceptanceOpt,
+    SpecDraftModelOpt,
+    SpecMethodOpt,
+    SpecOptions,
+    SpecTokensOpt,
+    feature_rows,
+    features_of,
 )
 from llmplan.cli.sizing import (
     EngineOpt,
@@ -38,6 +49,8 @@ from llmplan.deployment import Deployment
 from llmplan.errors import InputError
 from llmplan.files import write_text_atomic
 from llmplan.limits import MAX_DATA_FILE_BYTES, check_regular_file, check_simulation_inputs
+from llmplan.perf.load import serving_features
+from llmplan.perf.openloop_costs import Features
 from llmplan.scenario import load_scenario
 from llmplan.scenario.workloads import InferenceWorkload
 from llmplan.sim import (
@@ -61,7 +74,7 @@ from llmplan.sim import (
     simulate,
 )
 from llmplan.sim.lengths import mean_p95_lengths
-from llmplan.sim.scenario import open_loop_from, slo_from
+from llmplan.sim.scenario import features_from, open_loop_from, slo_from
 
 RateOpt = Annotated[
     float | None, typer.Option(help="Poisson arrivals, requests/s over all replicas.")
@@ -112,7 +125,7 @@ def _positive(name: str, value: float | None) -> None:
         raise InputError(f"must be > 0, got {value:g}", field=name)
 
 
-def _from_scenario(path: Path, name: str | None) -> tuple[OpenLoop, SloTargets]:
+def _from_scenario(path: Path, name: str | None) -> tuple[OpenLoop, SloTargets, InferenceWorkload]:
     """Peak-hour traffic, lengths and SLO of an inference workload of a scenario file."""
     scenario = load_scenario(path)
     found = [
@@ -127,7 +140,23 @@ def _from_scenario(path: Path, name: str | None) -> tuple[OpenLoop, SloTargets]:
             f"{path} has no inference workload {wanted} (inference workloads: {names or 'none'})",
             field="workload",
         )
-    return open_loop_from(found[0]), slo_from(found[0])
+    return open_loop_from(found[0]), slo_from(found[0]), found[0]
+
+
+def _features(
+    dep: Deployment,
+    prefix_hit: float,
+    spec_options: SpecOptions,
+    stated: InferenceWorkload | None,
+    calibration: Path | None,
+) -> Features:
+    """Prefix hits and speculation from the options, else from the scenario workload
+    (its ``cached_input_fraction`` and ``speculative``), as the planner sizes it."""
+    models = catalog(calibration)
+    given = prefix_hit != 0.0 or spec_options != (None, None, None, None)
+    if stated is None or given:
+        return features_of(dep, models, prefix_hit, spec_options)
+    return features_from(stated, dep.model, models.models)
 
 
 def _workload(
@@ -238,6 +267,15 @@ def _write_plot(result: SimResult, path: Path, title: str) -> None:
         raise InputError(f"cannot write {path} ({exc.strerror})", field="plot") from None
 
 
+def simulated_features(features: Features, result: SimResult | None) -> dict[str, Any]:
+    """``prefix_hit``, ``spec_method``, ``accepted_tokens_per_step`` (as simulated, the
+    expectation when nothing ran) and the speculation's settings, for ``--json``."""
+    out: dict[str, Any] = dict(serving_features(features.prefix_hit, features.spec))
+    if result is not None:
+        out["accepted_tokens_per_step"] = result.accepted_tokens_per_step
+    return out
+
+
 def _slo(
     ttft_ms: float | None, tpot_ms: float | None, percentile: float, stated: SloTargets | None
 ) -> SloTargets:
@@ -265,9 +303,11 @@ def _report(
     *,
     json_out: bool,
     title: str,
+    features: Features,
 ) -> None:
     if json_out:
         payload: dict[str, Any] = {"deployment": dep.identity()}
+        payload |= simulated_features(features, result)
         if search is not None:
             payload["max_rate_per_s"] = search.rate_per_s
             payload["first_failing_rate_per_s"] = search.failing_rate_per_s
@@ -281,7 +321,11 @@ def _report(
             f"(misses it at {number(search.failing_rate_per_s, 3)}; {search.trials} runs)"
         )
     if result is not None:
-        console.print(key_value_table(title, _rows(result)))
+        rows = _rows(result) + feature_rows(features)
+        if features.spec is not None:
+            simulated = number(result.accepted_tokens_per_step, 2)
+            rows.append(("accepted tokens per step (simulated)", simulated))
+        console.print(key_value_table(title, rows))
         console.print(_latency_table(result))
 
 
@@ -331,6 +375,11 @@ def simulate_command(
         str | None,
         typer.Option("--workload", help="Inference workload of --scenario (default: first)."),
     ] = None,
+    prefix_hit: PrefixHitOpt = 0.0,
+    spec_method: SpecMethodOpt = None,
+    spec_tokens: SpecTokensOpt = None,
+    spec_acceptance: SpecAcceptanceOpt = None,
+    spec_draft_model: SpecDraftModelOpt = None,
     calibration: CalibrationOpt = None,
     json_out: JsonOpt = False,
     plot: Annotated[Path | None, typer.Option(help="Write an HTML plot to this file.")] = None,
@@ -376,7 +425,12 @@ def simulate_command(
         arrivals, inputs, outputs, find_max_rate_, stated[0] if stated is not None else None
     )
     slo = _slo(ttft_slo_ms, tpot_slo_ms, percentile, stated[1] if stated is not None else None)
-    replica = ReplicaModel.of(dep, workload or OpenLoop(PoissonArrivals(1.0), inputs, outputs))
+    spec_options = (spec_method, spec_tokens, spec_acceptance, spec_draft_model)
+    features = _features(
+        dep, prefix_hit, spec_options, stated[2] if stated is not None else None, calibration
+    )
+    work = workload or OpenLoop(PoissonArrivals(1.0), inputs, outputs)
+    replica = ReplicaModel.of(dep, work, features)
     search = None
     if workload is None:
         search = find_max_rate(
@@ -394,4 +448,4 @@ def simulate_command(
         title += f" ({calibration_label(calibration)})"
     if plot is not None and result is not None:
         _write_plot(result, plot, title)
-    _report(dep, result, search, json_out=json_out, title=title)
+    _report(dep, result, search, json_out=json_out, title=title, features=features)

@@ -83,17 +83,22 @@ class Load:
 
     def serving_features(self) -> dict[str, float | str]:
         """Prefix caching and speculative decoding as reported (``--json`` keys)."""
-        spec = self.speculative
-        features: dict[str, float | str] = {
-            "prefix_hit": self.prefix_hit,
-            "spec_method": "none" if spec is None else spec.method.value,
-            "accepted_tokens_per_step": 1.0 if spec is None else spec.tokens_per_step,
-        }
-        if spec is not None:
-            features |= {"spec_tokens": spec.draft_tokens, "spec_acceptance": spec.acceptance}
-            if spec.draft_model is not None:
-                features["spec_draft_model"] = spec.draft_model.id
-        return features
+        return serving_features(self.prefix_hit, self.speculative)
+
+
+def serving_features(prefix_hit: float, spec: SpecDecoding | None) -> dict[str, float | str]:
+    """``prefix_hit``, ``spec_method`` and ``accepted_tokens_per_step`` (expected), with
+    the drafted tokens, acceptance and draft model when speculating (``--json`` keys)."""
+    features: dict[str, float | str] = {
+        "prefix_hit": prefix_hit,
+        "spec_method": "none" if spec is None else spec.method.value,
+        "accepted_tokens_per_step": 1.0 if spec is None else spec.tokens_per_step,
+    }
+    if spec is not None:
+        features |= {"spec_tokens": spec.draft_tokens, "spec_acceptance": spec.acceptance}
+        if spec.draft_model is not None:
+            features["spec_draft_model"] = spec.draft_model.id
+    return features
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,15 @@ def check_prefix_hit(prefix_hit: float) -> None:
         )
 
 
+def prefix_hit_of(cached_fraction: float, mean_input_tokens: float) -> float:
+    """The prefix hit of a workload whose ``cached_fraction`` of input tokens is served
+    from the cache (a scenario's ``cached_input_fraction``, up to 1): at most all but one
+    token of the mean prompt, since an engine always computes a prompt's last token to
+    sample the first output token (vLLM recomputes it on a full hit)."""
+    most = max(0.0, 1.0 - 1.0 / mean_input_tokens) if mean_input_tokens > 1 else 0.0
+    return min(max(cached_fraction, 0.0), most)
+
+
 def cached_prompt_tokens(input_tokens: float, prefix_hit: float) -> float:
     """Prompt tokens served from the prefix cache (not recomputed)."""
     return max(0.0, input_tokens) * prefix_hit

@@ -6,7 +6,9 @@ the SLO percentile stay within their targets, with prompts and outputs drawn fro
 workload's length laws (``perf.openloop``: prefill as a queue, decode slowed by prompt
 work, the batch and KV cache a request finds); without targets it is the replica's
 maximum throughput times ``max_utilisation`` (the finance assumption of that name,
-default :data:`MAX_LOAD_FACTOR`), since no queue is stable at 100 % load.
+default :data:`MAX_LOAD_FACTOR`), since no queue is stable at 100 % load. Prefix-cache
+hits and speculative decoding (``features``, from the scenario's ``cached_input_fraction``
+and ``speculative``) enter every figure as they do in ``llmplan perf``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from llmplan.perf.openloop import (
     tpot_quantile_s,
     ttft_quantile_s,
 )
+from llmplan.perf.openloop_costs import NO_FEATURES, Features
 from llmplan.perf.percentiles import LatencyPercentiles, lognormal_quantile
 from llmplan.perf.serving import predict
 from llmplan.sim.cluster import request_token_limit
@@ -74,6 +77,7 @@ class ReplicaCapacity:
     result: PerfResult
     latency: LatencyPercentiles
     limited_by: str
+    features: Features = NO_FEATURES
 
     @property
     def output_tokens_per_s(self) -> float:
@@ -100,6 +104,21 @@ class _Workload:
     outputs: Lengths
     longest_tokens: float
     targets: LatencyTargets
+    features: Features = NO_FEATURES
+
+    def load(
+        self, kind: LoadKind, request_rate: float | None = None, fixed_lengths: bool = True
+    ) -> Load:
+        """A perf load of the mean lengths, with the prefix hits and speculation."""
+        return Load(
+            kind,
+            self.inputs.mean_tokens,
+            self.outputs.mean_tokens,
+            request_rate=request_rate,
+            fixed_lengths=fixed_lengths,
+            prefix_hit=self.features.prefix_hit,
+            speculative=self.features.spec,
+        )
 
 
 def _latency_at(
@@ -108,7 +127,12 @@ def _latency_at(
     """Open-loop state and SLO-percentile latencies at ``rate`` requests/s (infinite when
     the replica cannot keep up); requests are cut to what one replica holds."""
     state = open_loop_state(
-        dep, rate, work.inputs, work.outputs, longest_tokens=work.longest_tokens
+        dep,
+        rate,
+        work.inputs,
+        work.outputs,
+        longest_tokens=work.longest_tokens,
+        features=work.features,
     )
     p = work.targets.percentile
     if state is None:
@@ -125,9 +149,9 @@ def _result_at(
     dep: Deployment, work: _Workload, rate: float, state: OpenLoopState | None
 ) -> PerfResult:
     """Mean figures at ``rate``, with the open-loop model's latencies and batch."""
-    inp, out = work.inputs.mean_tokens, work.outputs.mean_tokens
+    out = work.outputs.mean_tokens
     fixed = work.inputs.cv == 0 and work.outputs.cv == 0
-    result = predict(dep, Load(LoadKind.RATE, inp, out, request_rate=rate, fixed_lengths=fixed))
+    result = predict(dep, work.load(LoadKind.RATE, request_rate=rate, fixed_lengths=fixed))
     if state is None:
         return result
     return replace(
@@ -147,21 +171,24 @@ def replica_capacity(
     *,
     length_cv: float | tuple[float, float] = DATASET_LENGTH_CV,
     max_utilisation: float = MAX_LOAD_FACTOR,
+    features: Features = NO_FEATURES,
 ) -> ReplicaCapacity | Infeasible:
     """Highest arrival rate (requests/s) one replica of ``dep`` serves within ``targets``.
 
     ``length_cv``: coefficient of variation of prompt and output lengths (0 = fixed),
-    or a pair (prompts, outputs). Raises the perf model's errors (e.g. DoesNotFitError)
-    for deployments that cannot run, and refuses, as the simulator does, a replica whose
-    KV cache cannot hold the mean request.
+    or a pair (prompts, outputs); ``features``: prefix-cache hits and speculative
+    decoding. Raises the perf model's errors (e.g. DoesNotFitError) for deployments
+    that cannot run, and refuses, as the simulator does, a replica whose KV cache cannot
+    hold the mean request.
     """
-    offline = predict(dep, Load(LoadKind.OFFLINE, input_tokens, output_tokens))
-    longest = request_token_limit(dep, input_tokens, output_tokens)  # the simulator's rule
-    saturation = offline.requests_per_s
-    ceiling = saturation * max_utilisation
     cv_in, cv_out = length_cv if isinstance(length_cv, tuple) else (length_cv, length_cv)
     inputs, outputs = Lengths(max(input_tokens, 1.0), cv_in), Lengths(output_tokens, cv_out)
-    work = _Workload(inputs, outputs, float(longest), targets)
+    work = _Workload(inputs, outputs, math.inf, targets, features)
+    offline = predict(dep, work.load(LoadKind.OFFLINE))
+    longest = request_token_limit(dep, input_tokens, output_tokens)  # the simulator's rule
+    work = replace(work, longest_tokens=float(longest))
+    saturation = offline.requests_per_s
+    ceiling = saturation * max_utilisation
     low = saturation * LIGHT_LOAD_FACTOR
     state, latency = _latency_at(dep, work, low)
     if not targets.met_by(latency):
@@ -169,7 +196,7 @@ def replica_capacity(
     top_state, top_latency = _latency_at(dep, work, ceiling)
     if targets.met_by(top_latency):
         top = _result_at(dep, work, ceiling, top_state)
-        return ReplicaCapacity(dep, ceiling, saturation, top, top_latency, "throughput")
+        return ReplicaCapacity(dep, ceiling, saturation, top, top_latency, "throughput", features)
     # bisect between light load and saturation, so that the rate found does not depend
     # on max_utilisation; rates at or above the ceiling are known to miss the targets
     high, high_latency = saturation, top_latency
@@ -185,7 +212,7 @@ def replica_capacity(
             high, high_latency = mid, mid_latency
     limit = targets.violation(high_latency).split(" ", 2)[1]
     result = _result_at(dep, work, low, state)
-    return ReplicaCapacity(dep, low, saturation, result, latency, f"{limit} SLO")
+    return ReplicaCapacity(dep, low, saturation, result, latency, f"{limit} SLO", features)
 
 
 def latency_at_rate(
@@ -196,13 +223,15 @@ def latency_at_rate(
     rate: float,
     *,
     length_cv: float | tuple[float, float] = DATASET_LENGTH_CV,
+    features: Features = NO_FEATURES,
 ) -> LatencyPercentiles:
     """SLO-percentile latencies of one replica of ``dep`` at ``rate`` requests/s, by the
     same open-loop model (and the simulator's KV rule) that sizes replicas."""
     longest = request_token_limit(dep, input_tokens, output_tokens)
     cv_in, cv_out = length_cv if isinstance(length_cv, tuple) else (length_cv, length_cv)
     inputs, outputs = Lengths(max(input_tokens, 1.0), cv_in), Lengths(output_tokens, cv_out)
-    return _latency_at(dep, _Workload(inputs, outputs, float(longest), targets), rate)[1]
+    work = _Workload(inputs, outputs, float(longest), targets, features)
+    return _latency_at(dep, work, rate)[1]
 
 
 def try_replica_capacity(
@@ -213,6 +242,7 @@ def try_replica_capacity(
     *,
     length_cv: float | tuple[float, float] = DATASET_LENGTH_CV,
     max_utilisation: float = MAX_LOAD_FACTOR,
+    features: Features = NO_FEATURES,
 ) -> ReplicaCapacity | Infeasible:
     """:func:`replica_capacity`, with deployments that cannot run turned into Infeasible."""
     try:
@@ -223,6 +253,7 @@ def try_replica_capacity(
             targets,
             length_cv=length_cv,
             max_utilisation=max_utilisation,
+            features=features,
         )
     except LlmplanError as exc:
         return Infeasible(dep, str(exc))

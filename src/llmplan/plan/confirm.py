@@ -47,7 +47,7 @@ def simulate_design(
     slo = slo_from(workload)
     rate = workload.peak_requests_per_s(design.sizing_month)
     try:
-        model = ReplicaModel.of(design.deployment, work)
+        model = ReplicaModel.of(design.deployment, work, design.capacity.features)
         config = SimConfig(num_requests=requests, replicas=design.replicas, slo=slo)
         result = simulate(model, work, config, np.random.default_rng(seed))
     except LlmplanError as exc:

@@ -84,6 +84,19 @@ def _mark_front(points: list[ParetoPoint]) -> list[ParetoPoint]:
     return sorted(marked, key=lambda p: p.npv_usd)
 
 
+def features_summary(design: Design) -> str:
+    """A design's prefix-cache hits and speculative decoding as text, e.g. ``, prefix
+    cache 50 %, eagle K=3 (2.53 tokens/step)``; empty without them."""
+    features = design.capacity.features
+    text = f", prefix cache {100 * features.prefix_hit:.0f} %" if features.prefix_hit else ""
+    spec = features.spec
+    if spec is not None:
+        text += (
+            f", {spec.method.value} K={spec.draft_tokens} ({spec.tokens_per_step:.2f} tokens/step)"
+        )
+    return text
+
+
 def design_summary(design: Design) -> str:
     """One line: replicas, hardware, latency against the targets, memory, capacity."""
     dep = design.deployment
@@ -102,7 +115,8 @@ def design_summary(design: Design) -> str:
     memory = design.memory_per_gpu_bytes() / GIB
     return (
         f"{design.workload.name}: {design.replicas} x {dep.num_gpus} {dep.gpu.id} "
-        f"({dep.weights.id}, {dep.engine.id}, tp{dep.tp}); {latency}; "
+        f"({dep.weights.id}, {dep.engine.id}, tp{dep.tp}{features_summary(design)}); "
+        f"{latency}; "
         f"{memory:,.1f} of {dep.gpu.memory_gib:g} GiB per GPU; up to "
         f"{design.capacity.max_requests_per_s:,.2f} req/s per replica "
         f"({design.capacity.limited_by})"

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from llmplan.cost import OptionCost
+from llmplan.perf.load import serving_features
 from llmplan.plan.evidence import (
     GIB,
     ParetoPoint,
@@ -52,6 +53,8 @@ def _choice(choice: WorkloadChoice) -> dict[str, Any]:
         gpu_memory_gib=dep.gpu.memory_gib,
         measured_throughput_source=design.measured_source,
     )
+    features = design.capacity.features
+    out.update(serving_features(features.prefix_hit, features.spec))
     return out
 
 

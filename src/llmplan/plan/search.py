@@ -27,7 +27,7 @@ from llmplan.plan.capacity import (
 )
 from llmplan.scenario import InferenceWorkload, LengthDistribution, MeasuredThroughput
 from llmplan.sim.lengths import LognormalLength
-from llmplan.sim.scenario import lengths_from
+from llmplan.sim.scenario import features_from, lengths_from
 from llmplan.sizing.memory import estimate_memory
 
 HOURS_PER_MONTH = 365 * 24 / 12
@@ -215,6 +215,7 @@ def _with_rate(capacity: ReplicaCapacity, rate: float) -> ReplicaCapacity:
         capacity.result,
         capacity.latency,
         "measured throughput",
+        capacity.features,
     )
 
 
@@ -276,6 +277,10 @@ def _designs_on(
     """The first :data:`FITTING_DEGREES_TRIED` layouts of one GPU, precision and engine
     that serve the workload, or none and the last reason."""
     targets = targets_of(workload)
+    try:
+        features = features_from(workload, model, catalog.models)
+    except LlmplanError as exc:
+        return [], str(exc)
     inp, cv_in = length_law(workload.input_tokens)
     out, cv_out = length_law(workload.output_tokens)
     cv = (cv_in, cv_out)
@@ -293,7 +298,13 @@ def _designs_on(
             reason = dep
             continue
         capacity = try_replica_capacity(
-            dep, inp, out, targets, length_cv=cv, max_utilisation=space.max_utilisation
+            dep,
+            inp,
+            out,
+            targets,
+            length_cv=cv,
+            max_utilisation=space.max_utilisation,
+            features=features,
         )
         if isinstance(capacity, Infeasible):
             reason = f"tp{dep.tp} pp{dep.pp}: {capacity.reason}"

@@ -47,7 +47,13 @@ def operating_latency(design: Design) -> LatencyPercentiles:
     out, cv_out = length_law(workload.output_tokens)
     rate = min(rate, design.capacity.max_requests_per_s)
     return latency_at_rate(
-        design.deployment, inp, out, targets_of(workload), rate, length_cv=(cv_in, cv_out)
+        design.deployment,
+        inp,
+        out,
+        targets_of(workload),
+        rate,
+        length_cv=(cv_in, cv_out),
+        features=design.capacity.features,
     )
 
 

@@ -25,7 +25,13 @@ from llmplan.scenario.schema import (
     Overrides,
     Scenario,
 )
-from llmplan.scenario.workloads import FineTuneWorkload, InferenceWorkload, LengthDistribution, Slo
+from llmplan.scenario.workloads import (
+    FineTuneWorkload,
+    InferenceWorkload,
+    LengthDistribution,
+    Slo,
+    Speculative,
+)
 from llmplan.sizing.finetune import FinetuneMethod
 
 BEGIN_MARKER = "<!-- BEGIN GENERATED REFERENCE (scripts/gen_scenario_docs.py) -->"
@@ -37,6 +43,7 @@ SECTIONS: tuple[tuple[str, str, type[BaseModel]], ...] = (
     ("Inference workload", "`workloads[]` with `kind: inference`", InferenceWorkload),
     ("Length distribution", "`input_tokens`, `output_tokens`", LengthDistribution),
     ("SLO", "`workloads[].slo`", Slo),
+    ("Speculative decoding", "`workloads[].speculative`", Speculative),
     ("Fine-tuning workload", "`workloads[]` with `kind: finetune`", FineTuneWorkload),
     ("Constraints", "`constraints`", Constraints),
     ("Finance", "`finance`", FinanceAssumptions),

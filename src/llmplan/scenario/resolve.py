@@ -107,6 +107,10 @@ def _workload_models(scenario: Scenario, catalog: Catalog) -> tuple[ModelSpec, .
         model = catalog.models.get(workload.model, field_name=f"{path}.model")
         if isinstance(workload, InferenceWorkload):
             _check_request_fits(workload, model, path)
+            stated = workload.speculative
+            if stated is not None and stated.draft_model is not None:
+                field = f"{path}.speculative.draft_model"
+                catalog.models.get(stated.draft_model, field_name=field)
         else:
             _check_sequence_fits(workload, model, path)
         models.append(model)

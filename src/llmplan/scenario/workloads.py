@@ -41,6 +41,9 @@ MAX_TOKENS_PER_DAY = 1e15
 MAX_HOURLY_WEIGHT = 1e9
 #: Tokens in a fine-tuning set per epoch: 25x the 40T tokens Llama 4 was pre-trained on.
 MAX_DATASET_TOKENS = 1e15
+#: Most drafted tokens per speculative step (``llmplan.perf.speculative.MAX_SPEC_TOKENS``;
+#: the scenario schema imports no model package, a test keeps the two equal).
+MAX_SPEC_TOKENS = 16
 
 
 class LengthDistribution(ScenarioModel):
@@ -110,6 +113,43 @@ class Slo(ScenarioModel):
         return self.ttft_ms is not None or self.tpot_ms is not None
 
 
+class Speculative(ScenarioModel):
+    """Speculative decoding on self-hosted designs; omitted values: the method's defaults.
+
+    Defaults and their sources: ``llmplan.perf.speculative.SPEC_DEFAULTS``."""
+
+    method: Literal["draft", "eagle", "mtp", "ngram"] = Field(
+        description="How tokens are drafted: a small draft model, an EAGLE head, the "
+        "model's multi-token-prediction module, or n-gram lookup in the prompt."
+    )
+    tokens: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_SPEC_TOKENS,
+        description="Tokens drafted per step, K. null: the method's default.",
+    )
+    acceptance: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Probability that each drafted token is accepted. null: the method's default.",
+    )
+    draft_model: str | None = Field(
+        None,
+        min_length=1,
+        description="Draft model (catalog id or alias) for method draft. null: a small "
+        "catalog model sharing the vocabulary.",
+    )
+
+    @model_validator(mode="after")
+    def _check_draft_model(self) -> Speculative:
+        if self.draft_model is not None and self.method != "draft":
+            raise FieldValueError(
+                "draft_model", f"only applies with method draft, not {self.method}"
+            )
+        return self
+
+
 class InferenceWorkload(ScenarioModel):
     """A model served to users or a pipeline: volume, lengths, traffic shape, SLOs."""
 
@@ -156,6 +196,11 @@ class InferenceWorkload(ScenarioModel):
         description="Share of input tokens served from a prefix cache (shared system "
         "prompts, multi-turn history): no prefill on self-hosted engines, the cached-input "
         "price on APIs.",
+    )
+    speculative: Speculative | None = Field(
+        None,
+        description="Speculative decoding on self-hosted designs, e.g. {method: eagle, "
+        "tokens: 3, acceptance: 0.7}. null: none.",
     )
     operating_hours_per_day: float | None = Field(
         None,

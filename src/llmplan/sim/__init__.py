@@ -12,7 +12,8 @@ needed::
 :func:`find_max_rate` searches the largest Poisson rate that meets TTFT/TPOT targets;
 :mod:`llmplan.sim.scenario` turns a scenario's inference workload into arrivals, lengths
 and targets. Modules: ``arrivals``, ``lengths`` and ``trace`` (what arrives),
-``steptable`` and ``lookup`` (step times), ``state`` and ``engine`` (one replica's
+``steptable`` and ``lookup`` (step times), ``speculation`` (prefix-cache hits and
+speculative decoding drawn per request), ``state`` and ``engine`` (one replica's
 scheduler), ``cluster`` and ``parallel`` (replicas behind a router), ``sketch`` and
 ``stats`` (streamed statistics), ``results`` (the SLO search).
 """

@@ -30,10 +30,12 @@ import numpy as np
 
 from llmplan.deployment import Deployment
 from llmplan.errors import DoesNotFitError, InputError
+from llmplan.perf.openloop_costs import NO_FEATURES, Features
 from llmplan.sim.arrivals import ClosedLoop, OpenLoop, RequestChunk, TraceReplay, Workload
 from llmplan.sim.engine import Replica
 from llmplan.sim.lookup import StepLookup
 from llmplan.sim.sketch import SeriesRecorder
+from llmplan.sim.speculation import cached_tokens, sampling_steps
 from llmplan.sim.state import BLOCK_TOKENS, INF, EngineLimits, Request, engine_limits
 from llmplan.sim.stats import Recorder, SimResult, SimSeries, SloTargets, summarise
 from llmplan.sim.steptable import StepTimeTable, build_step_table
@@ -101,29 +103,57 @@ def request_token_limit(
     return longest
 
 
+Extras = tuple[list[int], list[int]]
+"""Cached prompt tokens and sampling steps of consecutive requests."""
+
+
 @dataclass(frozen=True)
 class ReplicaModel:
-    """What the simulator needs of one replica: scheduler limits, step-time table and
-    the longest request (prompt + output tokens) it can hold."""
+    """What the simulator needs of one replica: scheduler limits, step-time table,
+    the longest request (prompt + output tokens) it can hold, and the load's prefix
+    caching and speculative decoding (``features``)."""
 
     limits: EngineLimits
     table: StepTimeTable
     max_request_tokens: int
     model_id: str
+    features: Features = NO_FEATURES
     lookup: StepLookup = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "lookup", StepLookup(self.table))
 
     @classmethod
-    def of(cls, dep: Deployment, workload: Workload | None = None) -> ReplicaModel:
+    def of(
+        cls, dep: Deployment, workload: Workload | None = None, features: Features = NO_FEATURES
+    ) -> ReplicaModel:
         """Build for ``dep`` (~40 ms); ``workload``'s mean lengths set the reference
-        context of sliding-window caches and are checked to fit."""
+        context of sliding-window caches and are checked to fit; ``features``: prefix
+        caching and speculative decoding."""
         inp, out = workload.mean_lengths() if workload is not None else (1024.0, 256.0)
-        limits = engine_limits(dep, reference_context=inp + out / 2)
+        spec = features.spec
+        per_decode = 1 if spec is None else spec.draft_tokens + 1
+        limits = engine_limits(dep, reference_context=inp + out / 2, decode_tokens=per_decode)
         longest = request_token_limit(dep, inp, out, limits)
-        table = build_step_table(dep, max_context=float(longest))
-        return cls(limits=limits, table=table, max_request_tokens=longest, model_id=dep.model.id)
+        table = build_step_table(dep, max_context=float(longest), spec=spec)
+        return cls(
+            limits=limits,
+            table=table,
+            max_request_tokens=longest,
+            model_id=dep.model.id,
+            features=features,
+        )
+
+    def extras(self, chunk: RequestChunk, rng: np.random.Generator) -> Extras | None:
+        """Cached prompt tokens and sampling steps of ``chunk``'s requests, drawn from
+        ``rng`` (:mod:`llmplan.sim.speculation`); None without either feature."""
+        hit, spec = self.features.prefix_hit, self.features.spec
+        if not hit and spec is None:
+            return None
+        _, inputs, outputs = chunk
+        cached = cached_tokens(inputs, hit) if hit else np.zeros_like(inputs)
+        steps = sampling_steps(rng, spec, outputs) if spec is not None else outputs
+        return cached.tolist(), steps.tolist()
 
     def clip(
         self, chunk: RequestChunk, *, strict: bool, first: int = 0
@@ -182,7 +212,7 @@ def _start(model: ReplicaModel, config: SimConfig, indices: tuple[int, ...]) -> 
 
 def _chunks(
     model: ReplicaModel, workload: Workload, rng: np.random.Generator, count: int, run: _Run
-) -> Iterator[RequestChunk]:
+) -> Iterator[tuple[RequestChunk, Extras | None]]:
     assert not isinstance(workload, ClosedLoop)
     strict = isinstance(workload, TraceReplay)
     first = 0
@@ -190,20 +220,26 @@ def _chunks(
         clipped, cut = model.clip(chunk, strict=strict, first=first)
         run.clipped += cut
         first += len(chunk[0])
-        yield clipped
+        yield clipped, model.extras(clipped, rng)
 
 
-def _run_round_robin(run: _Run, chunks: Iterator[RequestChunk], replicas: int) -> None:
+def _run_round_robin(
+    run: _Run, chunks: Iterator[tuple[RequestChunk, Extras | None]], replicas: int
+) -> None:
     """Request ``i`` goes to replica ``i mod replicas``: replicas are independent, so
     each of this run's takes its share of a chunk in one call."""
     first = 0  # replica of the chunk's first request
-    for times, inputs, outputs in chunks:
+    for (times, inputs, outputs), extras in chunks:
         for index, replica in zip(run.indices, run.replicas, strict=True):
             start = (index - first) % replicas
+            mine = None
+            if extras is not None:
+                mine = (extras[0][start::replicas], extras[1][start::replicas])
             replica.feed(
                 times[start::replicas].tolist(),
                 inputs[start::replicas].tolist(),
                 outputs[start::replicas].tolist(),
+                mine,
             )
         first = (first + len(times)) % replicas
     for replica in run.replicas:
@@ -225,12 +261,15 @@ def simulate_share(
     return run.share()
 
 
-def _run_least_outstanding(run: _Run, chunks: Iterator[RequestChunk]) -> None:
+def _run_least_outstanding(run: _Run, chunks: Iterator[tuple[RequestChunk, Extras | None]]) -> None:
     """Each request goes to the replica with the fewest outstanding requests once every
     replica has been advanced to its arrival."""
     replicas = run.replicas
-    for times, inputs, outputs in chunks:
-        for t, inp, out in zip(times.tolist(), inputs.tolist(), outputs.tolist(), strict=True):
+    for (times, inputs, outputs), extras in chunks:
+        outs = outputs.tolist()
+        cached, steps = extras if extras is not None else ([0] * len(outs), outs)
+        rows = zip(times.tolist(), inputs.tolist(), outs, cached, steps, strict=True)
+        for t, inp, out, hit, step in rows:
             target = replicas[0]
             best = math.inf
             for r in replicas:
@@ -239,37 +278,46 @@ def _run_least_outstanding(run: _Run, chunks: Iterator[RequestChunk]) -> None:
                 if r.outstanding < best:
                     best = r.outstanding
                     target = r
-            target.add(Request(t, inp, out))
+            target.add(Request(t, inp, out, -1, hit, step))
     for r in replicas:
         r.drain()
 
 
 def _closed_draws(
     model: ReplicaModel, workload: ClosedLoop, rng: np.random.Generator, count: int, run: _Run
-) -> Iterator[tuple[float, int, int]]:
+) -> Iterator[tuple[float, Request]]:
+    """Think times and requests (arrival times set when issued) of a closed loop."""
     longest = model.max_request_tokens
     for think, inp, out in workload.draws(rng, count):
         if inp + out > longest:
             run.clipped += 1
             inp = min(inp, longest - 1)
             out = min(out, longest - inp)
-        yield think, inp, out
+        if model.features == NO_FEATURES:
+            yield think, Request(0.0, inp, out)
+            continue
+        one = (np.zeros(1), np.array([inp], dtype=np.int64), np.array([out], dtype=np.int64))
+        extras = model.extras(one, rng)
+        assert extras is not None
+        yield think, Request(0.0, inp, out, -1, extras[0][0], extras[1][0])
 
 
 def _run_closed(
-    run: _Run, draws: Iterator[tuple[float, int, int]], clients: int, router: Router
+    run: _Run, draws: Iterator[tuple[float, Request]], clients: int, router: Router
 ) -> None:
     """Each client's next request is issued when its previous one finishes (plus think
     time); events run in global time order, replicas' step ends before arrivals."""
-    pending: list[tuple[float, int, int, int, int]] = []  # time, order, client, in, out
+    pending: list[tuple[float, int, Request]] = []  # time, order, request
     order = 0
 
     def issue(client: int, after_s: float) -> None:
         nonlocal order
         draw = next(draws, None)
         if draw is not None:
-            think, inp, out = draw
-            heappush(pending, (after_s + think, order, client, inp, out))
+            think, req = draw
+            req.arrival_s = after_s + think
+            req.client = client
+            heappush(pending, (req.arrival_s, order, req))
             order += 1
 
     def finished(req: Request, now: float) -> None:
@@ -291,13 +339,13 @@ def _run_closed(
                 return
             nxt.advance_to(nxt.segment_end_s)
             continue
-        t, _, client, inp, out = heappop(pending)
+        _, _, req = heappop(pending)
         if router is Router.LEAST_OUTSTANDING:
             target = min(replicas, key=lambda r: r.outstanding)
         else:
             target = replicas[turn]
             turn = (turn + 1) % len(replicas)
-        target.add(Request(t, inp, out, client))
+        target.add(req)
 
 
 def _series(series: list[SeriesRecorder]) -> SimSeries:

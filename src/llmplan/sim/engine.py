@@ -13,7 +13,10 @@ tokens it had generated (no new request is admitted in that step). With
 ``kv_reservation = full`` (TensorRT-LLM) a request's whole prompt + output is reserved at
 admission and nothing is preempted. With ``first_token_from = decode_step`` (TurboMind)
 a prompt's first token comes from the decode step after its prefill. Prefix caching is
-not modelled: a recompute costs a full prefill.
+not carried across a preemption: a recompute costs a full prefill. Prefix-cache hits
+and speculative decoding come with the requests (:mod:`llmplan.sim.state`); with
+speculation every decode step is a verification step and each decoding sequence takes
+``decode_tokens`` positions of the token budget.
 
 Speed: the simulator moves step by step only while prompts are being prefilled. Between
 such steps every running sequence decodes one token a step, so a *run* of decode steps up
@@ -43,7 +46,6 @@ from llmplan.sim.state import (
     STEP,
     ReplicaState,
     Request,
-    blocks_for,
 )
 
 __all__ = ["Replica"]
@@ -69,18 +71,26 @@ class Replica(ReplicaState):
         elif kind == RUN and len(waiting) == 1 and self._can_admit():
             self._cut_run(req.arrival_s)
 
-    def feed(self, times: list[float], inputs: list[int], outputs: list[int]) -> None:
+    def feed(
+        self,
+        times: list[float],
+        inputs: list[int],
+        outputs: list[int],
+        extras: tuple[list[int], list[int]] | None = None,
+    ) -> None:
         """Requests arriving at ``times`` (in order, after any added before), with the
         replica advanced to each. Knowing the next arrival, runs of decode steps are
-        planned to stop at it rather than cut when it comes (as :meth:`add` does)."""
+        planned to stop at it rather than cut when it comes (as :meth:`add` does).
+        ``extras``: each request's cached prompt tokens and sampling steps."""
         waiting = self.waiting
-        for t, inp, out in zip(times, inputs, outputs, strict=True):
+        cached, steps = extras if extras is not None else ([0] * len(times), outputs)
+        for t, inp, out, hit, step in zip(times, inputs, outputs, cached, steps, strict=True):
             self.next_arrival_s = t
             if self.segment_end_s <= t:
                 self.advance_to(t)
             if t >= self.sample_at_s:
                 self._sample(t)
-            waiting.append(Request(t, inp, out))
+            waiting.append(Request(t, inp, out, -1, hit, step))
             self.outstanding += 1
             kind = self.kind
             if kind == IDLE:
@@ -140,9 +150,7 @@ class Replica(ReplicaState):
         its whole prompt's, or with full reservation its whole remaining sequence's)."""
         left = req.prefill_left
         chunk = left if left < budget or not self.chunked else budget
-        if self.full:
-            return chunk, blocks_for(left + req.output_tokens - req.generated)
-        return chunk, blocks_for(left)
+        return chunk, req.blocks_needed(self.full)
 
     def _can_admit(self) -> bool:
         """Whether the head of the queue could start at the next step boundary."""
@@ -150,7 +158,7 @@ class Replica(ReplicaState):
         if n + len(self.prefilling) >= self.max_seqs:
             return False
         if self.chunked:
-            budget = self.max_tokens - n
+            budget = self.max_tokens - n * self.per_decode
             if budget <= 0:
                 return False
             need = self.phase[self.k & BLOCK_MASK]
@@ -168,13 +176,12 @@ class Replica(ReplicaState):
         left = req.prefill_left
         chunked = self.chunked
         decodes = self.n if chunked else 0
-        if chunked and left > self.max_tokens - decodes:
+        if chunked and left > self.max_tokens - decodes * self.per_decode:
             return None
+        blocks = req.blocks_needed(self.full)
         if self.full:
-            blocks = blocks_for(left + req.output_tokens - req.generated)
             need = blocks
         else:
-            blocks = (left + BLOCK_MASK) >> BLOCK_SHIFT
             need = blocks + self.phase[self.k & BLOCK_MASK] if decodes else blocks
         if need > self.total_blocks - self.used_blocks - self.watermark:
             return False
@@ -183,7 +190,8 @@ class Replica(ReplicaState):
         req.blocks = blocks
         self.single = req
         context = (self.offset_sum + decodes * self.k) / decodes if decodes else 0.0
-        self.step_s = step_s = self.steps.mixed(decodes, context, left, 1, 0.5 * left)
+        attended = req.computed + 0.5 * left
+        self.step_s = step_s = self.steps.mixed(decodes, context, left, 1, attended)
         self.step_decodes = decodes
         self.kind = STEP
         self.segment_end_s = self.time_s + step_s
@@ -192,7 +200,7 @@ class Replica(ReplicaState):
     def _plan_step(self) -> bool:
         """Plan one step that prefills prompt tokens; False if none can be scheduled."""
         decodes = self.n if self.chunked else 0
-        budget = self.max_tokens - decodes
+        budget = self.max_tokens - decodes * self.per_decode
         need = self.phase[self.k & BLOCK_MASK] if decodes and not self.full else 0
         chunks: list[tuple[Request, int]] = []
         for req in self.prefilling:  # their prompts' blocks were taken at admission
@@ -223,10 +231,7 @@ class Replica(ReplicaState):
             req = waiting[0]
             left = req.prefill_left
             chunk = left if left < budget or not chunked else budget
-            if full:
-                blocks = blocks_for(left + req.output_tokens - req.generated)
-            else:
-                blocks = blocks_for(left)
+            blocks = req.blocks_needed(full)
             if (chunk > budget and chunks) or need + blocks > free:
                 break
             waiting.popleft()

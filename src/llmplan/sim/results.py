@@ -60,8 +60,13 @@ def saturation_rate_estimate(
     context = input_tokens + output_tokens / 2
     batch = max(1.0, min(limits.max_num_seqs, limits.capacity_tokens / max(context, 1.0)))
     decode = table.step(batch, context, 0.0, 0.0, 0.0)
-    with_prompt = table.step(batch, context, input_tokens, 1.0, input_tokens / 2)
-    per_request_s = output_tokens * decode / batch + (with_prompt - decode)
+    features = model.features
+    computed = max(1.0, input_tokens * (1.0 - features.prefix_hit))
+    cached = input_tokens - computed
+    with_prompt = table.step(batch, context, computed, 1.0, cached + computed / 2)
+    spec = features.spec
+    steps = output_tokens if spec is None else output_tokens / spec.tokens_per_step
+    per_request_s = steps * decode / batch + (with_prompt - decode)
     return replicas / per_request_s
 
 

@@ -7,14 +7,21 @@
   mean and p95; mean and median), fixed at the mean when only the mean is given. A p95
   above ~3.87 x the mean is beyond any lognormal with that mean: the widest one
   (sigma = z95) is used, which keeps the mean and understates that p95;
-- SLO: the workload's TTFT/TPOT targets and percentile.
+- SLO: the workload's TTFT/TPOT targets and percentile;
+- features: ``cached_input_fraction`` as the prefix-cache hit share and ``speculative``
+  as speculative decoding (:func:`features_from`), as the planner sizes them.
 """
 
 from __future__ import annotations
 
 import math
 
+from llmplan.catalog.loader import Registry
+from llmplan.catalog.schema import ModelSpec
 from llmplan.errors import InputError
+from llmplan.perf.openloop_costs import Features
+from llmplan.perf.prefix import prefix_hit_of
+from llmplan.perf.speculative import speculation_of
 from llmplan.scenario.workloads import HOURS_PER_DAY, SECONDS_PER_HOUR, InferenceWorkload
 from llmplan.scenario.workloads import LengthDistribution as StatedLengths
 from llmplan.sim.arrivals import HourlyArrivals, OpenLoop, PoissonArrivals
@@ -40,6 +47,24 @@ def lengths_from(stated: StatedLengths) -> LengthDistribution:
     if p50 is not None and mean > p50:
         return LognormalLength(median_tokens=p50, sigma=math.sqrt(2 * math.log(mean / p50)))
     return FixedLength(max(1, round(mean)))
+
+
+def features_from(
+    workload: InferenceWorkload, target: ModelSpec, models: Registry[ModelSpec]
+) -> Features:
+    """Prefix caching and speculative decoding of ``workload`` served as ``target``;
+    ``models``: the catalog's, for the draft model (named or the default one)."""
+    hit = prefix_hit_of(workload.cached_input_fraction, workload.input_tokens.mean)
+    stated = workload.speculative
+    if stated is None:
+        return Features(prefix_hit=hit)
+    draft = None
+    if stated.draft_model is not None:
+        draft = models.get(stated.draft_model, field_name="speculative.draft_model")
+    spec = speculation_of(
+        stated.method, stated.tokens, stated.acceptance, draft, target=target, candidates=models
+    )
+    return Features(prefix_hit=hit, spec=spec)
 
 
 def slo_from(workload: InferenceWorkload) -> SloTargets:

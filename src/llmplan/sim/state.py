@@ -5,6 +5,15 @@ cache is paged in blocks of :data:`BLOCK_TOKENS` tokens: a request takes its pro
 admission, then one more every 16 generated tokens (with ``kv_reservation = full``, its
 whole prompt + output at admission).
 
+With prefix caching a request arrives with ``cached`` prompt tokens already computed
+(its prompt's KV entries found in the cache): it prefills only the rest, attending to the
+whole prompt, and holds the blocks of its whole prompt. With speculative decoding a
+decode step is a verification step that yields several tokens of a sequence: a request
+then needs ``output_steps`` sampling steps (its prefill's and its verification steps,
+drawn in advance by :mod:`llmplan.sim.speculation`) for its ``output_tokens``, and holds,
+from admission, ``extra`` blocks for the tokens beyond one a step (the bookkeeping grows
+a decoder's cache by one token a step).
+
 Decoding sequences are never visited one by one while they decode: at decode-step counter
 ``k`` a decoder's context is ``offset + k``, so the replica keeps the count ``n``, the sum
 of offsets, ``phase`` (how many decoders need a new block at each counter modulo 16: any
@@ -52,14 +61,20 @@ class EngineLimits:
     reserve_full: bool
     block_tokens: int = BLOCK_TOKENS
     first_token_from_decode_step: bool = False
+    decode_tokens: int = 1
+    """Token-budget positions a decoding sequence takes a step (``K + 1`` with
+    speculative decoding)."""
 
     @property
     def capacity_tokens(self) -> int:
         return self.total_blocks * self.block_tokens
 
 
-def engine_limits(dep: Deployment, *, reference_context: float) -> EngineLimits:
-    """Limits of ``dep``'s engine and the KV-cache blocks its memory leaves.
+def engine_limits(
+    dep: Deployment, *, reference_context: float, decode_tokens: int = 1
+) -> EngineLimits:
+    """Limits of ``dep``'s engine and the KV-cache blocks its memory leaves
+    (``decode_tokens``: budget positions per decoding sequence a step).
 
     Blocks hold the cache of :data:`BLOCK_TOKENS` tokens of every layer; for models with
     sliding windows the bytes per token are those of a ``reference_context``-token
@@ -84,6 +99,7 @@ def engine_limits(dep: Deployment, *, reference_context: float) -> EngineLimits:
         watermark_blocks=int(blocks * ADMISSION_WATERMARK),
         reserve_full=engine.kv_reservation == "full",
         first_token_from_decode_step=engine.first_token_from == "decode_step",
+        decode_tokens=decode_tokens,
     )
 
 
@@ -91,8 +107,10 @@ class Request:
     """One request's progress. ``prefill_left`` tokens of its prompt (plus, after a
     preemption, the tokens it had generated) are still to compute; ``computed`` are in
     the cache, in ``blocks`` blocks while it prefills. ``generated`` counts tokens
-    sampled; while the request decodes it is implicit in ``finish_step`` (the decode
-    counter at its last token) and its context in ``offset`` (see :class:`ReplicaState`).
+    sampled (sampling steps with speculative decoding: ``output_steps`` in all); while
+    the request decodes it is implicit in ``finish_step`` (the decode counter at its
+    last step) and its context in ``offset`` (see :class:`ReplicaState`). ``extra``:
+    blocks held beyond the bookkeeping's one token a step (speculative decoding).
     ``last_token_s`` is the time of its last token before a preemption, then of its
     finish; ``seq`` numbers its stay among the decoders (-1 outside)."""
 
@@ -101,12 +119,14 @@ class Request:
         "blocks",
         "client",
         "computed",
+        "extra",
         "finish_step",
         "first_token_s",
         "generated",
         "input_tokens",
         "last_token_s",
         "offset",
+        "output_steps",
         "output_tokens",
         "prefill_left",
         "seq",
@@ -115,27 +135,57 @@ class Request:
     blocks: int
     client: int
     computed: int
+    extra: int
     finish_step: int
     first_token_s: float
     generated: int
     input_tokens: int
     last_token_s: float
     offset: int
+    output_steps: int
     output_tokens: int
     prefill_left: int
     seq: int
 
     def __init__(
-        self, arrival_s: float, input_tokens: int, output_tokens: int, client: int = -1
+        self,
+        arrival_s: float,
+        input_tokens: int,
+        output_tokens: int,
+        client: int = -1,
+        cached: int = 0,
+        output_steps: int = 0,
     ) -> None:
         # last_token_s, offset and finish_step are set before they are read
         self.arrival_s = arrival_s
-        self.input_tokens = self.prefill_left = input_tokens
+        self.input_tokens = input_tokens
+        self.prefill_left = input_tokens - cached
+        self.computed = cached
         self.output_tokens = output_tokens
+        if output_steps and output_steps < output_tokens:
+            self.output_steps = output_steps
+            self.extra = blocks_for(output_tokens - output_steps)
+        else:
+            self.output_steps = output_tokens
+            self.extra = 0
         self.client = client
-        self.generated = self.computed = self.blocks = 0
+        self.generated = self.blocks = 0
         self.first_token_s = -1.0
         self.seq = -1
+
+    def tokens_done(self) -> int:
+        """Output tokens sampled so far (``generated`` counts sampling steps)."""
+        if self.output_steps == self.output_tokens:
+            return self.generated
+        return round(self.generated * self.output_tokens / self.output_steps)
+
+    def blocks_needed(self, reserve_full: bool) -> int:
+        """Blocks taken at admission: the whole prompt's (cached part included), or with
+        full reservation the whole remaining sequence's; plus ``extra``."""
+        tokens = self.computed + self.prefill_left
+        if reserve_full:
+            tokens += self.output_steps - self.generated
+        return blocks_for(tokens) + self.extra
 
 
 def blocks_for(tokens: int) -> int:
@@ -159,6 +209,7 @@ class ReplicaState:
         self.limits = limits
         self.max_seqs = limits.max_num_seqs
         self.max_tokens = limits.max_batched_tokens
+        self.per_decode = limits.decode_tokens
         self.chunked = limits.chunked_prefill
         self.full = limits.reserve_full
         self.late_first = limits.first_token_from_decode_step
@@ -232,14 +283,14 @@ class ReplicaState:
             else:
                 self.itl_value(now - req.last_token_s)
                 self.itl_weight(1)
-        if generated >= req.output_tokens:
+        if generated >= req.output_steps:
             self.used_blocks -= req.blocks
             req.blocks = 0
             self._complete(req, now)
             return
         k = self.k
         req.offset = offset = req.computed - k
-        req.finish_step = finish = k + req.output_tokens - generated
+        req.finish_step = finish = k + req.output_steps - generated
         req.seq = seq = self.next_seq
         self.next_seq = seq + 1
         heappush(self.finishing, (finish, seq, req))
@@ -277,7 +328,7 @@ class ReplicaState:
                 slot = -offset & BLOCK_MASK
                 phase[slot] -= 1
                 phase[slot + BLOCK_TOKENS] -= 1
-                freed += (offset + k + BLOCK_MASK) >> BLOCK_SHIFT
+                freed += ((offset + k + BLOCK_MASK) >> BLOCK_SHIFT) + req.extra
             req.last_token_s = now
             done.append(req)
             if self.on_complete is not None:
@@ -303,7 +354,7 @@ class ReplicaState:
             phase = self.phase
             phase[slot] -= 1
             phase[slot + BLOCK_TOKENS] -= 1
-            self.used_blocks -= blocks_for(offset + self.k)
+            self.used_blocks -= blocks_for(offset + self.k) + req.extra
 
     def _complete(self, req: Request, now: float) -> None:
         """Record a finished request (its finish time goes in ``last_token_s``)."""
@@ -326,9 +377,10 @@ class ReplicaState:
         return next(reversed(self.decoding))
 
     def _preempt(self, req: Request) -> None:
-        """Free ``req``'s blocks and queue it first, to recompute all its tokens."""
+        """Free ``req``'s blocks and queue it first, to recompute all its tokens (its
+        cached prefix too: the prefix cache is not modelled across a preemption)."""
         if req.seq >= 0:
-            req.generated = req.output_tokens - (req.finish_step - self.k)
+            req.generated = req.output_steps - (req.finish_step - self.k)
             req.last_token_s = self.time_s
             self._drop_decoder(req)
         else:
@@ -336,7 +388,7 @@ class ReplicaState:
             self.used_blocks -= req.blocks
         req.computed = 0
         req.blocks = 0
-        req.prefill_left = req.input_tokens + req.generated
+        req.prefill_left = req.input_tokens + req.tokens_done()
         self.waiting.appendleft(req)
         self.recorder.preemptions += 1
 
@@ -370,5 +422,5 @@ class ReplicaState:
         if self.single is not None:
             held += self.single.blocks
         for req in self.decoding:
-            held += req.blocks if self.full else blocks_for(req.offset + self.k)
+            held += req.blocks if self.full else blocks_for(req.offset + self.k) + req.extra
         return held, self.used_blocks

@@ -10,8 +10,11 @@ Definitions (as vLLM's benchmark reports them): TTFT = first token time - arriva
 (queueing, prefill, and any recompute after preemption before the first token); TPOT =
 (finish - first token) / (output tokens - 1), for requests of two or more output tokens;
 ITL = every gap between two consecutive tokens of a request (a step's duration, or the
-stall of a preempted request); e2e = finish - arrival. A request meets the SLO when its
-TTFT and TPOT are both within target (a missing target always holds).
+stall of a preempted request; with speculative decoding the gap between verification
+steps, each of which may bring several tokens); e2e = finish - arrival; accepted tokens
+per step = output tokens after the first / verification steps (1 without speculation).
+A request meets the SLO when its TTFT and TPOT are both within target (a missing target
+always holds).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ _FIRST = attrgetter("first_token_s")
 _FINISH = attrgetter("last_token_s")
 _INPUT = attrgetter("input_tokens")
 _OUTPUT = attrgetter("output_tokens")
+_STEPS = attrgetter("output_steps")
 REPORTED_PERCENTILES = (50.0, 90.0, 95.0, 99.0)
 
 
@@ -140,6 +144,8 @@ class Recorder:
     first_arrival_s: float = math.inf
     last_finish_s: float = 0.0
     preemptions: int = 0
+    decode_tokens: float = 0.0
+    decode_steps: float = 0.0
 
     def merge(self, other: Recorder) -> None:
         """Add another recorder's (flushed) counts: the shares of a parallel run."""
@@ -154,6 +160,8 @@ class Recorder:
         self.first_arrival_s = min(self.first_arrival_s, other.first_arrival_s)
         self.last_finish_s = max(self.last_finish_s, other.last_finish_s)
         self.preemptions += other.preemptions
+        self.decode_tokens += other.decode_tokens
+        self.decode_steps += other.decode_steps
 
     def flush(self) -> None:
         """Turn buffered requests into histogram counts and totals; empty the buffers."""
@@ -189,6 +197,9 @@ class Recorder:
         self.completed += arrival.size
         self.total_input_tokens += float(inp.sum())
         self.total_output_tokens += float(out.sum())
+        steps = np.fromiter(map(_STEPS, done), np.float64, size)
+        self.decode_tokens += float(np.maximum(out - 1, 0).sum())
+        self.decode_steps += float(np.maximum(steps - 1, 0).sum())
         self.first_arrival_s = min(self.first_arrival_s, float(arrival.min()))
         self.last_finish_s = max(self.last_finish_s, float(finish.max()))
         done.clear()
@@ -216,6 +227,7 @@ class SimResult:
     slo: SloTargets
     series: SimSeries
     replica_requests: tuple[int, ...] = ()
+    accepted_tokens_per_step: float = 1.0
 
     @property
     def meets_slo(self) -> bool:
@@ -240,6 +252,7 @@ class SimResult:
                 "clipped_requests",
                 "replicas",
                 "router",
+                "accepted_tokens_per_step",
             )
         }
         out["replica_requests"] = list(self.replica_requests)
@@ -290,4 +303,7 @@ def summarise(
         slo=recorder.slo,
         series=series,
         replica_requests=replica_requests,
+        accepted_tokens_per_step=(
+            recorder.decode_tokens / recorder.decode_steps if recorder.decode_steps else 1.0
+        ),
     )

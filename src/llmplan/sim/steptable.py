@@ -28,6 +28,12 @@ interpolates. A step of one pipeline stage is split the way the roofline splits 
 A round (every sequence one step through all stages) is ``pp`` stage steps of the
 micro-batch shape, as in :func:`llmplan.perf.serving.round_time`.
 
+With speculative decoding (:mod:`llmplan.perf.speculative`) every decoding sequence
+runs ``K + 1`` positions a step (the verification pass) in every tabulated shape, and
+``decode(n, c)`` also holds the drafting of ``K`` tokens for ``n`` sequences (its share
+of a round: one ``pp``-th per stage; with pipeline micro-batches the drafts are counted
+per micro-batch, a slight undercount).
+
 Measured against ``round_time`` on random step shapes up to the engine's limits
 (``tests/test_sim_steptable.py``, for dense, tensor-parallel, MoE, sliding-window,
 pipeline and no-chunked-prefill deployments): decode steps within 0.1 %, steps with
@@ -42,6 +48,7 @@ from dataclasses import dataclass
 
 from llmplan.deployment import Deployment
 from llmplan.perf.serving import micro_batches
+from llmplan.perf.speculative import SpecDecoding, draft_seconds, verify_shape
 from llmplan.perf.step import StepShape, step_time
 from llmplan.sizing.memory import global_layer_count
 
@@ -185,25 +192,40 @@ def _doubling(start: float, stop: float, extra: float | None = None) -> tuple[fl
     return tuple(sorted(knots))
 
 
-def _stage_s(dep: Deployment, shape: StepShape) -> float:
-    return step_time(dep, shape).total_s
+@dataclass(frozen=True)
+class _Stage:
+    """Stage-step times of ``dep``, each decoding sequence verifying ``spec``'s drafts."""
+
+    dep: Deployment
+    spec: SpecDecoding | None = None
+
+    def __call__(self, shape: StepShape) -> float:
+        if self.spec is not None:
+            shape = verify_shape(shape, self.spec)
+        return step_time(self.dep, shape).total_s
+
+    def decode(self, shape: StepShape) -> float:
+        """A decode stage step, with its share of the round's drafting."""
+        if self.spec is None:
+            return self(shape)
+        return self(shape) + draft_seconds(self.dep, shape, self.spec) / self.dep.pp
 
 
-def _decode_rows(dep: Deployment, seqs: tuple[float, ...], contexts: tuple[float, ...]) -> Plane:
+def _decode_rows(stage: _Stage, seqs: tuple[float, ...], contexts: tuple[float, ...]) -> Plane:
     return tuple(
-        tuple(_stage_s(dep, StepShape(decode_seqs=n, decode_context=c)) for c in contexts)
+        tuple(stage.decode(StepShape(decode_seqs=n, decode_context=c)) for c in contexts)
         for n in seqs
     )
 
 
-def _prompt_rows(dep: Deployment, seqs: tuple[float, ...], prefill: tuple[float, ...]) -> Plane:
+def _prompt_rows(stage: _Stage, seqs: tuple[float, ...], prefill: tuple[float, ...]) -> Plane:
     """Extra time of a prompt chunk with nothing to attend to (linear layers, KV writes)."""
     rows = []
     for n in seqs:
-        base = _stage_s(dep, StepShape(decode_seqs=n))
+        base = stage(StepShape(decode_seqs=n))
         rows.append(
             tuple(
-                _stage_s(dep, StepShape(decode_seqs=n, prefill_tokens=p, prefill_seqs=1.0)) - base
+                stage(StepShape(decode_seqs=n, prefill_tokens=p, prefill_seqs=1.0)) - base
                 for p in prefill
             )
         )
@@ -211,7 +233,7 @@ def _prompt_rows(dep: Deployment, seqs: tuple[float, ...], prefill: tuple[float,
 
 
 def _attention_rows(
-    dep: Deployment,
+    stage: _Stage,
     ratios: tuple[float, ...],
     attended: tuple[float, ...],
     chunk: float,
@@ -230,10 +252,10 @@ def _attention_rows(
         total = ratio * chunk
         seqs = max(1.0, total / width)
         context = total / seqs
-        base = _stage_s(dep, StepShape(decode_seqs=seqs, decode_context=context))
-        bare = _stage_s(
-            dep, StepShape(decode_seqs=seqs, prefill_tokens=chunk, prefill_seqs=1.0)
-        ) - _stage_s(dep, StepShape(decode_seqs=seqs))
+        base = stage(StepShape(decode_seqs=seqs, decode_context=context))
+        bare = stage(StepShape(decode_seqs=seqs, prefill_tokens=chunk, prefill_seqs=1.0)) - stage(
+            StepShape(decode_seqs=seqs)
+        )
         row = []
         for x in attended:
             shape = StepShape(
@@ -243,7 +265,7 @@ def _attention_rows(
                 prefill_seqs=1.0,
                 prefill_context=2.0 * _unattended(x, width, local),
             )
-            row.append((_stage_s(dep, shape) - base - bare) / chunk)
+            row.append((stage(shape) - base - bare) / chunk)
         rows.append(tuple(row))
     return tuple(rows)
 
@@ -271,15 +293,18 @@ def build_step_table(
     *,
     max_context: float | None = None,
     max_prefill_tokens: float | None = None,
+    spec: SpecDecoding | None = None,
 ) -> StepTimeTable:
     """Tabulate ``dep``'s stage-step times.
 
     ``max_context`` is the longest context (default: the model's window) and
     ``max_prefill_tokens`` the most prompt tokens one step may hold (default: the
     engine's ``max_batched_tokens``, or the longest context without chunked prefill);
-    beyond them the table extrapolates linearly.
+    beyond them the table extrapolates linearly. ``spec``: speculative decoding (decode
+    steps verify ``K + 1`` positions per sequence and include the drafting).
     """
     engine = dep.engine
+    stage = _Stage(dep, spec)
     top_context = float(max_context or dep.model.max_context_tokens)
     top_prefill = float(
         max_prefill_tokens or (engine.max_batched_tokens if engine.chunked_prefill else 0)
@@ -300,14 +325,14 @@ def build_step_table(
         micro_batching=micro_batches(dep, float(dep.pp)) > 1.0,
         seqs_grid=seqs,
         context_grid=contexts,
-        decode_s=_decode_rows(dep, seqs, contexts),
+        decode_s=_decode_rows(stage, seqs, contexts),
         mix_seqs_grid=mix_seqs,
         prefill_grid=prefill,
-        prompt_s=_prompt_rows(dep, mix_seqs, prefill),
+        prompt_s=_prompt_rows(stage, mix_seqs, prefill),
         context_ratio_grid=ratios,
         attended_grid=attended,
-        attention_s=_attention_rows(dep, ratios, attended, chunk, (window, local)),
-        per_prefill_seq_s=max(0.0, _stage_s(dep, two) - _stage_s(dep, one)),
+        attention_s=_attention_rows(stage, ratios, attended, chunk, (window, local)),
+        per_prefill_seq_s=max(0.0, stage(two) - stage(one)),
         window_tokens=window,
         local_fraction=local,
     )
