@@ -23,7 +23,10 @@ from llmplan.cli.common import (
     print_json,
 )
 from llmplan.cli.sizing import (
+    DpAttentionOpt,
     EngineOpt,
+    EpImbalanceOpt,
+    EpOpt,
     GpuOpt,
     JsonOpt,
     KvOpt,
@@ -292,6 +295,9 @@ def simulate_command(
     num_gpus: NumGpusOpt = None,
     tp: TpOpt = None,
     pp: PpOpt = 1,
+    ep: EpOpt = 1,
+    dp_attention: DpAttentionOpt = False,
+    ep_load_imbalance: EpImbalanceOpt = None,
     precision: PrecisionOpt = "bf16",
     kv_precision: KvOpt = None,
     engine: EngineOpt = "vllm",
@@ -351,7 +357,18 @@ def simulate_command(
         if file is not None:
             check_regular_file(file, name, MAX_DATA_FILE_BYTES)
     dep = build_deployment(
-        model, gpu, num_gpus, tp, pp, precision, kv_precision, engine, calibration
+        model,
+        gpu,
+        num_gpus,
+        tp,
+        pp,
+        precision,
+        kv_precision,
+        engine,
+        calibration,
+        ep=ep,
+        dp_attention=dp_attention,
+        ep_load_imbalance=ep_load_imbalance,
     )
     if workload_name is not None and scenario is None:
         raise InputError("only applies with --scenario", field="workload")

@@ -150,9 +150,7 @@ def weights_bytes_per_gpu(deployment: Deployment) -> float:
     model = deployment.model
     share = weights_bytes(model, deployment.weights) / deployment.num_gpus
     if attention_data_parallel(deployment):
-        replicated = model.num_layers * attention_params(model) + replicated_ffn_params(
-            deployment
-        )
+        replicated = model.num_layers * attention_params(model) + replicated_ffn_params(deployment)
         share += (
             replicated
             / deployment.pp
