@@ -38,6 +38,8 @@ from llmplan.sizing.memory import (
     max_sequences,
     weights_bytes_per_gpu,
 )
+from llmplan.validation.dataset import Measurement, parse_measurements
+from llmplan.validation.predict import Skip, setup_for
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=".*httpx2")
@@ -339,3 +341,52 @@ def test_memory_json_carries_the_layout() -> None:
     assert result.exit_code == 0, result.output
     printed = json.loads(result.stdout)
     assert printed["ep"] == 8 and printed["dp_attention"] is True
+
+
+# ----------------------------------------------------------------------------- dev-set rows
+
+HEADER = (
+    "source,engine,engine_version,model,precision,kv_precision,gpu,num_gpus,tp,pp,"
+    "input_len,output_len,mode,batch,request_rate,metric,value,trust,notes,ep,dp_attention"
+)
+ROW = (
+    "test,trtllm,,deepseek-ai/DeepSeek-R1,fp8,,H200-SXM-141GB,8,8,1,1024,2048,batch,1024,,"
+    "output_tokens_per_s,11489,high,{notes},{ep},{dpa}"
+)
+
+
+def _row(notes: str = "bf16 kv cache", ep: str = "", dpa: str = "") -> Measurement:
+    text = HEADER + "\n" + ROW.format(notes=notes, ep=ep, dpa=dpa) + "\n"
+    return parse_measurements(text)[0]
+
+
+def test_rows_state_the_layout_in_optional_columns(catalog: Catalog) -> None:
+    row = _row(ep="8", dpa="true")
+    assert (row.ep, row.dp_attention) == ("8", "true")
+    dep, _ = setup_for(row, catalog)
+    assert (dep.ep, dep.dp_attention) == (8, True)
+    assert not dep.engine.attention_data_parallel  # the engine-profile path stays off
+
+
+def test_rows_without_the_columns_keep_the_notes_path(catalog: Catalog) -> None:
+    """Older rows whose notes say attention DP keep the approximation they were fitted
+    with (the engine profile's flag), so their predictions do not move."""
+    dep, _ = setup_for(_row(notes="tp8 ep8 attention-DP; bf16 kv cache"), catalog)
+    assert (dep.ep, dep.dp_attention) == (1, False)
+    assert dep.engine.attention_data_parallel
+    plain = parse_measurements(HEADER.rsplit(",", 2)[0] + "\n" + ROW.rsplit(",", 2)[0])[0]
+    assert plain.ep == "" and plain.dp_attention == ""
+
+
+@pytest.mark.parametrize(("ep", "dpa", "words"), [("x", "", "ep 'x'"), ("8", "maybe", "maybe")])
+def test_unreadable_layout_cells_skip_the_row_with_a_reason(
+    catalog: Catalog, ep: str, dpa: str, words: str
+) -> None:
+    with pytest.raises(Skip, match=words):
+        setup_for(_row(notes="n", ep=ep, dpa=dpa), catalog)
+
+
+def test_layout_that_cannot_exist_skips_the_row(catalog: Catalog) -> None:
+    row = replace(_row(ep="6", dpa="true"), tp="6", num_gpus="6")
+    with pytest.raises(Skip, match="does not divide the 256 routed experts"):
+        setup_for(row, catalog)
