@@ -4,6 +4,16 @@ A :class:`Deployment` is one model replica: ``tp`` x ``pp`` GPUs of one kind run
 engine with one weight and KV-cache format. It checks that the combination can work
 (tensor parallelism dividing the heads, the GPU supporting the weight format) and
 nothing else; it holds no state.
+
+Layout rule for expert parallelism (``ep``) and data-parallel attention
+(``dp_attention``), as SGLang (``--tp N --ep-size N --enable-dp-attention``), vLLM
+(``--enable-expert-parallel``: EP over the TP x DP GPUs) and TensorRT-LLM
+(``--ep_size``, ``enable_attention_dp``) lay a replica out: the routed experts of each
+pipeline stage are spread over ``ep`` groups of its ``tp`` GPUs (``ep`` divides ``tp``;
+inside a group of ``tp / ep`` GPUs each expert is tensor-split), so ``ep`` also divides
+the number of routed experts. With ``dp_attention`` the stage's ``tp`` GPUs run attention
+data-parallel: each holds the whole attention (MLA) weights and the KV cache of its own
+1/tp of the sequences; the heads need not divide by ``tp``.
 """
 
 from __future__ import annotations
@@ -40,15 +50,23 @@ class Deployment:
     pp: int = 1
     scale_out: InterconnectProfile | None = None
     """The network between nodes, used by collectives of a replica wider than a node."""
+    ep: int = 1
+    """Expert-parallel degree: routed experts spread over ``ep`` groups of the tp GPUs."""
+    dp_attention: bool = False
+    """Attention data-parallel over the tp GPUs (MoE models; see the module docstring)."""
+    ep_load_imbalance: float | None = None
+    """Busiest expert-parallel GPU's routed tokens over the mean (>= 1); None: the
+    catalog default (``data/expert-parallel.yaml``)."""
 
     def __post_init__(self) -> None:
-        for name, value in (("tp", self.tp), ("pp", self.pp)):
+        for name, value in (("tp", self.tp), ("pp", self.pp), ("ep", self.ep)):
             if not 1 <= value <= MAX_PARALLEL_DEGREE:
                 raise InputError(
                     f"must be between 1 and {MAX_PARALLEL_DEGREE}, got {value}", field=name
                 )
+        self._check_expert_layout()
         heads = self.model.num_attention_heads
-        if heads % self.tp:
+        if heads % self.tp and not self.dp_attention:
             raise ConfigurationError(
                 f"tp={self.tp} does not divide the {heads} attention heads of {self.model.id}; "
                 f"allowed: {', '.join(str(d) for d in _divisors(heads) if d <= 64)}",
@@ -66,6 +84,47 @@ class Deployment:
                 f"support, which {self.gpu.id} lacks (it supports: {supported})",
                 field="precision",
             )
+
+    def _check_expert_layout(self) -> None:
+        """Validate ``ep``, ``dp_attention`` and ``ep_load_imbalance`` (module docstring)."""
+        moe = self.model.moe
+        if (self.ep > 1 or self.dp_attention) and moe is None:
+            field = "ep" if self.ep > 1 else "dp_attention"
+            raise ConfigurationError(
+                f"{field} needs a mixture-of-experts model; {self.model.id} is dense "
+                "(allowed: ep=1, dp_attention off)",
+                field=field,
+            )
+        if self.ep > 1 and moe is not None:
+            if self.tp % self.ep:
+                raise ConfigurationError(
+                    f"ep={self.ep} must divide tp={self.tp} (experts are spread over the "
+                    f"tensor-parallel GPUs); allowed: "
+                    f"{', '.join(str(d) for d in _divisors(self.tp))}",
+                    field="ep",
+                )
+            if moe.num_experts % self.ep:
+                raise ConfigurationError(
+                    f"ep={self.ep} does not divide the {moe.num_experts} routed experts of "
+                    f"{self.model.id}",
+                    field="ep",
+                )
+        if self.dp_attention and self.tp < 2:
+            raise ConfigurationError(
+                "dp_attention needs tp >= 2 (attention data-parallel over the tp GPUs)",
+                field="dp_attention",
+            )
+        imbalance = self.ep_load_imbalance
+        if imbalance is not None and not 1.0 <= imbalance <= 8.0:
+            raise InputError(
+                f"must be between 1 and 8 (busiest GPU's tokens over the mean), got {imbalance}",
+                field="ep_load_imbalance",
+            )
+
+    @property
+    def expert_layout(self) -> bool:
+        """True when the new expert-parallel / DP-attention cost model applies."""
+        return self.ep > 1 or self.dp_attention
 
     @property
     def num_gpus(self) -> int:
@@ -105,13 +164,15 @@ class Deployment:
         assert peak is not None
         return peak * 1e12
 
-    def identity(self) -> dict[str, str | int]:
+    def identity(self) -> dict[str, str | int | bool]:
         """The catalog ids and parallelism that name this deployment in JSON output."""
         return {
             "model": self.model.id,
             "gpu": self.gpu.id,
             "tp": self.tp,
             "pp": self.pp,
+            "ep": self.ep,
+            "dp_attention": self.dp_attention,
             "precision": self.weights.id,
             "kv_precision": self.kv.id,
             "engine": self.engine.id,
@@ -129,6 +190,9 @@ class Deployment:
         engine: str = "vllm",
         tp: int = 1,
         pp: int = 1,
+        ep: int = 1,
+        dp_attention: bool = False,
+        ep_load_imbalance: float | None = None,
     ) -> Deployment:
         """Build from the ids users type; ``precision`` defaults to bf16, KV to fp16."""
         gpu_spec = catalog.gpu(gpu)
@@ -145,6 +209,9 @@ class Deployment:
             tp=tp,
             pp=pp,
             scale_out=catalog.interconnects.get(InterconnectKind.INFINIBAND),
+            ep=ep,
+            dp_attention=dp_attention,
+            ep_load_imbalance=ep_load_imbalance,
         )
 
 

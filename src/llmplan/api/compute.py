@@ -90,6 +90,9 @@ def deployment_of(request: DeploymentInput, gpu: str, catalog: Catalog) -> Deplo
         engine=request.engine,
         tp=tp,
         pp=request.pp,
+        ep=request.ep,
+        dp_attention=request.dp_attention,
+        ep_load_imbalance=request.ep_load_imbalance,
     )
 
 
@@ -120,6 +123,8 @@ def memory_payload(request: MemoryRequest, catalog: Catalog) -> dict[str, Any]:
         "gpu": request.gpu and deployment.gpu.id,
         "precision": deployment.weights.id,
         "kv_precision": deployment.kv.id,
+        "ep": deployment.ep,
+        "dp_attention": deployment.dp_attention,
     }
     return clean(payload)
 

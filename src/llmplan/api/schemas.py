@@ -68,6 +68,22 @@ class DeploymentInput(ApiModel):
     num_gpus: int | None = Field(None, ge=1, le=MAX_GPUS, description="GPUs per replica.")
     tp: int | None = Field(None, ge=1, le=MAX_GPUS, description="Tensor-parallel degree.")
     pp: int = Field(1, ge=1, le=MAX_GPUS, description="Pipeline-parallel degree.")
+    ep: int = Field(
+        1,
+        ge=1,
+        le=MAX_GPUS,
+        description="Expert-parallel degree (MoE; divides tp and the expert count).",
+    )
+    dp_attention: bool = Field(
+        False, description="Attention data-parallel over the tp GPUs (MoE models)."
+    )
+    ep_load_imbalance: float | None = Field(
+        None,
+        ge=1,
+        le=8,
+        allow_inf_nan=False,
+        description="Busiest expert-parallel GPU's tokens over the mean (default: catalog).",
+    )
     precision: str = Field("bf16", description="Weight format: bf16, fp8, int4-awq, ...")
     kv_precision: str | None = Field(None, description="KV-cache format (default fp16).")
     engine: str = Field("vllm", description="Engine profile: vllm, sglang, trtllm, ...")

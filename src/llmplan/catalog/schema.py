@@ -368,12 +368,15 @@ class InterconnectProfile(_Record):
     between nodes), aggregate bidirectional like the GPU catalog's figures.
     ``mesh_links``: on a fully connected mesh (no switch) each GPU's bandwidth is split
     over this many point-to-point links, and a collective over n GPUs uses n - 1 of them.
+    ``all_to_all``: the path of expert-parallel dispatch/combine (DeepEP, NCCL alltoall);
+    None: the ring path's figures.
     """
 
     kind: InterconnectKind
     unidirectional_fraction: Annotated[float, Field(gt=0, le=1)]
     low_latency: CollectivePath
     ring: CollectivePath
+    all_to_all: CollectivePath | None = None
     link_bandwidth_gbps: PositiveFloat | None = None
     mesh_links: PositiveInt | None = None
     source: str = Field(min_length=8)

@@ -34,7 +34,10 @@ from llmplan.cli.serving_options import (
     features_of,
 )
 from llmplan.cli.sizing import (
+    DpAttentionOpt,
     EngineOpt,
+    EpImbalanceOpt,
+    EpOpt,
     GpuOpt,
     JsonOpt,
     KvOpt,
@@ -336,6 +339,9 @@ def simulate_command(
     num_gpus: NumGpusOpt = None,
     tp: TpOpt = None,
     pp: PpOpt = 1,
+    ep: EpOpt = 1,
+    dp_attention: DpAttentionOpt = False,
+    ep_load_imbalance: EpImbalanceOpt = None,
     precision: PrecisionOpt = "bf16",
     kv_precision: KvOpt = None,
     engine: EngineOpt = "vllm",
@@ -400,7 +406,18 @@ def simulate_command(
         if file is not None:
             check_regular_file(file, name, MAX_DATA_FILE_BYTES)
     dep = build_deployment(
-        model, gpu, num_gpus, tp, pp, precision, kv_precision, engine, calibration
+        model,
+        gpu,
+        num_gpus,
+        tp,
+        pp,
+        precision,
+        kv_precision,
+        engine,
+        calibration,
+        ep=ep,
+        dp_attention=dp_attention,
+        ep_load_imbalance=ep_load_imbalance,
     )
     if workload_name is not None and scenario is None:
         raise InputError("only applies with --scenario", field="workload")

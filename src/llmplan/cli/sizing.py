@@ -43,6 +43,30 @@ GpuOpt = Annotated[str, typer.Option("--gpu", "-g", help="GPU id or alias (`llmp
 NumGpusOpt = Annotated[int | None, typer.Option(help="GPUs per replica (default tp x pp).")]
 TpOpt = Annotated[int | None, typer.Option(help="Tensor-parallel degree (default: all GPUs).")]
 PpOpt = Annotated[int, typer.Option(help="Pipeline-parallel degree.")]
+EpOpt = Annotated[
+    int,
+    typer.Option(
+        "--ep",
+        help="Expert-parallel degree (MoE): routed experts spread over ep groups of the tp "
+        "GPUs; must divide tp and the expert count.",
+    ),
+]
+DpAttentionOpt = Annotated[
+    bool,
+    typer.Option(
+        "--dp-attention",
+        help="Attention data-parallel over the tp GPUs (MoE): whole attention weights and "
+        "own sequences' KV per GPU.",
+    ),
+]
+EpImbalanceOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--ep-load-imbalance",
+        help="Busiest expert-parallel GPU's tokens over the mean (1-8; default from "
+        "data/expert-parallel.yaml).",
+    ),
+]
 PrecisionOpt = Annotated[
     str, typer.Option(help="Weight format: bf16, fp8, int4-awq, q4_k_m, nvfp4, ...")
 ]
@@ -79,9 +103,14 @@ def build_deployment(
     kv_precision: str | None,
     engine: str,
     calibration: Path | None = None,
+    *,
+    ep: int = 1,
+    dp_attention: bool = False,
+    ep_load_imbalance: float | None = None,
 ) -> Deployment:
     """Resolve names and parallelism into a Deployment; num_gpus must equal tp x pp.
-    ``calibration``: a calibration profile whose engines replace the bundled ones."""
+    ``calibration``: a calibration profile whose engines replace the bundled ones;
+    ``ep``, ``dp_attention``, ``ep_load_imbalance``: the expert-parallel layout."""
     for name, value in (("num_gpus", num_gpus), ("tp", tp), ("pp", pp)):
         if value is not None and value < 1:
             raise InputError(f"must be >= 1, got {value}", field=name)
@@ -98,6 +127,9 @@ def build_deployment(
         engine=engine,
         tp=tp,
         pp=pp,
+        ep=ep,
+        dp_attention=dp_attention,
+        ep_load_imbalance=ep_load_imbalance,
     )
 
 
@@ -133,6 +165,9 @@ def memory_command(
     num_gpus: NumGpusOpt = None,
     tp: TpOpt = None,
     pp: PpOpt = 1,
+    ep: EpOpt = 1,
+    dp_attention: DpAttentionOpt = False,
+    ep_load_imbalance: EpImbalanceOpt = None,
     precision: PrecisionOpt = "bf16",
     kv_precision: KvOpt = None,
     engine: EngineOpt = "vllm",
@@ -161,6 +196,9 @@ def memory_command(
         kv_precision,
         engine,
         calibration,
+        ep=ep,
+        dp_attention=dp_attention,
+        ep_load_imbalance=ep_load_imbalance,
     )
     if finetune is not None:
         ft = estimate_finetune_memory(
@@ -201,6 +239,8 @@ def memory_command(
                 "gpu": gpu and deployment.gpu.id,
                 "precision": deployment.weights.id,
                 "kv_precision": deployment.kv.id,
+                "ep": deployment.ep,
+                "dp_attention": deployment.dp_attention,
             }
         )
         return
@@ -301,6 +341,9 @@ def perf_command(
     num_gpus: NumGpusOpt = None,
     tp: TpOpt = None,
     pp: PpOpt = 1,
+    ep: EpOpt = 1,
+    dp_attention: DpAttentionOpt = False,
+    ep_load_imbalance: EpImbalanceOpt = None,
     precision: PrecisionOpt = "bf16",
     kv_precision: KvOpt = None,
     engine: EngineOpt = "vllm",
@@ -333,7 +376,18 @@ def perf_command(
 ) -> None:
     """Predict TTFT, TPOT, latency and throughput from first principles (roofline)."""
     deployment = build_deployment(
-        model, gpu, num_gpus, tp, pp, precision, kv_precision, engine, calibration
+        model,
+        gpu,
+        num_gpus,
+        tp,
+        pp,
+        precision,
+        kv_precision,
+        engine,
+        calibration,
+        ep=ep,
+        dp_attention=dp_attention,
+        ep_load_imbalance=ep_load_imbalance,
     )
     load = _load_from_options(
         input_tokens, output_tokens, batch, offline, request_rate, concurrency, requests
@@ -353,12 +407,19 @@ def perf_command(
         return
     title = (
         f"Performance: {deployment.model.id} ({deployment.weights.id}) on {deployment.num_gpus} x "
-        f"{deployment.gpu.id}, tp={deployment.tp} pp={deployment.pp}, {deployment.engine.name}, "
+        f"{deployment.gpu.id}, tp={deployment.tp} pp={deployment.pp}{_layout_label(deployment)}, "
+        f"{deployment.engine.name}, "
         f"{load.kind.value} load, {input_tokens} in / {output_tokens} out"
     )
     table = key_value_table(title, perf_rows(result, intervals) + feature_rows(load))
     table.caption = "80 %: where 8 in 10 measurements of comparable setups fell (held out)"
     console.print(table)
+
+
+def _layout_label(deployment: Deployment) -> str:
+    """`` ep=N dp-attention`` when the expert-parallel layout is set, else empty."""
+    label = f" ep={deployment.ep}" if deployment.ep > 1 else ""
+    return label + (" dp-attention" if deployment.dp_attention else "")
 
 
 @handle_errors

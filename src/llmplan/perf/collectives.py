@@ -1,4 +1,4 @@
-"""Collective communication of tensor and pipeline parallelism: an alpha-beta model.
+"""Collective communication of tensor, pipeline and expert parallelism: alpha-beta models.
 
 Each interconnect kind (``data/interconnects.yaml``) has two all-reduce paths read off
 published microbenchmarks: a low-latency one (one-shot custom kernels, NCCL's LL
@@ -60,3 +60,23 @@ def send_time_s(
         path_latency_s(path, 2) + message_bytes / (link * path.bandwidth_fraction)
         for path in (profile.low_latency, profile.ring)
     )
+
+
+def all_to_all_time_s(
+    profile: InterconnectProfile,
+    link_gbps: float,
+    gpus: int,
+    leaving_bytes: float,
+    efficiency: float,
+) -> float:
+    """Seconds of one all-to-all (expert-parallel dispatch or combine) among ``gpus`` GPUs
+    in which one GPU sends ``leaving_bytes`` to the others (0 when nothing leaves).
+
+    Alpha-beta on the profile's ``all_to_all`` path (its ring path if it has none): every
+    pair exchanges at once, so the time is the path's latency on ``gpus`` GPUs plus the
+    bytes over the GPU's usable one-way bandwidth."""
+    if gpus <= 1 or leaving_bytes <= 0:
+        return 0.0
+    path = profile.all_to_all or profile.ring
+    link = usable_link_bytes_per_s(profile, link_gbps, gpus) * efficiency
+    return path_latency_s(path, gpus) + leaving_bytes / (link * path.bandwidth_fraction)

@@ -15,7 +15,9 @@ are added:
 - a fixed per-step engine overhead, a per-layer kernel floor, and a per-sequence cost
   (scheduling, sampling).
 
-Times are for one pipeline stage (``1/pp`` of the layers) on ``tp`` GPUs.
+Times are for one pipeline stage (``1/pp`` of the layers) on ``tp`` GPUs. Expert
+parallelism and data-parallel attention change the collectives, the replicated weights
+and the busiest GPU's expert work (:mod:`llmplan.perf.expert_parallel`).
 """
 
 from __future__ import annotations
@@ -25,12 +27,18 @@ from dataclasses import dataclass
 from llmplan.catalog.schema import InterconnectProfile
 from llmplan.deployment import Deployment
 from llmplan.perf.collectives import allreduce_time_s, send_time_s
+from llmplan.perf.expert_parallel import (
+    busiest_experts_touched,
+    expert_layout_communication_s,
+    load_imbalance,
+)
 from llmplan.sizing.memory import (
     ACTIVATION_BYTES_PER_ELEMENT,
     attention_data_parallel,
     global_layer_count,
     kv_bytes_per_sequence,
     kv_shard_fraction,
+    replicated_ffn_params,
 )
 from llmplan.sizing.params import attention_params, count_params, mlp_params, moe_layer_params
 
@@ -152,12 +160,14 @@ def _linear_costs(dep: Deployment, shape: StepShape) -> tuple[float, float, floa
         routed_active = moe.experts_per_token * expert
         always = active - routed_active
         touched = expected_experts_touched(moe.num_experts, moe.experts_per_token, shape.tokens)
+        touched = busiest_experts_touched(dep, touched)
         flops += 2.0 * shape.tokens * always * counts.moe_layers
         weight_bytes += counts.moe_layers * always * bits / 8
-        expert_flops = 2.0 * shape.tokens * routed_active * counts.moe_layers
+        expert_flops = 2.0 * shape.tokens * routed_active * counts.moe_layers * load_imbalance(dep)
         expert_bytes = counts.moe_layers * touched * expert * bits / 8
-    if attention_data_parallel(dep):  # every GPU reads the whole attention weights
-        weight_bytes += (dep.tp - 1) * model.num_layers * attention_params(model) * bits / 8
+    if attention_data_parallel(dep):  # every GPU reads the whole attention (+ dense) weights
+        replicated = model.num_layers * attention_params(model) + replicated_ffn_params(dep)
+        weight_bytes += (dep.tp - 1) * replicated * bits / 8
     activation_bytes = shape.tokens * model.hidden_size * ACTIVATION_BYTES_PER_ELEMENT * 4
     return flops, weight_bytes + activation_bytes * model.num_layers, expert_flops, expert_bytes
 
@@ -230,7 +240,9 @@ def communication_time_s(dep: Deployment, tokens: float) -> float:
     layers = model.num_layers / dep.pp
     efficiency = dep.engine.communication_efficiency
     seconds = 0.0
-    if dep.tp > 1:
+    if dep.expert_layout:
+        seconds += expert_layout_communication_s(dep, tokens)
+    elif dep.tp > 1:
         profile, link = _link_for(dep, spans_nodes=dep.tp > dep.gpu.max_gpus_per_node)
         seconds += 2 * layers * allreduce_time_s(profile, link, dep.tp, message, efficiency)
     if dep.pp > 1:
@@ -274,7 +286,9 @@ def step_time(dep: Deployment, shape: StepShape) -> StepTime:
     attention_s, attention_cb = _roofline(
         att_flops / gpus, att_bytes_per_gpu, attention_peak, attention_bandwidth
     )
-    overhead = engine.step_overhead_s + engine.per_sequence_overhead_s * shape.sequences
+    # with dp_attention each GPU schedules and samples its own 1/tp of the sequences
+    sequences_per_gpu = shape.sequences / (dep.tp if dep.dp_attention else 1)
+    overhead = engine.step_overhead_s + engine.per_sequence_overhead_s * sequences_per_gpu
     layer_floor = engine.per_layer_overhead_s * dep.model.num_layers
     return StepTime(
         linear_s=linear_s,

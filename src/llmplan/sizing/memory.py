@@ -7,7 +7,10 @@ Assumptions (each a parameter or catalog field):
   MLA; layers with a sliding window hold at most ``window_tokens`` tokens;
 - tensor parallelism splits weights evenly and KV heads across ranks (a KV head, or an
   MLA latent, is replicated when there are fewer heads than ranks); pipeline parallelism
-  splits layers evenly;
+  splits layers evenly; expert parallelism spreads the routed experts over the same GPUs
+  (the even share is unchanged); with data-parallel attention (``dp_attention``) every
+  GPU holds the whole attention, dense feed-forward and shared-expert weights of its
+  stage and the KV cache of its own 1/tp of the sequences;
 - activations: one forward pass over the engine's ``max_batched_tokens`` (hidden states,
   feed-forward intermediate and fp32 logits), the peak an engine reserves;
 - overhead: the engine's ``runtime_overhead_gib`` per GPU (CUDA context, workspaces, graphs).
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 
 from llmplan.catalog.schema import KvFormat, ModelSpec, WeightFormat
 from llmplan.deployment import Deployment
-from llmplan.sizing.params import attention_params, count_params
+from llmplan.sizing.params import attention_params, count_params, mlp_params, moe_layer_params
 
 GIB = 2**30
 ACTIVATION_BYTES_PER_ELEMENT = 2
@@ -117,22 +120,44 @@ class MemoryEstimate:
 
 
 def attention_data_parallel(deployment: Deployment) -> bool:
-    """Whether the attention runs data-parallel over the tensor-parallel GPUs (MoE only)."""
-    return (
+    """Whether the attention runs data-parallel over the tensor-parallel GPUs (MoE only):
+    the deployment's ``dp_attention``, or an engine profile that always does it."""
+    return deployment.dp_attention or (
         deployment.engine.attention_data_parallel
         and deployment.model.moe is not None
         and deployment.tp > 1
     )
 
 
+def replicated_ffn_params(deployment: Deployment) -> float:
+    """Weights of the dense feed-forward layers and shared experts (router included) of
+    the whole model that every GPU of a stage holds with ``dp_attention`` (0 otherwise)."""
+    model = deployment.model
+    moe = model.moe
+    if not deployment.dp_attention or moe is None:
+        return 0.0
+    counts = count_params(model)
+    _, active = moe_layer_params(model)
+    routed = moe.experts_per_token * mlp_params(model, moe.expert_intermediate_size)
+    dense = counts.dense_layers * mlp_params(model, model.intermediate_size)
+    return dense + counts.moe_layers * (active - routed)
+
+
 def weights_bytes_per_gpu(deployment: Deployment) -> float:
-    """Weights held by one GPU: an even share, plus the replicated attention weights
-    when the attention runs data-parallel."""
+    """Weights held by one GPU: an even share, plus the replicated attention (and, with
+    ``dp_attention``, dense feed-forward and shared-expert) weights when the attention
+    runs data-parallel."""
     model = deployment.model
     share = weights_bytes(model, deployment.weights) / deployment.num_gpus
     if attention_data_parallel(deployment):
-        attention = model.num_layers * attention_params(model) / deployment.pp
-        share += attention * deployment.weights.bits_per_weight / 8 * (1 - 1 / deployment.tp)
+        replicated = model.num_layers * attention_params(model) + replicated_ffn_params(deployment)
+        share += (
+            replicated
+            / deployment.pp
+            * deployment.weights.bits_per_weight
+            / 8
+            * (1 - 1 / deployment.tp)
+        )
     return share
 
 

@@ -2,8 +2,10 @@
 
 Columns (see ``data/measurements-README.md``): source, engine, engine_version, model,
 precision, kv_precision, gpu, num_gpus, tp, pp, input_len, output_len, mode, batch,
-request_rate, metric, value, trust, notes. Free-text cells such as ``~7 (short prompt)``
-or ``ShareGPT (mean ~215)`` are kept as text; :func:`leading_number` reads the number in them.
+request_rate, metric, value, trust, notes, and the optional expert-parallel layout
+``ep`` (an integer) and ``dp_attention`` (true/false; empty: not stated). Free-text
+cells such as ``~7 (short prompt)`` or ``ShareGPT (mean ~215)`` are kept as text;
+:func:`leading_number` reads the number in them.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ OPTIONAL_COLUMNS = (
     "request_rate",
     "trust",
     "notes",
+    "ep",
+    "dp_attention",
 )
 MAX_ROWS = 1_000_000
 _NUMBER = re.compile(r"(\d+(?:\.\d+)?)")
@@ -68,6 +72,8 @@ class Measurement:
     value: float
     trust: str
     notes: str
+    ep: str = ""
+    dp_attention: str = ""
 
     def as_dict(self) -> dict[str, str | float | int]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}

@@ -9,7 +9,9 @@ What a row does not print is filled with stated assumptions, the same for every 
 - an unknown engine uses the ``generic`` profile;
 - a row whose source says its GPUs talked over PCIe, not NVLink, is predicted so, and
   engine settings its notes print (``max-num-seqs``, ``chunked-prefill``, data-parallel
-  attention of a MoE model) are applied;
+  attention of a MoE model) are applied; a row with the ``ep`` / ``dp_attention``
+  columns is predicted with that expert-parallel layout instead of the notes' attention
+  setting;
 - an MLPerf ``server`` row without a request rate is predicted at the replica's
   maximum throughput (the scenario reports the highest rate that meets its latency
   bounds, close to that ceiling for LLM benchmarks);
@@ -289,6 +291,8 @@ def setup_for(row: Measurement, catalog: Catalog) -> tuple[Deployment, Load]:
             engine=spec_engine,
             tp=tp,
             pp=pp,
+            ep=_expert_parallel(row),
+            dp_attention=_flag(row.dp_attention, "dp_attention", row),
         )
     except LlmplanError as exc:
         raise Skip(str(exc)) from None
@@ -296,11 +300,31 @@ def setup_for(row: Measurement, catalog: Catalog) -> tuple[Deployment, Load]:
     if _declared_pcie_only(row) and deployment.gpu.interconnect not in pcie_kinds:
         deployment = over_pcie(deployment, catalog)
     settings = _declared_engine_settings(row)
-    if _ATTENTION_DP.search(row.notes) and deployment.model.moe is not None:
+    layout_stated = bool(row.ep or row.dp_attention)
+    if not layout_stated and _ATTENTION_DP.search(row.notes) and deployment.model.moe is not None:
         settings["attention_data_parallel"] = True
     if settings:
         deployment = replace(deployment, engine=deployment.engine.model_copy(update=settings))
     return deployment, _load(row)
+
+
+def _expert_parallel(row: Measurement) -> int:
+    """The row's ``ep`` column (1 when empty); Skip when it is not a whole number."""
+    if not row.ep:
+        return 1
+    if not row.ep.isdigit() or int(row.ep) < 1:
+        raise Skip(f"ep '{row.ep}' is not a positive whole number")
+    return int(row.ep)
+
+
+def _flag(text: str, column: str, row: Measurement) -> bool:
+    """A true/false cell (empty: false); Skip on anything else."""
+    value = text.strip().lower()
+    if value in ("", "false", "no", "0"):
+        return False
+    if value in ("true", "yes", "1"):
+        return True
+    raise Skip(f"{column} '{text}' is not true or false (line {row.line})")
 
 
 _MAX_NUM_SEQS = re.compile(r"max[-_]num[-_]seqs\s*[=:]\s*(\d+)", re.IGNORECASE)
