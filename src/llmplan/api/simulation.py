@@ -15,12 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from llmplan.api.compute import clean, deployment_of
+from llmplan.api.compute import clean, deployment_of, disaggregation_of
 from llmplan.api.schemas import SimulateRequest
 from llmplan.catalog.loader import Catalog
 from llmplan.deployment import Deployment
 from llmplan.errors import InputError, LlmplanError
 from llmplan.limits import check_simulation_inputs
+from llmplan.perf.disagg import Disaggregation
 from llmplan.sim import (
     ClosedLoop,
     GammaArrivals,
@@ -35,6 +36,7 @@ from llmplan.sim import (
     find_max_rate,
     simulate,
 )
+from llmplan.sim.disagg import DisaggregatedModel, simulate_disaggregated
 from llmplan.sim.lengths import mean_p95_lengths
 
 Report = Callable[[float, str], None]
@@ -54,6 +56,7 @@ class Simulation:
     workload: Workload | None  # None: search the largest rate meeting the SLO
     config: SimConfig
     seed: int
+    disaggregated: DisaggregatedModel | None = None
 
 
 def _positive(name: str, value: float | None) -> None:
@@ -111,7 +114,29 @@ def _checked(request: SimulateRequest, catalog: Catalog, max_requests: int) -> S
         num_requests=request.requests, replicas=request.replicas, router=request.router, slo=slo
     )
     model = ReplicaModel.of(dep, workload or OpenLoop(PoissonArrivals(1.0), inputs, outputs))
-    return Simulation(dep, model, inputs, outputs, workload, config, request.seed)
+    split = disaggregation_of(request)
+    disaggregated = None
+    if split is not None:
+        disaggregated = _disaggregated(dep, split, workload, config)
+    return Simulation(dep, model, inputs, outputs, workload, config, request.seed, disaggregated)
+
+
+def _disaggregated(
+    dep: Deployment, split: Disaggregation, workload: Workload | None, config: SimConfig
+) -> DisaggregatedModel:
+    """The design of a disaggregated request: open-loop arrivals, replicas set by the split."""
+    if workload is None:
+        raise InputError("not available with disaggregate; give rate", field="find_max_rate")
+    if isinstance(workload, ClosedLoop):
+        raise InputError(
+            "a disaggregated design is simulated with open-loop arrivals only (rate or "
+            "hourly_rates)",
+            field="clients",
+        )
+    if config.replicas != 1:
+        raise InputError("not available with disaggregate (the pools set the replicas)",
+                         field="replicas")  # fmt: skip
+    return DisaggregatedModel.of(dep, split, workload)
 
 
 def simulation_of(request: SimulateRequest, catalog: Catalog, max_requests: int) -> Simulation:
@@ -140,6 +165,11 @@ def simulation_payload(sim: Simulation, report: Report) -> dict[str, Any]:
         payload["first_failing_rate_per_s"] = search.failing_rate_per_s
         payload["search_trials"] = search.trials
         result = search.result
+    elif sim.disaggregated is not None:
+        report(0.1, f"simulating {config.num_requests:,} requests on a disaggregated design")
+        rng = np.random.default_rng(sim.seed)
+        result = simulate_disaggregated(sim.disaggregated, sim.workload, config, rng)
+        payload |= sim.disaggregated.layout(sim.workload.mean_lengths()[0])
     else:
         report(0.1, f"simulating {config.num_requests:,} requests on {config.replicas} "
                "replica(s)")  # fmt: skip

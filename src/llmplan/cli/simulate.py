@@ -22,6 +22,11 @@ from llmplan.cli.common import (
     number,
     print_json,
 )
+from llmplan.cli.serving_options import (
+    DisaggregateOpt,
+    KvTransferLayerwiseOpt,
+    disaggregation_of,
+)
 from llmplan.cli.sizing import (
     EngineOpt,
     GpuOpt,
@@ -38,6 +43,7 @@ from llmplan.deployment import Deployment
 from llmplan.errors import InputError
 from llmplan.files import write_text_atomic
 from llmplan.limits import MAX_DATA_FILE_BYTES, check_regular_file, check_simulation_inputs
+from llmplan.perf.disagg import Disaggregation
 from llmplan.scenario import load_scenario
 from llmplan.scenario.workloads import InferenceWorkload
 from llmplan.sim import (
@@ -60,6 +66,7 @@ from llmplan.sim import (
     load_trace,
     simulate,
 )
+from llmplan.sim.disagg import DisaggregatedModel, simulate_disaggregated
 from llmplan.sim.lengths import mean_p95_lengths
 from llmplan.sim.scenario import open_loop_from, slo_from
 
@@ -265,9 +272,10 @@ def _report(
     *,
     json_out: bool,
     title: str,
+    layout: dict[str, Any] | None = None,
 ) -> None:
     if json_out:
-        payload: dict[str, Any] = {"deployment": dep.identity()}
+        payload: dict[str, Any] = {"deployment": dep.identity()} | (layout or {})
         if search is not None:
             payload["max_rate_per_s"] = search.rate_per_s
             payload["first_failing_rate_per_s"] = search.failing_rate_per_s
@@ -281,8 +289,40 @@ def _report(
             f"(misses it at {number(search.failing_rate_per_s, 3)}; {search.trials} runs)"
         )
     if result is not None:
-        console.print(key_value_table(title, _rows(result)))
+        rows = _rows(result) + _layout_rows(layout)
+        console.print(key_value_table(title, rows))
         console.print(_latency_table(result))
+
+
+def _layout_rows(layout: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """Rows naming a disaggregated design's pools and KV transfer."""
+    if not layout:
+        return []
+    return [
+        ("prefill pool", f"{layout['prefill_gpus']} GPUs ({layout['prefill_replicas']} replicas)"),
+        ("decode pool", f"{layout['decode_gpus']} GPUs ({layout['decode_replicas']} replicas)"),
+        ("KV transfer (mean prompt)",
+         f"{layout['kv_transfer_ms']:,.2f} ms over {layout['kv_transfer_link']}"),
+    ]  # fmt: skip
+
+
+def _simulate_disaggregated(
+    dep: Deployment,
+    split: Disaggregation,
+    workload: Workload | None,
+    config: SimConfig,
+    seed: int,
+) -> tuple[SimResult, dict[str, Any]]:
+    """Run a disaggregated design (open-loop arrivals; its pools set the replicas)."""
+    if workload is None:
+        raise InputError("not available with --disaggregate; give --rate", field="find_max_rate")
+    if config.replicas != 1:
+        raise InputError(
+            "not available with --disaggregate (the pools set the replicas)", field="replicas"
+        )
+    model = DisaggregatedModel.of(dep, split, workload)
+    result = simulate_disaggregated(model, workload, config, np.random.default_rng(seed))
+    return result, model.layout(workload.mean_lengths()[0])
 
 
 @handle_errors
@@ -334,8 +374,11 @@ def simulate_command(
     calibration: CalibrationOpt = None,
     json_out: JsonOpt = False,
     plot: Annotated[Path | None, typer.Option(help="Write an HTML plot to this file.")] = None,
+    disaggregate: DisaggregateOpt = None,
+    kv_transfer_layerwise: KvTransferLayerwiseOpt = False,
 ) -> None:
     """Simulate requests through continuous batching: TTFT/TPOT/ITL percentiles, goodput."""
+    split = disaggregation_of(disaggregate, kv_transfer_layerwise)
     check_simulation_inputs(
         requests=requests,
         rate=rate,
@@ -376,6 +419,18 @@ def simulate_command(
         arrivals, inputs, outputs, find_max_rate_, stated[0] if stated is not None else None
     )
     slo = _slo(ttft_slo_ms, tpot_slo_ms, percentile, stated[1] if stated is not None else None)
+    if split is not None:
+        config = SimConfig(num_requests=requests, replicas=replicas, router=router, slo=slo)
+        outcome, layout = _simulate_disaggregated(dep, split, workload, config, seed)
+        title = (
+            f"Simulation: {dep.model.id} ({dep.weights.id}), {split.prefill_gpus} prefill + "
+            f"{split.decode_gpus} decode x {dep.gpu.id}, replicas tp={dep.tp} pp={dep.pp}, "
+            f"{dep.engine.name}"
+        )
+        if plot is not None:
+            _write_plot(outcome, plot, title)
+        _report(dep, outcome, None, json_out=json_out, title=title, layout=layout)
+        return
     replica = ReplicaModel.of(dep, workload or OpenLoop(PoissonArrivals(1.0), inputs, outputs))
     search = None
     if workload is None:

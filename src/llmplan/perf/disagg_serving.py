@@ -193,10 +193,7 @@ def predict_disaggregated(dep: Deployment, split: Disaggregation, load: Load) ->
     e2e = ttft + design.decode.decode_tokens * tpot
     running = design.decode.running(rate / design.decode_replicas)
     binding = design.binding_pool
-    if binding == "prefill":
-        bound = design.prefill.bound
-    else:
-        bound = design.decode.bound(running)
+    bound = design.prefill.bound if binding == "prefill" else design.decode.bound(running)
     requests = load.num_requests
     makespan = e2e if not requests else max(e2e, requests / rate + ttft)
     own = design.prefill.own_prefill_s(rate / design.prefill_replicas)
@@ -229,4 +226,3 @@ def predict_disaggregated(dep: Deployment, split: Disaggregation, load: Load) ->
         decode_capacity_requests_per_s=design.decode_capacity_per_s,
         decode_batch_per_replica=running,
     )
-

@@ -13,9 +13,9 @@ request recomputes its prompt there as an aggregated replica would.
 TTFT = the time the decode pool takes the request - arrival: prefill queue, prefill,
 transfer, and any wait for a decode slot (engines hold a request's KV on the prefill
 side until the decode side has room for it, so the user sees that wait before the first
-token); TPOT = (finish - that time) / (output - 1). Open-loop workloads only (a Poisson or gamma stream, hourly rates, a
-trace): the prefill pool runs to the end before the decode pool starts, which a closed
-loop's feedback would not allow.
+token); TPOT = (finish - that time) / (output - 1). Open-loop workloads only (a Poisson
+or gamma stream, hourly rates, a trace): the prefill pool runs to the end before the
+decode pool starts, which a closed loop's feedback would not allow.
 """
 
 from __future__ import annotations
@@ -133,6 +133,17 @@ class DisaggregatedModel:
     def of(cls, dep: Deployment, split: Disaggregation, workload: Workload) -> DisaggregatedModel:
         split.replicas(dep)  # checks the layout rule
         return cls(dep, split, ReplicaModel.of(dep, workload))
+
+    def layout(self, mean_input_tokens: float) -> dict[str, int | float | str | bool]:
+        """``--json`` keys of the design: pools, and the KV transfer of a mean prompt
+        (layer-wise: as if the prefill hid nothing)."""
+        prefill_n, decode_n = self.split.replicas(self.dep)
+        layout: dict[str, int | float | str | bool] = dict(self.split.as_dict())
+        layout["prefill_replicas"] = prefill_n
+        layout["decode_replicas"] = decode_n
+        layout["kv_transfer_ms"] = self.transfer_s(round(mean_input_tokens), 0.0) * 1e3
+        layout["kv_transfer_link"] = transfer_link(self.dep, self.split).name
+        return layout
 
     def transfer_s(self, input_tokens: int, prefill_s: float) -> float:
         link = transfer_link(self.dep, self.split)
