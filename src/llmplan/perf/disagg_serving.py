@@ -4,7 +4,8 @@ Requests/s are limited by the slower pool: ``min(prefill replicas x prefill capa
 decode replicas x decode capacity)``; the result names the pool that binds. At a
 request rate ``X`` (spread evenly over each pool's replicas):
 
-- TTFT = the prefill pool's queue (M/D/1) + the prompt's own prefill + the exposed KV
+- TTFT = the prefill pool's queue (Poisson arrivals dealt round-robin to its replicas:
+  every k-th arrival, Erlang gaps; Kingman's formula) + the prompt's own prefill + the exposed KV
   transfer (:mod:`llmplan.perf.disagg`) + half a decode step (a transferred request
   joins the decoders at the next step boundary);
 - TPOT = the decode pool's step time at the batch ``X`` keeps running (decode-only steps);
@@ -97,8 +98,9 @@ class Design:
         if per_prefill >= self.prefill.capacity_per_s * (1 - SATURATION_MARGIN):
             own, wait = self.prefill.full_prompt_s, 0.0
         else:
-            own = self.prefill.own_prefill_s(per_prefill)
-            wait = self.prefill.queue_wait_s(per_prefill)
+            regularity = 1.0 / self.prefill_replicas  # squared CV of Erlang gaps
+            own = self.prefill.own_prefill_s(per_prefill, regularity)
+            wait = self.prefill.queue_wait_s(per_prefill, regularity)
         transfer = self.transfer_s(own)
         per_decode = min(rate_per_s / self.decode_replicas, self.decode.capacity_per_s)
         tpot = self.decode.tpot_s(per_decode)
@@ -178,7 +180,10 @@ def _rate_and_wait(design: Design, load: Load) -> tuple[float, float]:
     if rate < full:
         return rate, 0.0
     finite = load.num_requests or DEFAULT_FINITE_REQUESTS
-    slots = design.decode_replicas * design.decode.max_batch
+    if design.binding_pool == "prefill":  # prompts queue for the prefill steps
+        slots = design.prefill_replicas * max(1.0, design.prefill.step_prompts)
+    else:
+        slots = design.decode_replicas * float(design.decode.max_batch)
     wait, _, _ = overflow_wait(finite, slots, full, rate)
     return full, wait
 
@@ -196,7 +201,7 @@ def predict_disaggregated(dep: Deployment, split: Disaggregation, load: Load) ->
     bound = design.prefill.bound if binding == "prefill" else design.decode.bound(running)
     requests = load.num_requests
     makespan = e2e if not requests else max(e2e, requests / rate + ttft)
-    own = design.prefill.own_prefill_s(rate / design.prefill_replicas)
+    own = design.prefill.own_prefill_s(rate / design.prefill_replicas, 1 / design.prefill_replicas)
     perf = PerfResult(
         ttft_ms=ttft * 1e3,
         tpot_ms=tpot * 1e3,
