@@ -124,15 +124,9 @@ def _checked(request: SimulateRequest, catalog: Catalog, max_requests: int) -> S
 def _disaggregated(
     dep: Deployment, split: Disaggregation, workload: Workload | None, config: SimConfig
 ) -> DisaggregatedModel:
-    """The design of a disaggregated request: open-loop arrivals, replicas set by the split."""
+    """The design of a disaggregated request (its replicas are set by the split)."""
     if workload is None:
         raise InputError("not available with disaggregate; give rate", field="find_max_rate")
-    if isinstance(workload, ClosedLoop):
-        raise InputError(
-            "a disaggregated design is simulated with open-loop arrivals only (rate or "
-            "hourly_rates)",
-            field="clients",
-        )
     if config.replicas != 1:
         raise InputError("not available with disaggregate (the pools set the replicas)",
                          field="replicas")  # fmt: skip

@@ -313,7 +313,7 @@ def _simulate_disaggregated(
     config: SimConfig,
     seed: int,
 ) -> tuple[SimResult, dict[str, Any]]:
-    """Run a disaggregated design (open-loop arrivals; its pools set the replicas)."""
+    """Run a disaggregated design (its pools set the replicas)."""
     if workload is None:
         raise InputError("not available with --disaggregate; give --rate", field="find_max_rate")
     if config.replicas != 1:

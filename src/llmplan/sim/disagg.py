@@ -13,9 +13,10 @@ request recomputes its prompt there as an aggregated replica would.
 TTFT = the time the decode pool takes the request - arrival: prefill queue, prefill,
 transfer, and any wait for a decode slot (engines hold a request's KV on the prefill
 side until the decode side has room for it, so the user sees that wait before the first
-token); TPOT = (finish - that time) / (output - 1). Open-loop workloads only (a Poisson
-or gamma stream, hourly rates, a trace): the prefill pool runs to the end before the
-decode pool starts, which a closed loop's feedback would not allow.
+token); TPOT = (finish - that time) / (output - 1). Open-loop workloads (a Poisson or
+gamma stream, hourly rates, a trace) run the prefill pool to the end before the decode
+pool starts; closed loops, whose clients wait for their replies, run both pools in one
+event loop (:mod:`llmplan.sim.disagg_closed`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from heapq import heappush
 import numpy as np
 
 from llmplan.deployment import Deployment
-from llmplan.errors import InputError
 from llmplan.perf.disagg import Disaggregation, kv_transfer_seconds, transfer_link
 from llmplan.sim.arrivals import ClosedLoop, OpenLoop, RequestChunk, TraceReplay, Workload
 from llmplan.sim.cluster import ReplicaModel, SimConfig, _series
@@ -253,15 +253,13 @@ def simulate_disaggregated(
     config: SimConfig,
     rng: np.random.Generator,
 ) -> SimResult:
-    """Run ``config.num_requests`` requests of an open-loop ``workload`` through the
-    prefill pool, the KV transfer and the decode pool (``config.replicas`` is ignored:
-    the split sets each pool's replicas)."""
+    """Run ``config.num_requests`` requests of ``workload`` through the prefill pool, the
+    KV transfer and the decode pool (``config.replicas`` is ignored: the split sets each
+    pool's replicas); closed loops: :mod:`llmplan.sim.disagg_closed`."""
     if isinstance(workload, ClosedLoop):
-        raise InputError(
-            "a disaggregated design is simulated with open-loop arrivals only "
-            "(--rate, --hourly-rates, --trace or a scenario)",
-            field="clients",
-        )
+        from llmplan.sim.disagg_closed import simulate_closed_disaggregated
+
+        return simulate_closed_disaggregated(model, workload, config, rng)
     prefilled = _run_prefill(model, workload, config, rng)
     recorder, series, completed = _run_decode(model, prefilled, config)
     recorder.preemptions += prefilled.preemptions
