@@ -104,6 +104,7 @@ def test_simulate_json_names_the_pools(runner: CliRunner) -> None:
         (("perf", "--kv-transfer-layerwise"), "kv_transfer_layerwise"),
         (("simulate", "--disaggregate", "1:1", "--rate", "2", "--replicas", "2"), "replicas"),
         (("simulate", "--disaggregate", "1:x", "--rate", "2"), "disaggregate"),
+        (("simulate", "--disaggregate", "9000:9000", "--rate", "2"), "disaggregate"),
         (
             ("simulate", "--disaggregate", "1:1", "--find-max-rate", "--ttft-slo-ms", "100"),
             "find_max_rate",

@@ -28,9 +28,10 @@ from heapq import heappush
 import numpy as np
 
 from llmplan.deployment import Deployment
+from llmplan.errors import InputError
 from llmplan.perf.disagg import Disaggregation, kv_transfer_seconds, transfer_link
 from llmplan.sim.arrivals import ClosedLoop, OpenLoop, RequestChunk, TraceReplay, Workload
-from llmplan.sim.cluster import ReplicaModel, SimConfig, _series
+from llmplan.sim.cluster import MAX_REPLICAS, ReplicaModel, SimConfig, _series
 from llmplan.sim.engine import Replica
 from llmplan.sim.sketch import SeriesRecorder
 from llmplan.sim.state import BLOCK_MASK, BLOCK_TOKENS, IDLE, RUN, Request, blocks_for
@@ -131,7 +132,12 @@ class DisaggregatedModel:
 
     @classmethod
     def of(cls, dep: Deployment, split: Disaggregation, workload: Workload) -> DisaggregatedModel:
-        split.replicas(dep)  # checks the layout rule
+        prefill_n, decode_n = split.replicas(dep)  # checks the layout rule
+        if prefill_n + decode_n > MAX_REPLICAS:
+            raise InputError(
+                f"{prefill_n + decode_n:,} replicas; the simulator runs at most {MAX_REPLICAS:,}",
+                field="disaggregate",
+            )
         return cls(dep, split, ReplicaModel.of(dep, workload))
 
     def layout(self, mean_input_tokens: float) -> dict[str, int | float | str | bool]:
@@ -146,6 +152,9 @@ class DisaggregatedModel:
         return layout
 
     def transfer_s(self, input_tokens: int, prefill_s: float) -> float:
+        """Seconds a request's KV transfer adds after its prefill; layer-wise, hidden
+        behind ``prefill_s`` (the simulator passes the time since the request arrived,
+        an upper bound of its prefill when it queued)."""
         link = transfer_link(self.dep, self.split)
         return kv_transfer_seconds(
             self.dep, float(input_tokens), link, prefill_s=prefill_s,
