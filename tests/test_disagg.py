@@ -93,14 +93,16 @@ def test_pools_must_be_whole_replicas() -> None:
     assert Disaggregation.parse(" 4:6 ").replicas(llama8b(tp=2)) == (2, 3)
 
 
-@given(st.text(max_size=12))
+@given(st.text(max_size=12) | st.from_regex(r"\A ?[0-9]{1,4} ?: ?[0-9]{1,4} ?\Z"))
 def test_any_split_text_parses_or_is_an_input_error(text: str) -> None:
     try:
         split = Disaggregation.parse(text)
     except InputError as exc:
         assert exc.field == "disaggregate"
     else:
-        assert f"{split.prefill_gpus}:{split.decode_gpus}" == text.strip().replace(" ", "")
+        prefill, decode = text.split(":")
+        assert (split.prefill_gpus, split.decode_gpus) == (int(prefill), int(decode))
+        assert prefill.strip().isascii() and decode.strip().isascii()
 
 
 # --- the two pools --------------------------------------------------------------------------
@@ -168,6 +170,33 @@ def test_more_load_never_shortens_latency(share: float, more: float) -> None:
     )
     assert high.perf.ttft_ms >= low.perf.ttft_ms * (1 - 1e-9)
     assert high.perf.tpot_ms >= low.perf.tpot_ms * (1 - 1e-9)
+
+
+@given(st.integers(1, 6), st.integers(1, 6), st.integers(0, 1), st.integers(64, 8000))
+def test_more_gpus_in_a_pool_never_serve_fewer_requests(
+    prefill: int, decode: int, pool: int, prompt: int
+) -> None:
+    """Adding a replica to either pool never lowers offline requests/s, and the design
+    never serves more than its faster pool alone would allow."""
+    dep = llama8b()
+    load = Load(LoadKind.OFFLINE, prompt, 200)
+    base = predict_disaggregated(dep, Disaggregation(prefill, decode), load)
+    grown = Disaggregation(prefill + (pool == 0), decode + (pool == 1))
+    more = predict_disaggregated(dep, grown, load)
+    assert more.perf.requests_per_s >= base.perf.requests_per_s * (1 - 1e-12)
+    fastest = max(base.prefill_capacity_requests_per_s, base.decode_capacity_requests_per_s)
+    assert base.perf.requests_per_s <= fastest
+
+
+@given(st.integers(1, 100_000), st.integers(1, 100_000), st.sampled_from([1, 2, 4, 8]))
+def test_kv_transfer_grows_with_the_prompt_and_shrinks_with_the_replica(
+    tokens: int, more: int, tp: int
+) -> None:
+    dep, wider = llama8b(tp), llama8b(min(2 * tp, 8))
+    link = transfer_link(dep, Disaggregation(8, 8))
+    shorter = kv_transfer_seconds(dep, tokens, link)
+    assert kv_transfer_seconds(dep, tokens + more, link) > shorter
+    assert kv_transfer_seconds(wider, tokens, link) <= shorter
 
 
 def test_closed_loop_obeys_littles_law() -> None:

@@ -24,6 +24,7 @@ System figures and loads: :mod:`llmplan.perf.disagg_serving`.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from llmplan.catalog.schema import InterconnectProfile
@@ -42,6 +43,7 @@ transfer) rather than once the prefill ends (SGLang's and vLLM's NIXL/Mooncake
 connectors hand over finished requests' KV blocks). Off unless stated."""
 
 MAX_GPUS_PER_POOL = 100_000
+_SPLIT = re.compile(r"\s*(\d{1,6})\s*:\s*(\d{1,6})\s*", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -65,13 +67,13 @@ class Disaggregation:
     @classmethod
     def parse(cls, text: str, *, kv_transfer_layerwise: bool = False) -> Disaggregation:
         """From ``"P:D"`` (prefill GPUs : decode GPUs), e.g. ``"8:8"``."""
-        parts = text.strip().split(":")
-        if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        match = _SPLIT.fullmatch(text)
+        if match is None:
             raise InputError(
-                f"expected P:D, prefill GPUs : decode GPUs (e.g. 8:16), got {text!r}",
+                f"expected P:D, prefill GPUs : decode GPUs (e.g. 8:16), got {text[:40]!r}",
                 field="disaggregate",
             )
-        prefill, decode = (int(p) for p in parts)
+        prefill, decode = (int(group) for group in match.groups())
         return cls(prefill, decode, kv_transfer_layerwise)
 
     def replicas(self, dep: Deployment) -> tuple[int, int]:
