@@ -17,12 +17,15 @@ from llmplan.api.schemas import (
     MemoryRequest,
     PerfRequest,
     ServingFeaturesInput,
+    SimulateRequest,
     ValidateRequest,
 )
 from llmplan.catalog.calibration_file import CalibrationProfile
 from llmplan.catalog.loader import Catalog
 from llmplan.deployment import Deployment, check_context_window
 from llmplan.errors import InputError
+from llmplan.perf.disagg import Disaggregation
+from llmplan.perf.disagg_serving import predict_disaggregated
 from llmplan.perf.intervals import perf_intervals
 from llmplan.perf.load import Load, LoadKind
 from llmplan.perf.openloop_costs import Features
@@ -179,12 +182,32 @@ def _with_features(
     return replace(load, prefix_hit=features.prefix_hit, speculative=features.spec)
 
 
+def disaggregation_of(request: PerfRequest | SimulateRequest) -> Disaggregation | None:
+    """The request's ``disaggregate`` split ("P:D"), or None."""
+    if request.disaggregate is None:
+        if request.kv_transfer_layerwise:
+            raise InputError("only applies with disaggregate", field="kv_transfer_layerwise")
+        return None
+    return Disaggregation.parse(
+        request.disaggregate, kv_transfer_layerwise=request.kv_transfer_layerwise
+    )
+
+
 def perf_payload(request: PerfRequest, catalog: Catalog) -> dict[str, Any]:
     """What ``llmplan perf --json`` prints for these options."""
     deployment = deployment_of(request, request.gpu, catalog)
     load = _with_features(load_of(request), request, deployment, catalog)
     tokens = request.input_tokens + request.output_tokens
     check_context_window(deployment, tokens, "input_tokens")
+    split = disaggregation_of(request)
+    if split is not None:
+        design = predict_disaggregated(deployment, split, load)
+        return clean(
+            design.as_dict()
+            | deployment.identity()
+            | load.serving_features()
+            | {"intervals": None, "calibration": calibration_label(request.calibration)}
+        )
     result = predict(deployment, load)
     payload = (
         result.as_dict()

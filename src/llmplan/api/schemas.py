@@ -101,6 +101,20 @@ class MemoryRequest(DeploymentInput):
     gradient_checkpointing: bool = True
 
 
+class DisaggregationInput(ApiModel):
+    """Disaggregated prefill/decode, as ``--disaggregate`` and ``--kv-transfer-layerwise``."""
+
+    disaggregate: str | None = Field(
+        None,
+        max_length=32,
+        description="Prefill GPUs : decode GPUs, e.g. '8:16' (multiples of tp x pp; "
+        "none: one aggregated replica).",
+    )
+    kv_transfer_layerwise: bool = Field(
+        False, description="KV sent layer by layer during the prefill (with disaggregate)."
+    )
+
+
 class ServingFeaturesInput(ApiModel):
     """Prefix caching and speculative decoding (options of ``perf`` and ``simulate``)."""
 
@@ -119,7 +133,7 @@ class ServingFeaturesInput(ApiModel):
     spec_draft_model: str | None = Field(None, description="Draft model for method 'draft'.")
 
 
-class PerfRequest(ServingFeaturesInput, DeploymentInput):
+class PerfRequest(ServingFeaturesInput, DisaggregationInput, DeploymentInput):
     """The options of ``llmplan perf``; give at most one of batch, offline, request_rate
     and concurrency (none: a batch of 1)."""
 
@@ -134,7 +148,7 @@ class PerfRequest(ServingFeaturesInput, DeploymentInput):
     concurrency: int | None = Field(None, ge=1, le=MAX_SEQUENCES, description="Closed loop.")
 
 
-class SimulateRequest(ServingFeaturesInput, DeploymentInput):
+class SimulateRequest(ServingFeaturesInput, DisaggregationInput, DeploymentInput):
     """The options of ``llmplan simulate``. Arrivals: exactly one of ``rate`` (with
     ``cv``), ``hourly_rates``, ``clients`` (with ``think_time_s``) or ``find_max_rate``.
     The API reads no files: no trace or length files (give means and p95s)."""

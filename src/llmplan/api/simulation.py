@@ -15,13 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from llmplan.api.compute import clean, deployment_of, features_of_request
+from llmplan.api.compute import clean, deployment_of, disaggregation_of, features_of_request
 from llmplan.api.schemas import SimulateRequest
 from llmplan.catalog.loader import Catalog
 from llmplan.deployment import Deployment
 from llmplan.errors import InputError, LlmplanError
 from llmplan.limits import check_simulation_inputs
+from llmplan.perf.disagg import Disaggregation
 from llmplan.perf.load import serving_features
+from llmplan.perf.openloop_costs import NO_FEATURES, Features
 from llmplan.sim import (
     ClosedLoop,
     GammaArrivals,
@@ -36,6 +38,7 @@ from llmplan.sim import (
     find_max_rate,
     simulate,
 )
+from llmplan.sim.disagg import DisaggregatedModel, simulate_disaggregated
 from llmplan.sim.lengths import mean_p95_lengths
 
 Report = Callable[[float, str], None]
@@ -55,6 +58,7 @@ class Simulation:
     workload: Workload | None  # None: search the largest rate meeting the SLO
     config: SimConfig
     seed: int
+    disaggregated: DisaggregatedModel | None = None
 
 
 def _positive(name: str, value: float | None) -> None:
@@ -114,7 +118,32 @@ def _checked(request: SimulateRequest, catalog: Catalog, max_requests: int) -> S
     features = features_of_request(request, dep, catalog)
     work = workload or OpenLoop(PoissonArrivals(1.0), inputs, outputs)
     model = ReplicaModel.of(dep, work, features)
-    return Simulation(dep, model, inputs, outputs, workload, config, request.seed)
+    split = disaggregation_of(request)
+    disaggregated = None
+    if split is not None:
+        disaggregated = _disaggregated(dep, split, workload, config, features)
+    return Simulation(dep, model, inputs, outputs, workload, config, request.seed, disaggregated)
+
+
+def _disaggregated(
+    dep: Deployment,
+    split: Disaggregation,
+    workload: Workload | None,
+    config: SimConfig,
+    features: Features,
+) -> DisaggregatedModel:
+    """The design of a disaggregated request (its replicas are set by the split)."""
+    if workload is None:
+        raise InputError("not available with disaggregate; give rate", field="find_max_rate")
+    if config.replicas != 1:
+        raise InputError("not available with disaggregate (the pools set the replicas)",
+                         field="replicas")  # fmt: skip
+    if features != NO_FEATURES:
+        raise InputError(
+            "prefix caching and speculative decoding are not simulated with disaggregate yet",
+            field="disaggregate",
+        )
+    return DisaggregatedModel.of(dep, split, workload)
 
 
 def simulation_of(request: SimulateRequest, catalog: Catalog, max_requests: int) -> Simulation:
@@ -145,6 +174,11 @@ def simulation_payload(sim: Simulation, report: Report) -> dict[str, Any]:
         payload["first_failing_rate_per_s"] = search.failing_rate_per_s
         payload["search_trials"] = search.trials
         result = search.result
+    elif sim.disaggregated is not None:
+        report(0.1, f"simulating {config.num_requests:,} requests on a disaggregated design")
+        rng = np.random.default_rng(sim.seed)
+        result = simulate_disaggregated(sim.disaggregated, sim.workload, config, rng)
+        payload |= sim.disaggregated.layout(sim.workload.mean_lengths()[0])
     else:
         report(0.1, f"simulating {config.num_requests:,} requests on {config.replicas} "
                "replica(s)")  # fmt: skip

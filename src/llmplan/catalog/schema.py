@@ -356,6 +356,17 @@ class CollectivePath(_Record):
     bandwidth_fraction: Annotated[float, Field(gt=0, le=1)]
 
 
+class KvTransferPath(_Record):
+    """A prompt's KV cache moved point to point between a prefill and a decode replica
+    (disaggregated serving): ``latency_us`` per transfer plus the bytes at the link's
+    one-way bandwidth x ``bandwidth_fraction`` (what a transfer library such as
+    Mooncake's Transfer Engine or NIXL reaches of the line rate)."""
+
+    latency_us: Annotated[float, Field(ge=0, le=100_000)]
+    bandwidth_fraction: Annotated[float, Field(gt=0, le=1)]
+    source: str = Field(min_length=8)
+
+
 class InterconnectProfile(_Record):
     """Collective-communication figures of one interconnect kind, from microbenchmarks.
 
@@ -370,6 +381,8 @@ class InterconnectProfile(_Record):
     over this many point-to-point links, and a collective over n GPUs uses n - 1 of them.
     ``all_to_all``: the path of expert-parallel dispatch/combine (DeepEP, NCCL alltoall);
     None: the ring path's figures.
+    ``kv_transfer``: KV-cache transfers between disaggregated prefill and decode pools
+    over this link (None: the ring path's 2-GPU latency and bandwidth fraction).
     """
 
     kind: InterconnectKind
@@ -379,5 +392,6 @@ class InterconnectProfile(_Record):
     all_to_all: CollectivePath | None = None
     link_bandwidth_gbps: PositiveFloat | None = None
     mesh_links: PositiveInt | None = None
+    kv_transfer: KvTransferPath | None = None
     source: str = Field(min_length=8)
     source_date: dt.date

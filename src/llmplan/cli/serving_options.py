@@ -1,5 +1,5 @@
-"""Options of ``llmplan perf`` and ``llmplan simulate`` for prefix caching and
-speculative decoding."""
+"""Options of ``llmplan perf`` and ``simulate`` for prefix caching, speculative decoding
+and disaggregated prefill/decode."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ import typer
 
 from llmplan.catalog.loader import Catalog
 from llmplan.deployment import Deployment
+from llmplan.errors import InputError
+from llmplan.perf.disagg import Disaggregation
+from llmplan.perf.disagg_serving import DisaggResult
 from llmplan.perf.load import Load
 from llmplan.perf.openloop_costs import Features
 from llmplan.perf.prefix import check_prefix_hit
@@ -85,3 +88,55 @@ def feature_rows(load: Load | Features) -> list[tuple[str, str]]:
             )
         )
     return rows
+
+
+DisaggregateOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Disaggregated prefill/decode, P:D GPUs (e.g. 8:16); each pool runs whole "
+        "replicas of --tp x --pp, so P and D are multiples of it."
+    ),
+]
+KvTransferLayerwiseOpt = Annotated[
+    bool,
+    typer.Option(
+        "--kv-transfer-layerwise",
+        help="With --disaggregate: KV sent layer by layer during the prefill (hidden behind "
+        "it) rather than after it.",
+    ),
+]
+
+
+def disaggregation_of(text: str | None, layerwise: bool) -> Disaggregation | None:
+    """The split ``--disaggregate`` gives (None: an aggregated replica)."""
+    if text is None:
+        if layerwise:
+            raise InputError("only applies with --disaggregate", field="kv_transfer_layerwise")
+        return None
+    return Disaggregation.parse(text, kv_transfer_layerwise=layerwise)
+
+
+def disaggregation_rows(result: DisaggResult) -> list[tuple[str, str]]:
+    """Table rows of a disaggregated design: pools, transfer and the binding pool."""
+    split = result.split
+    when = "during the prefill (layer-wise)" if split.kv_transfer_layerwise else "after the prefill"
+    return [
+        (
+            "prefill pool",
+            f"{split.prefill_gpus} GPUs ({result.prefill_replicas} replicas), "
+            f"{result.prefill_capacity_requests_per_s:,.2f} requests/s at most",
+        ),
+        (
+            "decode pool",
+            f"{split.decode_gpus} GPUs ({result.decode_replicas} replicas), "
+            f"{result.decode_capacity_requests_per_s:,.2f} requests/s at most, "
+            f"{result.decode_batch_per_replica:,.1f} sequences per replica",
+        ),
+        (
+            "KV transfer",
+            f"{result.kv_transfer_ms:,.2f} ms per request ({result.kv_transfer_bytes / 1e6:,.1f} "
+            f"MB over {result.kv_transfer_link}, {when})",
+        ),
+        ("binding pool", result.binding_pool),
+        ("output tokens/s per GPU", f"{result.output_tokens_per_s_per_gpu:,.1f}"),
+    ]

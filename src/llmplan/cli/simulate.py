@@ -24,12 +24,15 @@ from llmplan.cli.common import (
     print_json,
 )
 from llmplan.cli.serving_options import (
+    DisaggregateOpt,
+    KvTransferLayerwiseOpt,
     PrefixHitOpt,
     SpecAcceptanceOpt,
     SpecDraftModelOpt,
     SpecMethodOpt,
     SpecOptions,
     SpecTokensOpt,
+    disaggregation_of,
     feature_rows,
     features_of,
 )
@@ -52,8 +55,9 @@ from llmplan.deployment import Deployment
 from llmplan.errors import InputError
 from llmplan.files import write_text_atomic
 from llmplan.limits import MAX_DATA_FILE_BYTES, check_regular_file, check_simulation_inputs
+from llmplan.perf.disagg import Disaggregation
 from llmplan.perf.load import serving_features
-from llmplan.perf.openloop_costs import Features
+from llmplan.perf.openloop_costs import NO_FEATURES, Features
 from llmplan.scenario import load_scenario
 from llmplan.scenario.workloads import InferenceWorkload
 from llmplan.sim import (
@@ -76,6 +80,7 @@ from llmplan.sim import (
     load_trace,
     simulate,
 )
+from llmplan.sim.disagg import DisaggregatedModel, simulate_disaggregated
 from llmplan.sim.lengths import mean_p95_lengths
 from llmplan.sim.scenario import features_from, open_loop_from, slo_from
 
@@ -306,10 +311,11 @@ def _report(
     *,
     json_out: bool,
     title: str,
-    features: Features,
+    features: Features = NO_FEATURES,
+    layout: dict[str, Any] | None = None,
 ) -> None:
     if json_out:
-        payload: dict[str, Any] = {"deployment": dep.identity()}
+        payload: dict[str, Any] = {"deployment": dep.identity()} | (layout or {})
         payload |= simulated_features(features, result)
         if search is not None:
             payload["max_rate_per_s"] = search.rate_per_s
@@ -324,12 +330,43 @@ def _report(
             f"(misses it at {number(search.failing_rate_per_s, 3)}; {search.trials} runs)"
         )
     if result is not None:
-        rows = _rows(result) + feature_rows(features)
+        rows = _rows(result) + _layout_rows(layout) + feature_rows(features)
         if features.spec is not None:
             simulated = number(result.accepted_tokens_per_step, 2)
             rows.append(("accepted tokens per step (simulated)", simulated))
         console.print(key_value_table(title, rows))
         console.print(_latency_table(result))
+
+
+def _layout_rows(layout: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """Rows naming a disaggregated design's pools and KV transfer."""
+    if not layout:
+        return []
+    return [
+        ("prefill pool", f"{layout['prefill_gpus']} GPUs ({layout['prefill_replicas']} replicas)"),
+        ("decode pool", f"{layout['decode_gpus']} GPUs ({layout['decode_replicas']} replicas)"),
+        ("KV transfer (mean prompt)",
+         f"{layout['kv_transfer_ms']:,.2f} ms over {layout['kv_transfer_link']}"),
+    ]  # fmt: skip
+
+
+def _simulate_disaggregated(
+    dep: Deployment,
+    split: Disaggregation,
+    workload: Workload | None,
+    config: SimConfig,
+    seed: int,
+) -> tuple[SimResult, dict[str, Any]]:
+    """Run a disaggregated design (its pools set the replicas)."""
+    if workload is None:
+        raise InputError("not available with --disaggregate; give --rate", field="find_max_rate")
+    if config.replicas != 1:
+        raise InputError(
+            "not available with --disaggregate (the pools set the replicas)", field="replicas"
+        )
+    model = DisaggregatedModel.of(dep, split, workload)
+    result = simulate_disaggregated(model, workload, config, np.random.default_rng(seed))
+    return result, model.layout(workload.mean_lengths()[0])
 
 
 @handle_errors
@@ -389,8 +426,11 @@ def simulate_command(
     calibration: CalibrationOpt = None,
     json_out: JsonOpt = False,
     plot: Annotated[Path | None, typer.Option(help="Write an HTML plot to this file.")] = None,
+    disaggregate: DisaggregateOpt = None,
+    kv_transfer_layerwise: KvTransferLayerwiseOpt = False,
 ) -> None:
     """Simulate requests through continuous batching: TTFT/TPOT/ITL percentiles, goodput."""
+    split = disaggregation_of(disaggregate, kv_transfer_layerwise)
     check_simulation_inputs(
         requests=requests,
         rate=rate,
@@ -446,6 +486,24 @@ def simulate_command(
     features = _features(
         dep, prefix_hit, spec_options, stated[2] if stated is not None else None, calibration
     )
+    if split is not None:
+        if features != NO_FEATURES:
+            raise InputError(
+                "prefix caching and speculative decoding are not simulated with "
+                "--disaggregate yet",
+                field="disaggregate",
+            )
+        config = SimConfig(num_requests=requests, replicas=replicas, router=router, slo=slo)
+        outcome, layout = _simulate_disaggregated(dep, split, workload, config, seed)
+        title = (
+            f"Simulation: {dep.model.id} ({dep.weights.id}), {split.prefill_gpus} prefill + "
+            f"{split.decode_gpus} decode x {dep.gpu.id}, replicas tp={dep.tp} pp={dep.pp}, "
+            f"{dep.engine.name}"
+        )
+        if plot is not None:
+            _write_plot(outcome, plot, title)
+        _report(dep, outcome, None, json_out=json_out, title=title, layout=layout)
+        return
     work = workload or OpenLoop(PoissonArrivals(1.0), inputs, outputs)
     replica = ReplicaModel.of(dep, work, features)
     search = None

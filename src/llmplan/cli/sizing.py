@@ -20,16 +20,22 @@ from llmplan.cli.common import (
     print_json,
 )
 from llmplan.cli.serving_options import (
+    DisaggregateOpt,
+    KvTransferLayerwiseOpt,
     PrefixHitOpt,
     SpecAcceptanceOpt,
     SpecDraftModelOpt,
     SpecMethodOpt,
     SpecTokensOpt,
+    disaggregation_of,
+    disaggregation_rows,
     feature_rows,
     load_with_features,
 )
 from llmplan.deployment import Deployment, check_context_window
 from llmplan.errors import InputError
+from llmplan.perf.disagg import Disaggregation
+from llmplan.perf.disagg_serving import predict_disaggregated
 from llmplan.perf.intervals import perf_intervals
 from llmplan.perf.load import Load, LoadKind, PerfResult
 from llmplan.perf.serving import predict
@@ -371,10 +377,13 @@ def perf_command(
     spec_tokens: SpecTokensOpt = None,
     spec_acceptance: SpecAcceptanceOpt = None,
     spec_draft_model: SpecDraftModelOpt = None,
+    disaggregate: DisaggregateOpt = None,
+    kv_transfer_layerwise: KvTransferLayerwiseOpt = False,
     calibration: CalibrationOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Predict TTFT, TPOT, latency and throughput from first principles (roofline)."""
+    split = disaggregation_of(disaggregate, kv_transfer_layerwise)
     deployment = build_deployment(
         model,
         gpu,
@@ -395,6 +404,9 @@ def perf_command(
     spec_options = (spec_method, spec_tokens, spec_acceptance, spec_draft_model)
     load = load_with_features(load, deployment, catalog(calibration), prefix_hit, spec_options)
     check_context_window(deployment, input_tokens + output_tokens, "input_tokens")
+    if split is not None:
+        _perf_disaggregated(deployment, load, split, json_out, calibration)
+        return
     result = predict(deployment, load)
     intervals = perf_intervals(deployment, load, result)
     if json_out:
@@ -420,6 +432,35 @@ def _layout_label(deployment: Deployment) -> str:
     """`` ep=N dp-attention`` when the expert-parallel layout is set, else empty."""
     label = f" ep={deployment.ep}" if deployment.ep > 1 else ""
     return label + (" dp-attention" if deployment.dp_attention else "")
+
+
+def _perf_disaggregated(
+    deployment: Deployment,
+    load: Load,
+    split: Disaggregation,
+    json_out: bool,
+    calibration: Path | None,
+) -> None:
+    """``llmplan perf --disaggregate P:D``: the whole design's figures (no intervals:
+    the held-out intervals were measured on aggregated replicas)."""
+    result = predict_disaggregated(deployment, split, load)
+    if json_out:
+        print_json(
+            result.as_dict()
+            | deployment.identity()
+            | load.serving_features()
+            | {"intervals": None, "calibration": calibration_label(calibration)}
+        )
+        return
+    title = (
+        f"Performance: {deployment.model.id} ({deployment.weights.id}), {split.prefill_gpus} "
+        f"prefill + {split.decode_gpus} decode x {deployment.gpu.id}, replicas tp="
+        f"{deployment.tp} pp={deployment.pp}{_layout_label(deployment)}, {deployment.engine.name}, "
+        f"{load.kind.value} load, "
+        f"{load.input_tokens:.0f} in / {load.output_tokens:.0f} out"
+    )
+    rows = perf_rows(result.perf) + disaggregation_rows(result) + feature_rows(load)
+    console.print(key_value_table(title, rows))
 
 
 @handle_errors

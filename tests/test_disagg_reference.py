@@ -1,0 +1,58 @@
+"""Published disaggregated figures (``tests/fixtures/disaggregated-reference.csv``)
+against ``predict_disaggregated``: throughput and TPOT within the issue's 25 %.
+
+Rows that need expert parallelism or DP attention (the ``needs`` column) are skipped
+until the layout models them. TTFT rows are reported, not held to a tolerance: the
+published TTFTs include the engines' request bootstrap and hand-over queues, which the
+model leaves out (predicted 160 ms against a 365 ms median on sglang#5490)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from llmplan.catalog.loader import bundled_catalog
+from llmplan.deployment import Deployment
+from llmplan.perf.disagg import Disaggregation
+from llmplan.perf.disagg_serving import predict_disaggregated
+from llmplan.perf.load import Load, LoadKind
+from llmplan.perf.speculative import speculation_of
+
+FIXTURE = Path(__file__).parent / "fixtures" / "disaggregated-reference.csv"
+TOLERANCE = 0.25
+"""The issue's target: per-GPU output throughput within 25 % of published figures."""
+HELD = ("output_tokens_per_s", "total_tokens_per_s", "tpot_ms")
+
+ROWS = list(csv.DictReader(FIXTURE.open(encoding="utf-8")))
+
+
+def _predicted(row: dict[str, str]) -> float:
+    catalog = bundled_catalog()
+    dep = Deployment.from_names(
+        catalog, model=row["model"], gpu=row["gpu"], precision=row["precision"],
+        engine=row["engine"], tp=int(row["tp"]),
+    )  # fmt: skip
+    spec = speculation_of(
+        row["spec_method"] or None, None, None, None, target=dep.model, candidates=catalog.models
+    )
+    load = Load(
+        LoadKind(row["mode"]), float(row["input_len"]), float(row["output_len"]),
+        batch=int(row["batch"]), speculative=spec,
+    )  # fmt: skip
+    split = Disaggregation(int(row["prefill_gpus"]), int(row["decode_gpus"]))
+    result = predict_disaggregated(dep, split, load)
+    return float(getattr(result.perf, row["metric"]))
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[f"{r['source'][:30]}-{r['metric']}" for r in ROWS])
+def test_published_disaggregated_figures(row: dict[str, str]) -> None:
+    if row["needs"]:
+        pytest.skip(f"needs {row['needs'].replace(';', ' and ')} (not modelled yet)")
+    predicted = _predicted(row)
+    published = float(row["value"])
+    if row["metric"] not in HELD:
+        assert predicted > 0
+        return
+    assert predicted == pytest.approx(published, rel=TOLERANCE), (predicted, published)
