@@ -24,6 +24,7 @@ from llmplan.catalog.servers import ServerForm, bundled_servers, parse_servers
 from llmplan.cli.main import app
 from llmplan.cost import ApiUsage, CloudRental, CostLine, FinanceAssumptions, Fleet, OptionCost
 from llmplan.cost.breakeven import breakeven_month, breakeven_months
+from llmplan.cost.inputs import SiteKind
 from llmplan.cost.model import cost_cloud, cost_colocation
 from llmplan.cost.phasing import (
     CapacityAssumptions,
@@ -35,7 +36,6 @@ from llmplan.cost.phasing import (
     purchases,
     tranches,
 )
-from llmplan.cost.inputs import SiteKind
 from llmplan.cost.result import OptionKind
 from llmplan.errors import CatalogError, InputError
 from llmplan.plan.fleet import Footprint, fleet_limit_problem, racks_for
@@ -152,7 +152,9 @@ def test_price_decline_and_refresh_by_hand() -> None:
     capacity = CapacityAssumptions(lead_time_months=0, hardware_price_decline_per_year=0.2)
     need = (1,) * 12 + (2,) * 24
     fleet = PhasedFleet(Fleet(1, 8, 100_000.0, 10.0), need, (1.0,) * 36)
-    bought = [(p.month, round(p.usd)) for p in purchases(fleet, finance, capacity, SiteKind.COLOCATION)]
+    bought = [
+        (p.month, round(p.usd)) for p in purchases(fleet, finance, capacity, SiteKind.COLOCATION)
+    ]
     assert bought == [(0, 100_000), (12, 80_000), (24, 64_000)]
     cost = cost_phased_owned(fleet, finance, capacity, SiteKind.COLOCATION, name="x")
     assert cost.capex_usd == pytest.approx(244_000)
@@ -187,6 +189,7 @@ def test_issue13_problem_1_growth_buys_tranches_and_scales_cloud() -> None:
 def test_issue13_problem_1_breakeven_moves_with_growth() -> None:
     """With growth the owned fleet is bought later and the cloud bill starts small, so the
     crossing of on-premise and cloud on-demand is not the flat model's."""
+
     def crossing(data: dict[str, Any]) -> float | None:
         rows = planned(data)["breakeven"]
         row = next(
@@ -239,7 +242,9 @@ def test_issue13_problem_2_four_gpus_of_an_hgx_board_cost_the_whole_server() -> 
     assert choice["servers"] == 1
     assert choice["idle_gpus"] == 4
     assert owned["lines_usd"]["hardware"] == pytest.approx(cheapest)
-    assert owned["purchases"] == [{"month": 0, "servers": 1, "gpus": 8, "usd": pytest.approx(cheapest)}]
+    assert owned["purchases"] == [
+        {"month": 0, "servers": 1, "gpus": 8, "usd": pytest.approx(cheapest)}
+    ]
     # 14.3 kW (DGX B200 rating) at the wall with the default PUE of 1.3
     assert owned["power_kw"] == pytest.approx(14.3 * 1.3)
     assert owned["racks"] == 1
@@ -260,8 +265,13 @@ def test_server_catalogue_integrity() -> None:
     entries = bundled_servers()
     assert len({e.id for e in entries}) == len(entries)
     forms = {e.form for e in entries}
-    assert forms >= {ServerForm.HGX8, ServerForm.OAM8, ServerForm.PCIE4, ServerForm.RACK,
-                     ServerForm.WORKSTATION}
+    assert forms >= {
+        ServerForm.HGX8,
+        ServerForm.OAM8,
+        ServerForm.PCIE4,
+        ServerForm.RACK,
+        ServerForm.WORKSTATION,
+    }
     for entry in entries:
         gpu = gpus[entry.gpu]
         assert entry.power_kw >= entry.gpus * gpu.tdp_w / 1000, entry.id
@@ -272,8 +282,11 @@ def test_server_catalogue_integrity() -> None:
 
 
 def test_bad_server_entry_names_the_entry_and_field() -> None:
-    text = "servers:\n- {id: bad-box, name: box, form: hgx8, gpu: H100-SXM-80GB, gpus: 8,\n" \
-        "   price_usd: -1, power_kw: 10, rack_units: 8, source: somewhere else, price_date: 2025-01-01}\n"
+    text = (
+        "servers:\n- {id: bad-box, name: box, form: hgx8, gpu: H100-SXM-80GB, gpus: 8,\n"
+        "   price_usd: -1, power_kw: 10, rack_units: 8, source: somewhere else,\n"
+        "   price_date: 2025-01-01}\n"
+    )
     with pytest.raises(CatalogError, match="bad-box: price_usd"):
         parse_servers(text, "mine.yaml")
 
@@ -393,13 +406,21 @@ def test_plan_breakeven_rows_carry_fractional_months() -> None:
     [
         ("capacity", {"lead_time_months": -1}, "capacity.lead_time_months"),
         ("capacity", {"min_tranche_servers": 0}, "capacity.min_tranche_servers"),
-        ("capacity", {"hardware_price_decline_per_year": 1.5}, "capacity.hardware_price_decline_per_year"),
+        (
+            "capacity",
+            {"hardware_price_decline_per_year": 1.5},
+            "capacity.hardware_price_decline_per_year",
+        ),
         ("capacity", {"phasd": True}, "capacity.phasd"),
         ("constraints", {"site_power_budget_kw": 0}, "constraints.site_power_budget_kw"),
     ],
 )
 def test_bad_capacity_fields_name_the_field(
-    section: str, values: dict[str, Any], field: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    section: str,
+    values: dict[str, Any],
+    field: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     data = with_changes(GROWTH, **{section: values})
     with pytest.raises(InputError) as caught:

@@ -15,6 +15,8 @@ as in :mod:`llmplan.cost.model`.
   value (as :mod:`llmplan.cost.model` does for one purchase).
 - **Facility build-out** (on premise): ``facility_usd_per_kw`` per rated IT kW added, paid
   with the tranche that adds it, never refreshed or resold within the horizon.
+- The defaults of :class:`CapacityAssumptions` keep the flat model of earlier versions: the
+  final month's fleet bought in month 0, the API billed at the horizon's average volume.
 - **Reserved ladder** (:func:`commitment_ladder`): whenever the committed capacity falls short
   of a month's need, a new commitment of the shortfall starts that month for the full term;
   expired ones are replaced the same way. A term running past the horizon is charged in full
@@ -42,9 +44,7 @@ _SITE_KIND = {
 
 
 class CapacityAssumptions(BaseModel):
-    """How capacity is added over time and bought: tranches, whole servers, redundancy,
-    facility build-out. Every default keeps the flat model of earlier versions (all
-    capacity bought in month 0 for the final month's demand)."""
+    """How capacity is added over time and bought; the defaults keep the flat model."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -142,7 +142,9 @@ def in_service(events: Sequence[tuple[int, int]], months: int) -> list[int]:
     return counts
 
 
-def commitment_ladder(need: Sequence[int], term_months: int) -> tuple[list[int], list[tuple[int, int]]]:
+def commitment_ladder(
+    need: Sequence[int], term_months: int
+) -> tuple[list[int], list[tuple[int, int]]]:
     """Committed units per month and the rungs (start month, units) of a reserved ladder."""
     check_range("term_months", term_months, 1)
     rungs: list[tuple[int, int]] = []
@@ -214,7 +216,9 @@ def purchases(
     facility = 0.0
     if site is SiteKind.ON_PREMISE:
         facility = fleet.template.server_power_kw * capacity.facility_usd_per_kw
-    for month, servers in tranches(fleet.need, capacity.lead_time_months, capacity.min_tranche_servers):
+    for month, servers in tranches(
+        fleet.need, capacity.lead_time_months, capacity.min_tranche_servers
+    ):
         buys, _ = _life_events(month, servers, finance, capacity)
         for index, (when, unit) in enumerate(buys):
             usd = servers * (per_server * unit + (facility if index == 0 else 0.0))

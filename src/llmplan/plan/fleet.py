@@ -93,7 +93,10 @@ def derived_packing(
         gpu="derived",
         gpus=spec_gpus,
         price_usd=max(spec_gpus * usd_per_gpu + chassis_usd, 1e-9),
-        power_kw=spec_gpus * gpu_power_w / 1000 * (1 + finance.server_non_gpu_power_fraction_of_gpu),
+        power_kw=spec_gpus
+        * gpu_power_w
+        / 1000
+        * (1 + finance.server_non_gpu_power_fraction_of_gpu),
         rack_units=0 if tower else DERIVED_SERVER_RACK_UNITS,
         source="derived from the GPU price and TDP",
         price_date="2000-01-01",

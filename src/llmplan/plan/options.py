@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from llmplan.catalog.schema import GpuSpec
 from llmplan.catalog.servers import ServerSpec, servers_for_gpu
@@ -70,7 +70,7 @@ class PriceContext:
     gpu_overrides: Mapping[str, GpuOverride]
     constraints: Constraints
     hybrid_base_demand_percentile: float = 50.0
-    capacity: CapacityAssumptions = CapacityAssumptions()
+    capacity: CapacityAssumptions = field(default_factory=CapacityAssumptions)
     servers: tuple[ServerSpec, ...] = ()
 
 
@@ -228,8 +228,9 @@ def packing_for(
         if isinstance(fleet, str):
             return fleet
         per_server = max(1, gpu.max_gpus_per_node // per_replica)
-        return Packing(fleet.gpus_per_server, per_server, 1, fleet.server_price_usd,
-                       fleet.server_power_kw, 0)
+        return Packing(
+            fleet.gpus_per_server, per_server, 1, fleet.server_price_usd, fleet.server_power_kw, 0
+        )
     override = ctx.gpu_overrides.get(gpu.id)
     overridden = override is not None and (
         override.purchase_price_usd is not None or override.power_w is not None
@@ -304,8 +305,7 @@ def replicas_by_month(design: Design, volume: float, months: int) -> list[int]:
     """Replicas carrying each month's busiest hour at ``volume`` x the workload's volume."""
     sized = design.workload.growth_factor(design.sizing_month)
     return [
-        design.replicas_at(volume * design.workload.growth_factor(m) / sized)
-        for m in range(months)
+        design.replicas_at(volume * design.workload.growth_factor(m) / sized) for m in range(months)
     ]
 
 

@@ -79,7 +79,9 @@ def _fleet(plan: Plan, option: OptionPlan, ctx: PriceContext) -> dict[str, Any]:
     return schedule_payload(designs, option.option, workloads, option.cost, finance, ctx)
 
 
-def _idle(choice: dict[str, Any], option: OptionPlan, design: Any, ctx: PriceContext, plan: Plan) -> None:
+def _idle(
+    choice: dict[str, Any], option: OptionPlan, design: Any, ctx: PriceContext, plan: Plan
+) -> None:
     if design is not None and (option.option.is_owned or option.option.value == "hybrid"):
         fp = design_footprint(design, option.option, plan.scenario.finance, ctx)
         choice.update(servers=fp.servers, idle_gpus=fp.idle_gpus)

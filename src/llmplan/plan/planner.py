@@ -307,11 +307,11 @@ def _staffing(
         months = finance.horizon_months + 1
         if owned and ctx.capacity.phased and option.is_owned:
             gpus = phased_gpus(finance, volume)
-            per_month = [staff_fte(int(round(g)), finance) for g in gpus]
+            per_month = [staff_fte(round(g), finance) for g in gpus]
             return np.asarray([per_month[0], *per_month], dtype=np.float64)
         if owned:
-            gpus = sum(owned_gpus(d, volume) for d in designs) + sum(t.gpus for t in training)
-            return np.full(months, staff_fte(gpus, finance))
+            count = sum(owned_gpus(d, volume) for d in designs) + sum(t.gpus for t in training)
+            return np.full(months, staff_fte(count, finance))
         if option is DeploymentOption.API and not training:
             return np.zeros(months)
         return np.full(months, finance.cloud_staff_fte)

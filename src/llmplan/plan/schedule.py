@@ -104,10 +104,12 @@ def _owned_schedule(
 ) -> Schedule:
     months = finance.horizon_months
     if ctx.capacity.phased and option.is_owned:
-        fleet, _ = phased_fleet(design, finance, ctx)
-        gps = fleet.template.gpus_per_server
-        bought = purchases(fleet, finance, ctx.capacity, site_of(option))
-        events = tranches(fleet.need, ctx.capacity.lead_time_months, ctx.capacity.min_tranche_servers)
+        phased, _ = phased_fleet(design, finance, ctx)
+        gps = phased.template.gpus_per_server
+        bought = purchases(phased, finance, ctx.capacity, site_of(option))
+        events = tranches(
+            phased.need, ctx.capacity.lead_time_months, ctx.capacity.min_tranche_servers
+        )
         counts = in_service(events, months)
         rows = tuple((p.month, p.servers, p.servers * gps, p.usd) for p in bought)
         return Schedule(rows, tuple(c * gps for c in counts))
@@ -120,7 +122,9 @@ def _owned_schedule(
     return Schedule(rows, (fleet.gpus,) * months)
 
 
-def _rented_gpus(design: Design, option: DeploymentOption, finance: FinanceAssumptions, ctx: PriceContext) -> tuple[int, ...]:
+def _rented_gpus(
+    design: Design, option: DeploymentOption, finance: FinanceAssumptions, ctx: PriceContext
+) -> tuple[int, ...]:
     months = finance.horizon_months
     per_replica = design.deployment.num_gpus
     if not ctx.capacity.phased:
