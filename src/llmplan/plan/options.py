@@ -186,7 +186,9 @@ def fleet_for(
         packing = packing_for(design, replicas, finance, ctx)
         if isinstance(packing, str):
             return packing
-        return packing.fleet(replicas, busy, ctx.capacity.redundant_servers)
+        spare = ctx.capacity.redundant_servers
+        bought = (packing.servers(replicas) + spare) * packing.gpus_per_server
+        return packing.fleet(replicas, busy * replicas * per_replica / bought, spare)
     per_server = max(1, gpu.max_gpus_per_node // per_replica)
     servers = math.ceil(replicas / per_server)
     gpus_per_server = min(replicas, per_server) * per_replica
@@ -197,8 +199,11 @@ def fleet_for(
     else:
         chassis = finance.server_overhead_usd
     gpu_kw = gpus_per_server * gpu_power_w(gpu, ctx) / 1000
+    spare = ctx.capacity.redundant_servers
+    if spare:  # spare servers stand idle
+        busy = busy * servers / (servers + spare)
     return Fleet(
-        servers=servers + ctx.capacity.redundant_servers,
+        servers=servers + spare,
         gpus_per_server=gpus_per_server,
         server_price_usd=gpus_per_server * usd_per_gpu + chassis,
         server_power_kw=gpu_kw * (1 + finance.server_non_gpu_power_fraction_of_gpu),
