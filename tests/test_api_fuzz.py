@@ -148,6 +148,7 @@ MUTABLE = [
     ("constraints", "power_budget_kw"),
     ("constraints", "max_racks"),
     ("constraints", "site_power_budget_kw"),
+    ("constraints", "max_floor_m2"),
     ("capacity", "lead_time_months"),
     ("capacity", "min_tranche_servers"),
     ("capacity", "redundant_servers"),

@@ -341,6 +341,17 @@ def test_power_budgets_apply_to_the_whole_fleet_with_and_without_pue() -> None:
     assert owned["power_kw"] == pytest.approx(2 * 10.2 * 1.3)
 
 
+def test_floor_space_is_summed_over_the_fleet() -> None:
+    """Two racks of 2.5 m2 (default) = 5 m2, over a 4 m2 limit; 3 m2 racks, 6 m2."""
+    small = with_changes(TWO_WORKLOADS, constraints={"max_racks": None, "max_floor_m2": 4})
+    reason = option(planned(small), "on_premise")["excluded_reason"]
+    assert "5.0 m2 of floor" in reason and "constraints.max_floor_m2 4" in reason, reason
+    roomy = with_changes(
+        TWO_WORKLOADS, constraints={"max_racks": None}, capacity={"floor_m2_per_rack": 3}
+    )
+    assert option(planned(roomy), "on_premise")["floor_m2"] == pytest.approx(6.0)
+
+
 def test_racks_by_hand() -> None:
     """15 kW racks of 42U: 10.2 kW servers one per rack; 2.52 kW 2U servers 5 per rack
     (power); 0.3 kW 2U servers 21 per rack (height); a 20 kW server takes 2 racks."""
@@ -413,6 +424,8 @@ def test_plan_breakeven_rows_carry_fractional_months() -> None:
         ),
         ("capacity", {"phasd": True}, "capacity.phasd"),
         ("constraints", {"site_power_budget_kw": 0}, "constraints.site_power_budget_kw"),
+        ("constraints", {"max_floor_m2": -5}, "constraints.max_floor_m2"),
+        ("capacity", {"floor_m2_per_rack": 0}, "capacity.floor_m2_per_rack"),
     ],
 )
 def test_bad_capacity_fields_name_the_field(

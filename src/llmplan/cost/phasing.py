@@ -102,6 +102,15 @@ class CapacityAssumptions(BaseModel):
         "Cushman & Wakefield Data Center Development Cost Guide 2025: 9,300-15,000 USD/kW "
         "of critical load across 19 US markets, average 11,700.",
     )
+    floor_m2_per_rack: float = Field(
+        2.5,
+        gt=0.0,
+        le=100.0,
+        description="Floor space one rack takes with its share of the aisles, m2/rack. "
+        "Default 2.5: 25-30 sq ft (2.3-2.8 m2) per rack including aisle space (industry "
+        "estimate quoted by profitableventure.com, secondary); power and cooling rooms "
+        "roughly double it and are not counted.",
+    )
     rack_units_per_rack: int = Field(
         42,
         ge=1,

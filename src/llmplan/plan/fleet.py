@@ -7,8 +7,9 @@
   replica are counted as idle.
 - :func:`footprint` and :func:`fleet_limit_problem`: rated IT kW, kW at the wall with PUE,
   racks and servers summed over every workload of an option, checked against
-  ``constraints.power_budget_kw`` (IT kW), ``constraints.site_power_budget_kw`` (with PUE)
-  and ``constraints.max_racks``. Each workload's servers fill racks of their own: servers
+  ``constraints.power_budget_kw`` (IT kW), ``constraints.site_power_budget_kw`` (with PUE),
+  ``constraints.max_racks`` and ``constraints.max_floor_m2`` (racks x
+  ``capacity.floor_m2_per_rack``). Each workload's servers fill racks of their own: servers
   per rack = the fewest allowed by ``finance.rack_kw`` and by
   ``capacity.rack_units_per_rack``; a rack-scale platform fills one rack per unit.
 """
@@ -142,6 +143,10 @@ class Footprint:
             self.racks + other.racks,
         )
 
+    def floor_m2(self, capacity: CapacityAssumptions) -> float:
+        """Floor space of the racks with their aisles, m2."""
+        return self.racks * capacity.floor_m2_per_rack
+
     def wall_kw(self, finance: FinanceAssumptions) -> float:
         """Power drawn from the grid at rated load, IT kW x PUE."""
         return self.it_kw * finance.pue
@@ -194,6 +199,8 @@ def fleet_limit_problem(
     site_power_budget_kw: float | None,
     max_racks: int | None,
     finance: FinanceAssumptions,
+    max_floor_m2: float | None = None,
+    capacity: CapacityAssumptions | None = None,
 ) -> str:
     """Which fleet-wide limit ``total`` breaks, with the figures ('' when none)."""
     if power_budget_kw is not None and total.it_kw > power_budget_kw:
@@ -213,5 +220,13 @@ def fleet_limit_problem(
             f"the fleet of all workloads needs {total.racks} racks ({total.servers} servers, "
             f"{total.it_kw:,.1f} kW, racks of {finance.rack_kw:g} kW), over "
             f"constraints.max_racks {max_racks}"
+        )
+    capacity = capacity if capacity is not None else CapacityAssumptions()
+    floor = total.floor_m2(capacity)
+    if max_floor_m2 is not None and floor > max_floor_m2:
+        return (
+            f"the fleet of all workloads needs {floor:,.1f} m2 of floor ({total.racks} racks "
+            f"x {capacity.floor_m2_per_rack:g} m2), over constraints.max_floor_m2 "
+            f"{max_floor_m2:g}"
         )
     return ""

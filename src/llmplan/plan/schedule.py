@@ -87,7 +87,13 @@ def fleet_limit_reason(
     limits: Constraints = ctx.constraints
     total = option_footprint(designs, option, finance, ctx)
     return fleet_limit_problem(
-        total, limits.power_budget_kw, limits.site_power_budget_kw, limits.max_racks, finance
+        total,
+        limits.power_budget_kw,
+        limits.site_power_budget_kw,
+        limits.max_racks,
+        finance,
+        limits.max_floor_m2,
+        ctx.capacity,
     )
 
 
@@ -191,7 +197,7 @@ def schedule_payload(
     ctx: PriceContext,
 ) -> dict[str, object]:
     """``purchases``, ``monthly``, ``power_kw`` (at the wall), ``it_power_kw``, ``racks``,
-    ``servers`` and ``idle_gpus`` of one included option, as JSON-ready data."""
+    ``floor_m2``, ``servers`` and ``idle_gpus`` of one included option, as JSON-ready data."""
     months = finance.horizon_months
     schedule = merged([design_schedule(d, option, finance, ctx) for d in designs], months)
     spent = monthly_usd(cost)
@@ -213,6 +219,7 @@ def schedule_payload(
         "power_kw": total.wall_kw(finance),
         "it_power_kw": total.it_kw,
         "racks": total.racks,
+        "floor_m2": total.floor_m2(ctx.capacity),
         "servers": total.servers,
         "idle_gpus": total.idle_gpus,
     }

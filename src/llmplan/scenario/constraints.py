@@ -170,6 +170,13 @@ class Constraints(ScenarioModel):
         description="Most power the owned fleet of all workloads may draw at the wall, "
         "cooling and losses included (rated IT kW x finance.pue), kW; null: no limit.",
     )
+    max_floor_m2: float | None = Field(
+        None,
+        ge=0.01,
+        le=1e7,
+        description="Most floor space the owned racks of all workloads may take, m2 "
+        "(racks x capacity.floor_m2_per_rack); null: no limit.",
+    )
     max_racks: int | None = Field(
         None,
         ge=1,
