@@ -186,6 +186,24 @@ def test_issue13_problem_1_growth_buys_tranches_and_scales_cloud() -> None:
     assert sum(bills) == pytest.approx(cloud["tco_usd"], rel=1e-9)
 
 
+@pytest.mark.parametrize("whole", [False, True])
+def test_without_growth_phased_costs_what_the_flat_model_costs(whole: bool) -> None:
+    """No growth: one tranche at month 0, the same GPUs every month, the same tokens; every
+    option's TCO is the flat model's (N+1 spare included)."""
+    steady = with_changes(
+        GROWTH,
+        finance={"horizon_months": 24},
+        capacity={"whole_servers": whole, "redundant_servers": 1},
+    )
+    steady["workloads"][0]["growth_per_year"] = 0.0
+    flat = planned(with_changes(steady, capacity={"phased": False}))
+    phased = planned(steady)
+    for name in ("on_premise", "cloud_on_demand", "cloud_reserved_1y"):
+        assert option(phased, name)["tco_usd"] == pytest.approx(
+            option(flat, name)["tco_usd"], rel=1e-9
+        ), name
+
+
 def test_issue13_problem_1_breakeven_moves_with_growth() -> None:
     """With growth the owned fleet is bought later and the cloud bill starts small, so the
     crossing of on-premise and cloud on-demand is not the flat model's."""

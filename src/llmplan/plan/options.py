@@ -232,7 +232,7 @@ def packing_for(
         fleet = fleet_for(design, replicas, finance, ctx)
         if isinstance(fleet, str):
             return fleet
-        per_server = max(1, gpu.max_gpus_per_node // per_replica)
+        per_server = fleet.gpus_per_server // per_replica  # the replicas a server holds
         return Packing(
             fleet.gpus_per_server, per_server, 1, fleet.server_price_usd, fleet.server_power_kw, 0
         )
@@ -324,16 +324,16 @@ def phased_fleet(
         raise LlmplanError(packing)
     spare = ctx.capacity.redundant_servers
     need = tuple(packing.servers(r) + spare for r in replicas)
-    per_server = (
-        design.capacity.max_requests_per_s
-        * packing.replicas_per_server
-        / packing.servers_per_replica
-    )
     busy = []
-    for month, servers in enumerate(need):
+    for month, (count, servers) in enumerate(zip(replicas, need, strict=True)):
         average = design.workload.requests_per_month(month) * volume
         average /= HOURS_PER_MONTH * SECONDS_PER_HOUR
-        busy.append(min(1.0, average / (servers * per_server)))
+        fraction = min(1.0, average / (count * design.capacity.max_requests_per_s))
+        if ctx.capacity.whole_servers:  # as fleet_for: idle GPUs and spares lower it
+            fraction *= count * design.deployment.num_gpus / (servers * packing.gpus_per_server)
+        elif spare:
+            fraction *= (servers - spare) / servers
+        busy.append(fraction)
     return PhasedFleet(packing.fleet(1, 0.0), need, tuple(busy)), packing
 
 

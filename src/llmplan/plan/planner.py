@@ -31,7 +31,6 @@ from llmplan.cost import (
     tornado,
 )
 from llmplan.cost.breakeven import breakeven_months
-from llmplan.cost.phasing import in_service, tranches
 from llmplan.cost.result import FloatArray, OptionKind, combine
 from llmplan.errors import InputError
 from llmplan.plan.confirm import SimulationCheck, confirm_designs
@@ -44,9 +43,8 @@ from llmplan.plan.options import (
     Recipe,
     cost_api_option,
     cost_design,
-    phased_fleet,
 )
-from llmplan.plan.schedule import fleet_limit_reason
+from llmplan.plan.schedule import fleet_limit_reason, owned_gpus_in_service
 from llmplan.plan.search import Design, Rejected, SearchSpace, designs_for
 from llmplan.plan.sensitivity import (
     TORNADO_MULTIPLIERS,
@@ -292,21 +290,11 @@ def _staffing(
             replicas = min(replicas, hybrid_split(design, percentile, volume).base_replicas)
         return replicas * design.deployment.num_gpus
 
-    def phased_gpus(finance: FinanceAssumptions, volume: float) -> FloatArray:
-        """Owned GPUs in service per month (tranches) plus the training GPUs."""
-        total = np.full(finance.horizon_months, float(sum(t.gpus for t in training)))
-        for design in designs:
-            fleet, _ = phased_fleet(design, finance, ctx, volume)
-            capacity = ctx.capacity
-            events = tranches(fleet.need, capacity.lead_time_months, capacity.min_tranche_servers)
-            counts = np.asarray(in_service(events, finance.horizon_months), dtype=float)
-            total += counts * fleet.template.gpus_per_server
-        return total
-
     def fte(finance: FinanceAssumptions, volume: float) -> FloatArray:
         months = finance.horizon_months + 1
-        if owned and ctx.capacity.phased and option.is_owned:
-            gpus = phased_gpus(finance, volume)
+        if ctx.capacity.phased and option.is_owned:
+            gpus = owned_gpus_in_service(designs, finance, ctx, volume)
+            gpus = gpus + sum(t.gpus for t in training)
             per_month = [staff_fte(round(g), finance) for g in gpus]
             return np.asarray([per_month[0], *per_month], dtype=np.float64)
         if owned:

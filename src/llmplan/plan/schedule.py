@@ -77,6 +77,20 @@ def option_footprint(
     return total
 
 
+def owned_gpus_in_service(
+    designs: tuple[Design, ...], finance: FinanceAssumptions, ctx: PriceContext, volume: float
+) -> FloatArray:
+    """GPUs of the phased owned fleets in service in each month 0..H-1 (tranches)."""
+    total = np.zeros(finance.horizon_months)
+    capacity = ctx.capacity
+    for design in designs:
+        fleet, _ = phased_fleet(design, finance, ctx, volume)
+        events = tranches(fleet.need, capacity.lead_time_months, capacity.min_tranche_servers)
+        counts = np.asarray(in_service(events, finance.horizon_months), dtype=float)
+        total += counts * fleet.template.gpus_per_server
+    return total
+
+
 def fleet_limit_reason(
     designs: tuple[Design, ...],
     option: DeploymentOption,
