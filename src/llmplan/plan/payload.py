@@ -17,7 +17,7 @@ from llmplan.plan.evidence import (
 )
 from llmplan.plan.options import PriceContext
 from llmplan.plan.planner import BreakEven, OptionPlan, Plan, WorkloadChoice
-from llmplan.plan.schedule import design_footprint, schedule_payload
+from llmplan.plan.schedule import design_footprint, owns_hardware, schedule_payload
 from llmplan.plan.uncertainty import design_intervals
 from llmplan.scenario import scenario_to_data
 
@@ -82,7 +82,8 @@ def _fleet(plan: Plan, option: OptionPlan, ctx: PriceContext) -> dict[str, Any]:
 def _idle(
     choice: dict[str, Any], option: OptionPlan, design: Any, ctx: PriceContext, plan: Plan
 ) -> None:
-    if design is not None and (option.option.is_owned or option.option.value == "hybrid"):
+    """Servers bought for one workload and the GPUs in them no replica uses."""
+    if design is not None and owns_hardware(option.option):
         fp = design_footprint(design, option.option, plan.scenario.finance, ctx)
         choice.update(servers=fp.servers, idle_gpus=fp.idle_gpus)
 

@@ -37,13 +37,7 @@ from llmplan.plan.confirm import SimulationCheck, confirm_designs
 from llmplan.plan.crossing import crossing_multiple, volume_bar, volume_curves
 from llmplan.plan.demand import hybrid_split
 from llmplan.plan.finetune import TrainingSetup, best_setup, training_cost
-from llmplan.plan.options import (
-    Costed,
-    PriceContext,
-    Recipe,
-    cost_api_option,
-    cost_design,
-)
+from llmplan.plan.options import Costed, PriceContext, Recipe, cost_api_option, cost_design
 from llmplan.plan.schedule import fleet_limit_reason, owned_gpus_in_service
 from llmplan.plan.search import Design, Rejected, SearchSpace, designs_for
 from llmplan.plan.sensitivity import (
