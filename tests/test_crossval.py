@@ -106,3 +106,16 @@ def test_summary_counts_and_medians(catalog: Catalog) -> None:
     assert summary.engines["vllm"].n == 6
     assert summary.sources == 2
     assert 0 <= summary.interval_coverage["overall"] <= 1
+
+
+def test_inside_envelope_figures_leave_outliers_out(catalog: Catalog) -> None:
+    rows = synthetic(["a", "b"], 3)
+    result = crossval.cross_validate(rows, catalog)
+    flagged = list(result.residuals)
+    flagged[0] = replace(flagged[0], outlier=True)
+    summary = summarise(replace(result, residuals=tuple(flagged)), min_rows=1, min_sources=1)
+    assert summary.families["overall"].n == 6
+    assert summary.inside_envelope["overall"].n == 5
+    kept = sorted(r.ape for r in flagged[1:])
+    assert summary.inside_envelope["overall"].median_ape == pytest.approx(kept[2])
+    assert "inside_envelope" in summary.as_dict()

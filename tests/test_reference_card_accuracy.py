@@ -19,11 +19,11 @@ from llmplan.validation.summary import ValidationReport, validate
 
 CARD_PATH = Path(__file__).parent / "fixtures" / "reference-card.csv"
 TOLERANCE = 0.25
-MEASURED_WITHIN = 27 / 56
-"""Rows within 25 % when the performance model last changed (2026-12-04; 28 before the
-KV-room queueing and the refit that followed it moved one Qwen3-14B A100 row from 25 % to
-34 %)."""
-MEASURED_MEDIAN_APE = 0.256
+MEASURED_WITHIN = 29 / 56
+"""Rows within 25 % when the performance model last changed (2026-12-05: 29, after fp16
+rows stopped inheriting an FP8 KV cache from a note about fp8 rows and the refit; 27 on
+2026-12-04)."""
+MEASURED_MEDIAN_APE = 0.246
 
 
 @pytest.fixture(scope="module")

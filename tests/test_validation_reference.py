@@ -33,10 +33,10 @@ def test_coverage(report: ValidationReport) -> None:
 @pytest.mark.parametrize(
     ("family", "measured", "target"),
     [
-        ("throughput", 0.152, 0.15),  # rows outside the physical envelope count too
-        ("ttft", 0.312, 0.20),  # misses: TTFT under load is issue 11's open item
+        ("throughput", 0.130, 0.15),  # meets it since fp16 rows keep an fp16 KV cache
+        ("ttft", 0.272, 0.20),  # misses: TTFT under load is issue 11's open item
         ("tpot", 0.149, 0.20),  # meets it
-        ("e2e", 0.301, None),
+        ("e2e", 0.309, None),
     ],
 )
 def test_median_ape(
@@ -55,7 +55,7 @@ def test_most_throughput_rows_within_25_percent(report: ValidationReport) -> Non
 
 def test_rows_inside_the_physical_envelope(report: ValidationReport) -> None:
     """Rows that some physical value of the factors explains are predicted far better
-    than the outliers; the outliers stay a minority (measured: 227 of 1,967)."""
+    than the outliers; the outliers stay a minority (measured: 217 of 1,967)."""
     inside = [r.ape for r in report.results if r.outlier is None]
     assert len(report.outliers) <= 0.15 * len(report.results)
     assert ErrorStats.of(inside).median_ape <= 0.15 + SLACK

@@ -9,7 +9,17 @@ from typing import Annotated
 import typer
 
 from llmplan.catalog.loader import Catalog
-from llmplan.cli import bench, calibrate, catalogs, plan_view, prices, serve, simulate, sizing
+from llmplan.cli import (
+    bench,
+    calibrate,
+    catalogs,
+    plan_view,
+    prices,
+    serve,
+    simulate,
+    sizing,
+    sweep,
+)
 from llmplan.cli.common import CalibrationOpt, console, handle_errors, print_json
 from llmplan.errors import InputError
 from llmplan.limits import MAX_DATA_FILE_BYTES, read_text_bounded
@@ -31,6 +41,7 @@ app.command("calibrate")(calibrate.calibrate_command)
 app.command("bench")(bench.bench_command)
 app.command("serve")(serve.serve_command)
 app.command("simulate")(simulate.simulate_command)
+app.command("sweep")(sweep.sweep_command)
 app.add_typer(catalogs.gpus_app, name="gpus")
 app.add_typer(catalogs.models_app, name="models")
 app.add_typer(catalogs.engines_app, name="engines")

@@ -128,4 +128,7 @@ def render_cross_validation(summary: CrossValidationSummary) -> None:
         f" ({shares}); intervals built without the row's source"
     )
     console.print(families)
+    console.print(
+        _stats_table("Held out, rows inside the physical envelope", summary.inside_envelope)
+    )
     console.print(_stats_table("Held out, by engine", summary.engines))

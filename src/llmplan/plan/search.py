@@ -30,7 +30,6 @@ from llmplan.sim.lengths import LognormalLength
 from llmplan.sim.scenario import lengths_from
 from llmplan.sizing.memory import estimate_memory
 
-TENSOR_PARALLEL_DEGREES = (1, 2, 4, 8, 16)
 HOURS_PER_MONTH = 365 * 24 / 12
 SECONDS_PER_HOUR = 3600.0
 FITTING_DEGREES_TRIED = 2
@@ -119,16 +118,42 @@ def targets_of(workload: InferenceWorkload) -> LatencyTargets:
     return LatencyTargets(slo.ttft_ms, slo.tpot_ms, slo.percentile)
 
 
-def parallel_layouts(gpu: GpuSpec, max_gpus: int) -> Iterator[tuple[int, int]]:
-    """(tp, pp) in rising GPU count: tensor parallelism within a node, then whole nodes
-    as pipeline stages (2, 4, ...) while the replica stays within ``max_gpus``."""
-    node = min(max_gpus, gpu.max_gpus_per_node)
-    tps = [tp for tp in TENSOR_PARALLEL_DEGREES if tp <= node]
-    yield from ((tp, 1) for tp in tps)
-    pp = 2
-    while tps and tps[-1] * pp <= max_gpus:
-        yield tps[-1], pp
-        pp *= 2
+MAX_TENSOR_PARALLEL = 16
+"""Widest tensor-parallel group searched (engines ship kernels and tests up to 16)."""
+
+
+def replica_gpu_counts(max_gpus: int) -> list[int]:
+    """GPU counts a replica may have, rising: powers of two and three times powers of
+    two (1, 2, 3, 4, 6, 8, 12, 16, 24, ...), so that 6- and 12-GPU layouts are priced."""
+    counts = {base << shift for base in (1, 3) for shift in range(max_gpus.bit_length())}
+    return sorted(n for n in counts if n <= max_gpus)
+
+
+def layout_for(n: int, gpu: GpuSpec, model: ModelSpec) -> tuple[int, int] | None:
+    """(tp, pp) for ``n`` GPUs: the widest tensor-parallel group that fits a node and
+    divides the attention heads, the rest as pipeline stages; None if no such split
+    leaves at least one layer per stage."""
+    node = min(gpu.max_gpus_per_node, MAX_TENSOR_PARALLEL)
+    heads = model.num_attention_heads
+    for tp in range(min(n, node), 0, -1):
+        if n % tp == 0 and heads % tp == 0 and n // tp <= model.num_layers:
+            return tp, n // tp
+    return None
+
+
+def parallel_layouts(
+    gpu: GpuSpec,
+    model: ModelSpec,
+    max_gpus: int,
+    required: tuple[tuple[int, int], ...] = (),
+) -> list[tuple[int, int]]:
+    """(tp, pp) in rising GPU count: for each count of :func:`replica_gpu_counts`, the
+    layout of :func:`layout_for` (tensor parallelism within a node, whole or partial
+    nodes as pipeline stages), plus every ``required`` layout (measured ones) within
+    ``max_gpus``; among equal counts, wider tensor parallelism first."""
+    layouts = {layout_for(n, gpu, model) for n in replica_gpu_counts(max_gpus)}
+    layouts |= {(tp, pp) for tp, pp in required if tp * pp <= max_gpus}
+    return sorted((x for x in layouts if x is not None), key=lambda x: (x[0] * x[1], -x[0]))
 
 
 def _deployments(
@@ -138,9 +163,10 @@ def _deployments(
     precision: WeightFormat,
     engine: EngineProfile,
     max_gpus: int,
+    required: tuple[tuple[int, int], ...] = (),
 ) -> Iterator[Deployment | str]:
     """Deployments in rising GPU count, or the reason one cannot be built."""
-    for tp, pp in parallel_layouts(gpu, max_gpus):
+    for tp, pp in parallel_layouts(gpu, model, max_gpus, required):
         try:
             yield Deployment.from_names(
                 catalog,
@@ -255,7 +281,14 @@ def _designs_on(
     cv = (cv_in, cv_out)
     found: list[Design] = []
     reason = "no parallel layout within candidates.max_gpus_per_replica"
-    for dep in _deployments(catalog, model, gpu, precision, engine, space.max_gpus_per_replica):
+    measured_layouts = _measured_layouts(model, gpu, space.measured)
+    deployments = _deployments(
+        catalog, model, gpu, precision, engine, space.max_gpus_per_replica, measured_layouts
+    )
+    for dep in deployments:
+        fitted_enough = len(found) >= FITTING_DEGREES_TRIED
+        if fitted_enough and (isinstance(dep, str) or (dep.tp, dep.pp) not in measured_layouts):
+            continue
         if isinstance(dep, str):
             reason = dep
             continue
@@ -269,6 +302,13 @@ def _designs_on(
         found.append(
             _size(workload, capacity, space.horizon_months, measured, space.max_utilisation)
         )
-        if len(found) >= FITTING_DEGREES_TRIED:
-            break
     return found, reason
+
+
+def _measured_layouts(
+    model: ModelSpec, gpu: GpuSpec, measured: tuple[MeasuredThroughput, ...]
+) -> tuple[tuple[int, int], ...]:
+    """(tp, pp) of the user's measurements of ``model`` on ``gpu``: always evaluated, so
+    that a measured 6-GPU tp2 x pp3 layout is priced even where the search would not
+    reach it."""
+    return tuple((m.tp, m.pp) for m in measured if m.model == model.id and m.gpu == gpu.id)

@@ -41,6 +41,9 @@ class HeldOutResidual:
     family: str
     measured: float
     predicted: float
+    outlier: bool = False
+    """True when no physical value of the factors explains the row (see
+    :mod:`llmplan.validation.envelope`)."""
 
     @property
     def log_residual(self) -> float:
@@ -87,6 +90,7 @@ def _residual(item: PreparedRow, update: dict[str, float]) -> HeldOutResidual | 
         family=item.metric.family,
         measured=item.row.value,
         predicted=value,
+        outlier=item.outlier is not None,
     )
 
 

@@ -179,6 +179,8 @@ class CrossValidationSummary:
     families: dict[str, ErrorStats]
     engines: dict[str, ErrorStats]
     interval_coverage: dict[str, float]
+    inside_envelope: dict[str, ErrorStats]
+    """The same families over rows inside the physical envelope (outliers left out)."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -188,6 +190,7 @@ class CrossValidationSummary:
             "families": {k: v.as_dict() for k, v in self.families.items()},
             "engines": {k: v.as_dict() for k, v in self.engines.items()},
             "interval_coverage": self.interval_coverage,
+            "inside_envelope": {k: v.as_dict() for k, v in self.inside_envelope.items()},
             "min_rows_per_cell": MIN_ROWS,
             "min_sources_per_cell": MIN_SOURCES,
         }
@@ -198,8 +201,7 @@ def summarise(
 ) -> CrossValidationSummary:
     """Median APE per family (and overall) and per engine, and held-out coverage."""
     residuals = cv.residuals
-    families = {f: ErrorStats.of([r.ape for r in residuals if r.family == f]) for f in FAMILIES}
-    families["overall"] = ErrorStats.of([r.ape for r in residuals])
+    inside = [r for r in residuals if not r.outlier]
     engines: dict[str, list[float]] = defaultdict(list)
     for r in residuals:
         engines[r.engine].append(r.ape)
@@ -207,7 +209,15 @@ def summarise(
         sources=len(cv.sources),
         rows=cv.rows,
         predicted=len(residuals),
-        families=families,
+        families=_family_stats(residuals),
         engines={k: ErrorStats.of(v) for k, v in sorted(engines.items())},
         interval_coverage=held_out_coverage(residuals, min_rows, min_sources),
+        inside_envelope=_family_stats(inside),
     )
+
+
+def _family_stats(residuals: Sequence[HeldOutResidual]) -> dict[str, ErrorStats]:
+    """Median APE per metric family and overall."""
+    families = {f: ErrorStats.of([r.ape for r in residuals if r.family == f]) for f in FAMILIES}
+    families["overall"] = ErrorStats.of([r.ape for r in residuals])
+    return families

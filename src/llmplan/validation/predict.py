@@ -185,7 +185,7 @@ def _parallelism(row: Measurement, split: str) -> tuple[int, int]:
 def _kv_format(row: Measurement, catalog: Catalog, engine_id: str) -> str:
     if row.kv_precision:
         return row.kv_precision
-    notes = row.notes.lower()
+    notes = _notes_for_own_precision(row)
     if re.search(r"(bf16|fp16|bf16/fp16) kv", notes):
         return "fp16"
     if "fp8 kv" in notes:
@@ -195,6 +195,18 @@ def _kv_format(row: Measurement, catalog: Catalog, engine_id: str) -> str:
     return (
         engine.quantized_kv_format if weights.quantized and engine.quantized_kv_format else "fp16"
     )
+
+
+def _notes_for_own_precision(row: Measurement) -> str:
+    """The row's notes without definitions of other precisions: a source that prints
+    fp16 and fp8 rows notes "fp8 = FP8 weights+FP8 KV" on both, which says nothing about
+    the fp16 row's KV cache."""
+    own = row.precision.lower()
+
+    def keep_own(match: re.Match[str]) -> str:
+        return match.group(0) if match.group(1) == own else ""
+
+    return re.sub(r"\b([a-z0-9_.-]+) = [^;]*", keep_own, row.notes.lower())
 
 
 def _fixed_lengths(row: Measurement) -> bool:
