@@ -147,6 +147,13 @@ MUTABLE = [
     ("finance", "pue"),
     ("constraints", "power_budget_kw"),
     ("constraints", "max_racks"),
+    ("constraints", "site_power_budget_kw"),
+    ("constraints", "max_floor_m2"),
+    ("capacity", "lead_time_months"),
+    ("capacity", "min_tranche_servers"),
+    ("capacity", "redundant_servers"),
+    ("capacity", "hardware_price_decline_per_year"),
+    ("capacity", "facility_usd_per_kw"),
 ]
 
 
@@ -154,7 +161,9 @@ MUTABLE = [
 def mutated_scenario(draw: st.DrawFn) -> dict[str, Any]:
     """A valid scenario with one or two fields set to an extreme or random value, so
     that values near the edges of the schema reach the plan itself."""
-    data = _seed() | {"finance": {}, "constraints": {}}
+    data = _seed() | {"finance": {}, "constraints": {}, "capacity": {}}
+    if draw(st.booleans()):  # time-phased, whole servers (issue 13)
+        data["capacity"] = {"phased": True, "whole_servers": True}
     for path in draw(st.lists(st.sampled_from(MUTABLE), min_size=1, max_size=2)):
         target: Any = data
         for key in path[:-1]:

@@ -34,6 +34,7 @@ EXPECTED_EXAMPLES = {
     "small-team-consumer-gpus",
     "batch-summarisation",
     "finetuning-programme",
+    "saas-startup-growth",
 }
 
 GOOD = textwrap.dedent(

@@ -168,12 +168,32 @@ def _breakeven_table(payload: dict[str, Any]) -> Table | None:
     for column in ("option", "against", "no dearer from month", "same cost at volume x"):
         table.add_column(column)
     for b in rows:
+        months = b.get("months")
         month = "never" if b["month"] is None else str(b["month"])
+        if months is not None:
+            month = f"{months:.1f}"
         multiple = b["volume_multiple"]
         table.add_row(
             b["option"], b["versus"], month, "-" if multiple is None else f"{multiple:.2f}"
         )
     return table
+
+
+def _fleet_line(payload: dict[str, Any], name: str) -> str:
+    """Servers, idle GPUs, power at the wall, racks and purchases of an owned option."""
+    option = next((o for o in payload["options"] if o["option"] == name), None)
+    if option is None or not option.get("servers"):
+        return ""
+    bought = ", ".join(
+        f"month {p['month']}: {p['servers']} ({_money(p['usd'])} USD)"
+        for p in option["purchases"][:6]
+    )
+    more = " ..." if len(option["purchases"]) > 6 else ""
+    return (
+        f"Fleet: {option['servers']} servers ({option['idle_gpus']} idle GPUs), "
+        f"{option['power_kw']:,.1f} kW at the wall, {option['racks']} racks; "
+        f"servers bought at {bought}{more}\n"
+    )
 
 
 def render_plan(payload: dict[str, Any]) -> None:
@@ -189,6 +209,7 @@ def render_plan(payload: dict[str, Any]) -> None:
             lines.append(f"- {reason}\n")
         for risk in best["risks"]:
             lines.append(f"! {risk}\n", style="yellow")
+        lines.append(_fleet_line(payload, best["option"]))
         ready = best["readiness"]
         lines.append(f"Staff: {ready['staff_fte']:.2f} FTE ({ready['assumption']})")
         console.print(Panel(lines, title="Decision", expand=False))

@@ -1,6 +1,7 @@
 """When one option becomes cheaper than another: by month, by hours of use, by volume.
 
 - :func:`breakeven_month`: first month at which A's cumulative spending is at most B's;
+- :func:`breakeven_months`: the same crossing as a fractional month (interpolated);
 - :func:`breakeven_hours`: Lenovo LP2368's hours of use x solving
   ``capex + opex_h x = cloud_h x``, i.e. ``x = capex / (cloud_h - opex_h)``;
 - :func:`crossing_point`: the argument at which two cost functions of one variable meet
@@ -50,6 +51,22 @@ def breakeven_month(
         return 0 if later_dearer.size == 0 else int(later_dearer[-1]) + 1
     hits = cheaper.nonzero()[0]
     return int(hits[0]) if hits.size else None
+
+
+def breakeven_months(a: OptionCost, b: OptionCost, *, rtol: float = SAME_COST_RTOL) -> float | None:
+    """Month (fractional, not rounded) from which ``a`` stays no dearer than ``b``.
+
+    The cumulative spending curves are read as straight between month ends (running costs
+    accrue evenly within a month), and the last crossing is found by linear interpolation:
+    with ``a`` dearer by g0 at month k-1 and cheaper by -g1 at month k, the answer is
+    ``k - 1 + g0 / (g0 - g1)``. ``None`` when ``a`` is still dearer at the horizon.
+    """
+    month = breakeven_month(a, b, sustained=True, rtol=rtol)
+    if month is None or month == 0:
+        return None if month is None else 0.0
+    gap = a.cumulative_usd - b.cumulative_usd
+    before, after = float(gap[month - 1]), float(min(gap[month], 0.0))
+    return month - 1 + before / (before - after)
 
 
 def breakeven_hours(

@@ -47,11 +47,12 @@ class CostLine(StrEnum):
     CLOUD_COMMITMENT_OVERHANG = "cloud_commitment_overhang"
     CLOUD_STORAGE_EGRESS = "cloud_storage_egress"
     API_TOKENS = "api_tokens"
+    FACILITY = "facility"
 
     @property
     def is_capex(self) -> bool:
         """Purchases of equipment (not running costs, not resale credits)."""
-        return self in (CostLine.HARDWARE, CostLine.NETWORK_HARDWARE)
+        return self in (CostLine.HARDWARE, CostLine.NETWORK_HARDWARE, CostLine.FACILITY)
 
     @property
     def is_opex(self) -> bool:

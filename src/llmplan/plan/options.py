@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from llmplan.catalog.schema import GpuSpec
+from llmplan.catalog.servers import ServerSpec, servers_for_gpu
 from llmplan.cost import (
     ApiUsage,
     CloudRental,
@@ -34,9 +35,17 @@ from llmplan.cost import (
     cost_hybrid,
     cost_self_hosted,
 )
+from llmplan.cost.phasing import (
+    CapacityAssumptions,
+    PhasedFleet,
+    cost_phased_api,
+    cost_phased_cloud,
+    cost_phased_owned,
+)
 from llmplan.errors import LlmplanError
 from llmplan.plan.demand import hybrid_split
-from llmplan.plan.search import Design
+from llmplan.plan.fleet import Packing, derived_packing, whole_server_packing
+from llmplan.plan.search import HOURS_PER_MONTH, SECONDS_PER_HOUR, Design
 from llmplan.prices.book import PriceBook
 from llmplan.prices.schema import ApiPrice, CloudPrice, Pricing
 from llmplan.scenario import Constraints, DeploymentOption, GpuOverride, InferenceWorkload
@@ -61,6 +70,8 @@ class PriceContext:
     gpu_overrides: Mapping[str, GpuOverride]
     constraints: Constraints
     hybrid_base_demand_percentile: float = 50.0
+    capacity: CapacityAssumptions = field(default_factory=CapacityAssumptions)
+    servers: tuple[ServerSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -170,6 +181,14 @@ def fleet_for(
         return f"no purchase price for {gpu.id}; set overrides.gpus.{gpu.id}.purchase_price_usd"
     usd_per_gpu, includes_server, _ = price
     per_replica = design.deployment.num_gpus
+    busy = min(1.0, volume * design.busy_fraction * design.replicas / replicas)
+    if ctx.capacity.whole_servers:
+        packing = packing_for(design, replicas, finance, ctx)
+        if isinstance(packing, str):
+            return packing
+        spare = ctx.capacity.redundant_servers
+        bought = (packing.servers(replicas) + spare) * packing.gpus_per_server
+        return packing.fleet(replicas, busy * replicas * per_replica / bought, spare)
     per_server = max(1, gpu.max_gpus_per_node // per_replica)
     servers = math.ceil(replicas / per_server)
     gpus_per_server = min(replicas, per_server) * per_replica
@@ -180,13 +199,67 @@ def fleet_for(
     else:
         chassis = finance.server_overhead_usd
     gpu_kw = gpus_per_server * gpu_power_w(gpu, ctx) / 1000
+    spare = ctx.capacity.redundant_servers
+    if spare:  # spare servers stand idle
+        busy = busy * servers / (servers + spare)
     return Fleet(
-        servers=servers,
+        servers=servers + spare,
         gpus_per_server=gpus_per_server,
         server_price_usd=gpus_per_server * usd_per_gpu + chassis,
         server_power_kw=gpu_kw * (1 + finance.server_non_gpu_power_fraction_of_gpu),
-        busy_fraction=min(1.0, volume * design.busy_fraction * design.replicas / replicas),
+        busy_fraction=busy,
     )
+
+
+def _chassis_usd(gpu: GpuSpec, includes_server: bool, finance: FinanceAssumptions) -> float:
+    if includes_server:
+        return 0.0
+    if gpu.category in WORKSTATION_CATEGORIES:
+        return finance.workstation_overhead_usd
+    return finance.server_overhead_usd
+
+
+def packing_for(
+    design: Design, replicas: int, finance: FinanceAssumptions, ctx: PriceContext
+) -> Packing | str:
+    """Servers of the design's packing: with ``capacity.whole_servers``, the cheapest whole
+    server for ``replicas`` replicas (the server catalogue unless your GPU price or power
+    override applies); otherwise servers of just the GPUs needed (price per GPU)."""
+    gpu = design.deployment.gpu
+    price = gpu_price_usd(gpu, ctx)
+    per_replica = design.deployment.num_gpus
+    if not ctx.capacity.whole_servers:
+        fleet = fleet_for(design, replicas, finance, ctx)
+        if isinstance(fleet, str):
+            return fleet
+        per_server = fleet.gpus_per_server // per_replica  # the replicas a server holds
+        return Packing(
+            fleet.gpus_per_server, per_server, 1, fleet.server_price_usd, fleet.server_power_kw, 0
+        )
+    override = ctx.gpu_overrides.get(gpu.id)
+    overridden = override is not None and (
+        override.purchase_price_usd is not None or override.power_w is not None
+    )
+    catalogue = () if overridden else servers_for_gpu(ctx.servers, gpu.id)
+    tower = gpu.category in WORKSTATION_CATEGORIES
+    node = gpu.max_gpus_per_node
+    if tower:  # a tower holds just the cards needed, up to the node size
+        node = min(replicas, max(1, node // per_replica)) * per_replica
+    derived = None
+    if price is not None:
+        derived = derived_packing(
+            per_replica,
+            node,
+            price[0],
+            _chassis_usd(gpu, price[1], finance),
+            gpu_power_w(gpu, ctx),
+            finance,
+            tower=tower,
+        )
+    packing = whole_server_packing(catalogue, derived, per_replica, replicas)
+    if packing is None:
+        return f"no purchase price for {gpu.id}; set overrides.gpus.{gpu.id}.purchase_price_usd"
+    return packing
 
 
 def site_of(option: DeploymentOption) -> SiteKind:
@@ -231,6 +304,77 @@ def _cloud_recipe(design: Design, option: DeploymentOption, usd_per_gpu_hour: fl
         return cost_cloud(rental, finance, name=option.value)
 
     return recipe
+
+
+def replicas_by_month(design: Design, volume: float, months: int) -> list[int]:
+    """Replicas carrying each month's busiest hour at ``volume`` x the workload's volume."""
+    sized = design.workload.growth_factor(design.sizing_month)
+    return [
+        design.replicas_at(volume * design.workload.growth_factor(m) / sized) for m in range(months)
+    ]
+
+
+def phased_fleet(
+    design: Design, finance: FinanceAssumptions, ctx: PriceContext, volume: float = 1.0
+) -> tuple[PhasedFleet, Packing]:
+    """Servers ``design`` needs in each month of the horizon, and how they are packed."""
+    replicas = replicas_by_month(design, volume, finance.horizon_months)
+    packing = packing_for(design, max(replicas), finance, ctx)
+    if isinstance(packing, str):  # pragma: no cover - checked before the recipe is made
+        raise LlmplanError(packing)
+    spare = ctx.capacity.redundant_servers
+    need = tuple(packing.servers(r) + spare for r in replicas)
+    busy = []
+    for month, (count, servers) in enumerate(zip(replicas, need, strict=True)):
+        average = design.workload.requests_per_month(month) * volume
+        average /= HOURS_PER_MONTH * SECONDS_PER_HOUR
+        fraction = min(1.0, average / (count * design.capacity.max_requests_per_s))
+        if ctx.capacity.whole_servers:  # as fleet_for: idle GPUs and spares lower it
+            fraction *= count * design.deployment.num_gpus / (servers * packing.gpus_per_server)
+        elif spare:
+            fraction *= (servers - spare) / servers
+        busy.append(fraction)
+    return PhasedFleet(packing.fleet(1, 0.0), need, tuple(busy)), packing
+
+
+def _phased_owned_recipe(design: Design, option: DeploymentOption, ctx: PriceContext) -> Recipe:
+    def recipe(finance: FinanceAssumptions, volume: float = 1.0) -> OptionCost:
+        fleet, _ = phased_fleet(design, finance, ctx, volume)
+        return cost_phased_owned(fleet, finance, ctx.capacity, site_of(option), name=option.value)
+
+    return recipe
+
+
+def _phased_cloud_recipe(
+    design: Design, option: DeploymentOption, usd_per_gpu_hour: float
+) -> Recipe:
+    commitment = _CLOUD_PRICING[option][1]
+    hours = _operating_hours(design.workload)
+
+    def recipe(finance: FinanceAssumptions, volume: float = 1.0) -> OptionCost:
+        replicas = replicas_by_month(design, volume, finance.horizon_months)
+        gpus = [r * design.deployment.num_gpus for r in replicas]
+        term = commitment.term_months
+        billed = finance.hours_per_month if term else min(hours, finance.hours_per_month)
+        return cost_phased_cloud(gpus, usd_per_gpu_hour, billed, term, finance, name=option.value)
+
+    return recipe
+
+
+def _monthly_api_usage(
+    workload: InferenceWorkload, price: ApiPrice, months: int, share: float
+) -> list[ApiUsage]:
+    return [
+        ApiUsage(
+            input_tokens_per_month=workload.input_tokens_per_month(m) * share,
+            output_tokens_per_month=workload.output_tokens_per_month(m) * share,
+            input_usd_per_mtok=price.input_usd_per_mtok,
+            output_usd_per_mtok=price.output_usd_per_mtok,
+            cached_input_fraction=workload.cached_input_fraction,
+            cached_input_usd_per_mtok=price.cached_input_usd_per_mtok,
+        )
+        for m in range(months)
+    ]
 
 
 def _hybrid_recipe(
@@ -315,14 +459,16 @@ def cost_design(
                 _hybrid_recipe(design, ctx, burst[0], ctx.hybrid_base_demand_percentile),
                 burst[1],
             )
-        return Costed(option, design, _owned_recipe(design, option, ctx), note)
+        make = _phased_owned_recipe if ctx.capacity.phased else _owned_recipe
+        return Costed(option, design, make(design, option, ctx), note)
     if option.is_cloud_rental:
         price_or_reason = cloud_price(gpu, option, ctx)
         if isinstance(price_or_reason, str):
             return price_or_reason
         usd, source = price_or_reason
         note = f"{gpu.id} at {usd:.2f} USD/GPU-hour ({source})"
-        return Costed(option, design, _cloud_recipe(design, option, usd), note)
+        make_cloud = _phased_cloud_recipe if ctx.capacity.phased else _cloud_recipe
+        return Costed(option, design, make_cloud(design, option, usd), note)
     return "not a hardware option"
 
 
@@ -340,6 +486,9 @@ def cost_api_option(
         return price
 
     def recipe(finance: FinanceAssumptions, volume: float = 1.0) -> OptionCost:
+        if ctx.capacity.phased:
+            usages = _monthly_api_usage(workload, price, finance.horizon_months, volume)
+            return cost_phased_api(usages, finance, name="api")
         usage = _api_usage(workload, price, finance.horizon_months, volume)
         return cost_api(usage, finance, name="api")
 

@@ -18,6 +18,7 @@ from llmplan.plan.evidence import (
 )
 from llmplan.plan.options import PriceContext
 from llmplan.plan.planner import BreakEven, OptionPlan, Plan, WorkloadChoice
+from llmplan.plan.schedule import design_footprint, owns_hardware, schedule_payload
 from llmplan.plan.uncertainty import design_intervals
 from llmplan.scenario import scenario_to_data
 
@@ -72,7 +73,25 @@ def _cost(cost: OptionCost, tokens: float) -> dict[str, Any]:
     }
 
 
-def _option(plan: Plan, option: OptionPlan) -> dict[str, Any]:
+def _fleet(plan: Plan, option: OptionPlan, ctx: PriceContext) -> dict[str, Any]:
+    """Purchases, monthly schedule, power and racks of an included option."""
+    assert option.cost is not None
+    designs = tuple(c.design for c in option.choices if c.design is not None)
+    workloads = plan.scenario.inference_workloads()
+    finance = plan.scenario.finance
+    return schedule_payload(designs, option.option, workloads, option.cost, finance, ctx)
+
+
+def _idle(
+    choice: dict[str, Any], option: OptionPlan, design: Any, ctx: PriceContext, plan: Plan
+) -> None:
+    """Servers bought for one workload and the GPUs in them no replica uses."""
+    if design is not None and owns_hardware(option.option):
+        fp = design_footprint(design, option.option, plan.scenario.finance, ctx)
+        choice.update(servers=fp.servers, idle_gpus=fp.idle_gpus)
+
+
+def _option(plan: Plan, option: OptionPlan, ctx: PriceContext) -> dict[str, Any]:
     out: dict[str, Any] = {
         "option": option.option.value,
         "included": option.included,
@@ -81,6 +100,9 @@ def _option(plan: Plan, option: OptionPlan) -> dict[str, Any]:
     if option.cost is not None:
         out.update(_cost(option.cost, option.tokens_over_horizon))
         out["choices"] = [_choice(c) for c in option.choices]
+        for data, choice in zip(out["choices"], option.choices, strict=True):
+            _idle(data, option, choice.design, ctx, plan)
+        out.update(_fleet(plan, option, ctx))
         out["risks"] = risks(plan, option)
     return out
 
@@ -143,7 +165,7 @@ def plan_payload(plan: Plan, ctx: PriceContext) -> dict[str, Any]:
     return {
         "scenario": scenario_to_data(plan.scenario),
         "recommended": recommended,
-        "options": [_option(plan, o) for o in plan.options],
+        "options": [_option(plan, o, ctx) for o in plan.options],
         "breakeven": [_breakeven(plan, b) for b in plan.breakeven],
         "pareto": _pareto(pareto_points(plan, ctx)),
         "rejected_designs": [r.__dict__.copy() for r in plan.rejected],

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from llmplan.catalog.loader import Catalog
+from llmplan.catalog.servers import bundled_servers
 from llmplan.cost import (
     CostLine,
     FinanceAssumptions,
@@ -29,6 +30,7 @@ from llmplan.cost import (
     staff_fte,
     tornado,
 )
+from llmplan.cost.breakeven import breakeven_months
 from llmplan.cost.result import FloatArray, OptionKind, combine
 from llmplan.errors import InputError
 from llmplan.plan.confirm import SimulationCheck, confirm_designs
@@ -36,6 +38,7 @@ from llmplan.plan.crossing import crossing_multiple, volume_bar, volume_curves
 from llmplan.plan.demand import hybrid_split
 from llmplan.plan.finetune import TrainingSetup, best_setup, training_cost
 from llmplan.plan.options import Costed, PriceContext, Recipe, cost_api_option, cost_design
+from llmplan.plan.schedule import fleet_limit_reason, owned_gpus_in_service
 from llmplan.plan.search import Design, Rejected, SearchSpace, designs_for
 from llmplan.plan.sensitivity import (
     TORNADO_MULTIPLIERS,
@@ -84,13 +87,16 @@ class OptionPlan:
 @dataclass(frozen=True)
 class BreakEven:
     """``option`` (the one with more capital cost) becomes no dearer than ``versus`` from
-    ``month`` on (None: never within the horizon); ``volume_multiple``: the multiple of
-    the scenario's inference volume at which their NPVs cross (None: not within 1/16-16x)."""
+    ``month`` on (None: never within the horizon); ``months``: the same crossing as a
+    fractional month, not rounded (:func:`~llmplan.cost.breakeven.breakeven_months`);
+    ``volume_multiple``: the multiple of the scenario's inference volume at which their
+    NPVs cross (None: not within 1/16-16x)."""
 
     option: str
     versus: str
     month: int | None
     volume_multiple: float | None = None
+    months: float | None = None
 
 
 @dataclass(frozen=True)
@@ -190,7 +196,11 @@ def _option_plan(
         recipes.append(_training_recipe(setup, option, ctx))
         note = f"{setup.gpus} x {setup.gpu.id}, {setup.hours_per_run:,.1f} h per run"
         choices.append(WorkloadChoice(setup.job.name, None, note))
-    staffing = _staffing(option, tuple(c.design for c in choices if c.design), training, ctx)
+    chosen = tuple(c.design for c in choices if c.design)
+    limit = fleet_limit_reason(chosen, option, finance, ctx)
+    if limit:
+        return OptionPlan(option, excluded=f"{option.value} excluded: {limit}")
+    staffing = _staffing(option, chosen, training, ctx)
     recipe = _combined(option, tuple(recipes), staffing)
     return OptionPlan(
         option,
@@ -253,7 +263,8 @@ _KIND = {
 }
 
 
-Staffing = Callable[[FinanceAssumptions, float], float]
+Staffing = Callable[[FinanceAssumptions, float], FloatArray]
+"""(finance, volume multiple) -> FTE at t = 0..H (index m+1: month m)."""
 
 
 def _staffing(
@@ -273,13 +284,19 @@ def _staffing(
             replicas = min(replicas, hybrid_split(design, percentile, volume).base_replicas)
         return replicas * design.deployment.num_gpus
 
-    def fte(finance: FinanceAssumptions, volume: float) -> float:
+    def fte(finance: FinanceAssumptions, volume: float) -> FloatArray:
+        months = finance.horizon_months + 1
+        if ctx.capacity.phased and option.is_owned:
+            gpus = owned_gpus_in_service(designs, finance, ctx, volume)
+            gpus = gpus + sum(t.gpus for t in training)
+            per_month = [staff_fte(round(g), finance) for g in gpus]
+            return np.asarray([per_month[0], *per_month], dtype=np.float64)
         if owned:
-            gpus = sum(owned_gpus(d, volume) for d in designs) + sum(t.gpus for t in training)
-            return staff_fte(gpus, finance)
+            count = sum(owned_gpus(d, volume) for d in designs) + sum(t.gpus for t in training)
+            return np.full(months, staff_fte(count, finance))
         if option is DeploymentOption.API and not training:
-            return 0.0
-        return finance.cloud_staff_fte
+            return np.zeros(months)
+        return np.full(months, finance.cloud_staff_fte)
 
     return fte
 
@@ -291,18 +308,22 @@ def _combined(option: DeploymentOption, recipes: tuple[Recipe, ...], staffing: S
 
     def recipe(finance: FinanceAssumptions, volume: float = 1.0) -> OptionCost:
         total = combine(option.value, kind, tuple(r(finance, volume) for r in recipes))
-        fte = staffing(finance, volume)
-        staff = np.full(finance.horizon_months + 1, fte * finance.staff_usd_per_fte_year / 12)
+        ftes = staffing(finance, volume)
+        staff = ftes * finance.staff_usd_per_fte_year / 12
         staff[0] = 0.0
         lines: dict[CostLine, FloatArray] = {
             line: v for line, v in total.lines_usd.items() if line is not CostLine.STAFF
         }
-        if fte > 0:
+        fte = float(ftes[-1])
+        if ftes.max() > 0:
             lines[CostLine.STAFF] = staff
-        notes = (
-            *(n for n in total.assumptions if "staff" not in n.lower()),
-            f"staff {fte:.2f} FTE for the whole option",
+        low = float(ftes[1:].min()) if len(ftes) > 1 else fte
+        staff_note = (
+            f"staff {fte:.2f} FTE for the whole option"
+            if low == fte
+            else f"staff {low:.2f} to {fte:.2f} FTE for the whole option (GPUs in service)"
         )
+        notes = (*(n for n in total.assumptions if "staff" not in n.lower()), staff_note)
         return OptionCost(total.name, total.kind, lines, total.monthly_discount_rate, notes)
 
     return recipe
@@ -330,7 +351,8 @@ def _breakevens(
                 month = breakeven_month(a.cost, b.cost, sustained=True)
                 name_a, name_b = a.option.value, b.option.value
                 volume = crossing_multiple(curves[name_a], curves[name_b], _npv_gap(a, b, finance))
-                out.append(BreakEven(name_a, name_b, month, volume))
+                fraction = breakeven_months(a.cost, b.cost)
+                out.append(BreakEven(name_a, name_b, month, volume, fraction))
     return tuple(out)
 
 
@@ -407,6 +429,8 @@ def plan_context(scenario: Scenario, catalog: Catalog, prices: PriceBook) -> Pri
         resolve(scenario, catalog).gpu_overrides,
         scenario.constraints,
         scenario.candidates.hybrid_base_demand_percentile,
+        scenario.capacity,
+        bundled_servers(),
     )
 
 

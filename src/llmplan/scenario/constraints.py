@@ -160,13 +160,29 @@ class Constraints(ScenarioModel):
         None,
         ge=0.01,
         le=1e7,
-        description="Most IT power the owned fleet may draw, kW (before PUE); null: no limit.",
+        description="Most rated IT power the owned fleet of all workloads may draw, kW "
+        "(before PUE; see site_power_budget_kw for the wall); null: no limit.",
+    )
+    site_power_budget_kw: float | None = Field(
+        None,
+        ge=0.01,
+        le=1e7,
+        description="Most power the owned fleet of all workloads may draw at the wall, "
+        "cooling and losses included (rated IT kW x finance.pue), kW; null: no limit.",
+    )
+    max_floor_m2: float | None = Field(
+        None,
+        ge=0.01,
+        le=1e7,
+        description="Most floor space the owned racks of all workloads may take, m2 "
+        "(racks x capacity.floor_m2_per_rack); null: no limit.",
     )
     max_racks: int | None = Field(
         None,
         ge=1,
         le=1_000_000,
-        description="Most racks the owned fleet may fill; null: no limit.",
+        description="Most racks the owned fleet of all workloads may fill (each workload's "
+        "servers in racks of their own); null: no limit.",
     )
 
     @field_validator("compliance", "allowed_options")

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from llmplan.cost.assumptions import FinanceAssumptions
+from llmplan.cost.phasing import CapacityAssumptions
 from llmplan.scenario.constraints import ComplianceTag, Constraints, DeploymentOption, Region
 from llmplan.scenario.schema import (
     Candidates,
@@ -47,6 +48,7 @@ SECTIONS: tuple[tuple[str, str, type[BaseModel]], ...] = (
     ("Fine-tuning workload", "`workloads[]` with `kind: finetune`", FineTuneWorkload),
     ("Constraints", "`constraints`", Constraints),
     ("Finance", "`finance`", FinanceAssumptions),
+    ("Capacity", "`capacity`", CapacityAssumptions),
     ("Overrides", "`overrides`", Overrides),
     ("GPU override", "`overrides.gpus.<GPU name>`", GpuOverride),
     ("Measured throughput", "`overrides.measured_throughput[]`", MeasuredThroughput),

@@ -27,6 +27,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from llmplan.cost.assumptions import FinanceAssumptions
+from llmplan.cost.phasing import CapacityAssumptions
 from llmplan.deployment import MAX_PARALLEL_DEGREE
 from llmplan.errors import UnknownNameError
 from llmplan.limits import (
@@ -248,6 +249,11 @@ class Scenario(ScenarioModel):
         default_factory=FinanceAssumptions,
         description="Horizon, energy, site, depreciation and staff assumptions "
         "(llmplan.cost.assumptions).",
+    )
+    capacity: CapacityAssumptions = Field(
+        default_factory=CapacityAssumptions,
+        description="How capacity is added over time and bought: monthly tranches, whole "
+        "servers, spare servers, facility build-out (llmplan.cost.phasing).",
     )
     overrides: Overrides = Field(
         default_factory=Overrides, description="Your figures replacing catalog data."
