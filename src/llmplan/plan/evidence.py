@@ -228,7 +228,7 @@ def readiness(plan: Plan, option: OptionPlan) -> dict[str, object]:
     fte = 0.0
     if option.cost is not None and finance.staff_usd_per_fte_year > 0:
         staff_usd = option.cost.line_total_usd(CostLine.STAFF)
-        fte = staff_usd / (finance.staff_usd_per_fte_year * finance.horizon_months / 12)
+        fte = staff_usd / (finance.loaded_staff_usd_per_fte_year * finance.horizon_months / 12)
     if owned:
         assumption = (
             f"max({finance.min_staff_fte:g}, owned GPUs / {finance.gpus_per_fte:g}) FTE for "
@@ -240,7 +240,8 @@ def readiness(plan: Plan, option: OptionPlan) -> dict[str, object]:
         assumption = f"cloud_staff_fte = {finance.cloud_staff_fte:g} FTE for rented capacity"
     return {
         "staff_fte": fte,
-        "staff_usd_per_year": fte * finance.staff_usd_per_fte_year,
+        "staff_usd_per_year": fte * finance.loaded_staff_usd_per_fte_year,
+        "staff_on_cost_factor": finance.staff_on_cost_factor,
         "assumption": assumption,
         "checklist": [item for kind in kinds for item in items.get(kind, [])],
     }

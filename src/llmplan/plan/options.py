@@ -35,6 +35,13 @@ from llmplan.cost import (
     cost_self_hosted,
 )
 from llmplan.errors import LlmplanError
+from llmplan.plan.compliance import (
+    PriceOrigin,
+    origin_of,
+    qualification,
+    refusal,
+    residency_problem,
+)
 from llmplan.plan.demand import hybrid_split
 from llmplan.plan.search import Design
 from llmplan.prices.book import PriceBook
@@ -71,6 +78,7 @@ class Costed:
     design: Design
     recipe: Recipe
     price_note: str
+    origin: PriceOrigin | None = None
 
     def cost(self, finance: FinanceAssumptions) -> OptionCost:
         return self.recipe(finance, 1.0)
@@ -100,56 +108,73 @@ def gpu_power_w(gpu: GpuSpec, ctx: PriceContext) -> float:
     return gpu.tdp_w
 
 
-def region_allowed(constraints: Constraints, region: str) -> bool:
-    """Whether a price's region lies inside the data-residency constraint."""
-    residency = constraints.data_residency
-    if residency is None:
-        return True
-    text = region.lower()
-    if text == "all":
-        return True
-    code = residency.value
-    if text.startswith(code) or f"-{code}-" in text:
-        return True
-    return code == "eu" and ("europe" in text or text.split("-")[0] in _EU_PREFIXES)
+def region_allowed(constraints: Constraints, region: str, country: str | None = None) -> bool:
+    """Whether a price's region lies inside the data-residency constraint (a region of
+    ``all`` or ``unspecified`` never does; see :mod:`llmplan.plan.compliance`)."""
+    return not residency_problem(constraints, region, country)
 
 
-_EU_PREFIXES = frozenset({"de", "fr", "nl", "ie", "it", "es", "se", "fi", "pl", "at", "be"})
+@dataclass(frozen=True)
+class CloudQuote:
+    """The cloud price an option uses: USD per GPU-hour, its source and its origin."""
+
+    usd_per_gpu_hour: float
+    source: str
+    origin: PriceOrigin
+
+
+def _override_origin(ctx: PriceContext, source: str) -> PriceOrigin:
+    residency = ctx.constraints.data_residency
+    where = residency.value if residency is not None else "unspecified"
+    return PriceOrigin("scenario override", where, (), source)
+
+
+def cloud_quote(gpu: GpuSpec, option: DeploymentOption, ctx: PriceContext) -> CloudQuote | str:
+    """The cheapest qualifying cloud price of ``gpu`` for ``option``, or why there is none
+    (each price refused names the rule it breaks)."""
+    override = ctx.gpu_overrides.get(gpu.id)
+    if override is not None and (value := override.cloud_usd_per_gpu_hour(option)) is not None:
+        source = override.source or "scenario override"
+        return CloudQuote(value, source, _override_origin(ctx, source))
+    pricing = _CLOUD_PRICING[option][0]
+    offers: tuple[CloudPrice, ...] = ctx.prices.cloud_prices(gpu.id, pricing)
+    refused = [(o, qualification(ctx.constraints, o, ctx.prices)) for o in offers]
+    allowed = [o for o, why in refused if not why]
+    if not allowed:
+        if offers:
+            return refusal(f"{pricing.value} price for {gpu.id}", refused)
+        return f"no {pricing.value} price for {gpu.id}"
+    best = allowed[0]
+    source = f"{best.provider} {best.instance} {best.region} ({best.price_date})"
+    return CloudQuote(best.usd_per_gpu_hour, source, origin_of(best, ctx.prices))
 
 
 def cloud_price(
     gpu: GpuSpec, option: DeploymentOption, ctx: PriceContext
 ) -> tuple[float, str] | str:
     """(USD per GPU-hour, source) for ``option``, or why there is none."""
-    override = ctx.gpu_overrides.get(gpu.id)
-    if override is not None and (value := override.cloud_usd_per_gpu_hour(option)) is not None:
-        return value, override.source or "scenario override"
-    pricing = _CLOUD_PRICING[option][0]
-    offers: tuple[CloudPrice, ...] = ctx.prices.cloud_prices(gpu.id, pricing)
-    allowed = [o for o in offers if region_allowed(ctx.constraints, o.region)]
-    if not allowed:
-        where = ""
-        if offers and ctx.constraints.data_residency is not None:
-            where = f" in a region within {ctx.constraints.data_residency.value}"
-        return f"no {pricing.value} price for {gpu.id}{where}"
-    best = allowed[0]
-    return (
-        best.usd_per_gpu_hour,
-        f"{best.provider} {best.instance} {best.region} ({best.price_date})",
-    )
+    quote = cloud_quote(gpu, option, ctx)
+    return quote if isinstance(quote, str) else (quote.usd_per_gpu_hour, quote.source)
 
 
 def api_price_for(workload: InferenceWorkload, model_id: str, ctx: PriceContext) -> ApiPrice | str:
-    """The API price standing in for the workload, or why there is none."""
+    """The cheapest qualifying API price standing in for the workload, or why there is none
+    (the workload's ``api_model`` if set, else every API serving ``model_id``)."""
     if workload.api_model is not None:
         try:
-            return ctx.prices.api_price(workload.api_model)
+            named = ctx.prices.api_prices(workload.api_model)
         except LlmplanError as exc:
             return str(exc)
-    hosted = [p for p in ctx.prices.api if p.open_model == model_id]
-    if hosted:
-        return min(hosted, key=lambda p: p.input_usd_per_mtok + p.output_usd_per_mtok)
-    return f"no API serves {model_id} in the price list; set api_model on the workload"
+        candidates = list(named)
+    else:
+        candidates = [p for p in ctx.prices.api if p.open_model == model_id]
+        if not candidates:
+            return f"no API serves {model_id} in the price list; set api_model on the workload"
+    refused = [(p, qualification(ctx.constraints, p, ctx.prices)) for p in candidates]
+    allowed = [p for p, why in refused if not why]
+    if not allowed:
+        return refusal(f"API price for {workload.api_model or model_id}", refused)
+    return min(allowed, key=lambda p: (p.input_usd_per_mtok + p.output_usd_per_mtok, p.id))
 
 
 # --- fleets -----------------------------------------------------------------------------
@@ -277,17 +302,25 @@ def _owned_check(design: Design, finance: FinanceAssumptions, ctx: PriceContext)
 
 def _burst_source(
     design: Design, model_id: str, ctx: PriceContext
-) -> tuple[float | ApiPrice, str] | str:
+) -> tuple[float | ApiPrice, str, PriceOrigin] | str:
+    """Where the hybrid bursts: cloud on-demand, else the API; both filtered by the
+    residency and compliance rules like the options themselves."""
     permitted = ctx.constraints.permitted_options()
+    why: list[str] = []
     if DeploymentOption.CLOUD_ON_DEMAND in permitted:
-        price = cloud_price(design.deployment.gpu, DeploymentOption.CLOUD_ON_DEMAND, ctx)
-        if not isinstance(price, str):
-            return price[0], f"burst to cloud on-demand at {price[0]:.2f} USD/GPU-h ({price[1]})"
+        quote = cloud_quote(design.deployment.gpu, DeploymentOption.CLOUD_ON_DEMAND, ctx)
+        if not isinstance(quote, str):
+            usd = quote.usd_per_gpu_hour
+            note = f"burst to cloud on-demand at {usd:.2f} USD/GPU-h ({quote.source})"
+            return usd, note, quote.origin
+        why.append(f"cloud: {quote}")
     if DeploymentOption.API in permitted:
         api = api_price_for(design.workload, model_id, ctx)
         if not isinstance(api, str):
-            return api, f"burst to the {api.id} API"
-    return "hybrid needs cloud on-demand or the API for bursts, and neither is available"
+            return api, f"burst to the {api.id} API", origin_of(api, ctx.prices)
+        why.append(f"api: {api}")
+    detail = f" ({'; '.join(why)})" if why else ""
+    return f"hybrid needs cloud on-demand or the API for bursts, and neither is available{detail}"
 
 
 def cost_design(
@@ -314,27 +347,30 @@ def cost_design(
                 design,
                 _hybrid_recipe(design, ctx, burst[0], ctx.hybrid_base_demand_percentile),
                 burst[1],
+                burst[2],
             )
-        return Costed(option, design, _owned_recipe(design, option, ctx), note)
+        return Costed(option, design, _owned_recipe(design, option, ctx), note, owned_origin(option))
     if option.is_cloud_rental:
-        price_or_reason = cloud_price(gpu, option, ctx)
-        if isinstance(price_or_reason, str):
-            return price_or_reason
-        usd, source = price_or_reason
-        note = f"{gpu.id} at {usd:.2f} USD/GPU-hour ({source})"
-        return Costed(option, design, _cloud_recipe(design, option, usd), note)
+        quote = cloud_quote(gpu, option, ctx)
+        if isinstance(quote, str):
+            return quote
+        usd = quote.usd_per_gpu_hour
+        note = f"{gpu.id} at {usd:.2f} USD/GPU-hour ({quote.source})"
+        return Costed(option, design, _cloud_recipe(design, option, usd), note, quote.origin)
     return "not a hardware option"
+
+
+def owned_origin(option: DeploymentOption) -> PriceOrigin:
+    """Owned hardware: the organisation's own site and its own attestations."""
+    site = "own site" if option is DeploymentOption.ON_PREMISE else "colocation site"
+    return PriceOrigin("self-hosted", site, ())
 
 
 def cost_api_option(
     workload: InferenceWorkload, model_id: str, ctx: PriceContext
-) -> tuple[Recipe, str] | str:
-    """The per-token API recipe for ``workload``, or why there is none."""
-    if ctx.constraints.data_residency is not None:
-        return (
-            f"api excluded: data must stay in {ctx.constraints.data_residency.value} and no "
-            "API price in the list states where it is served"
-        )
+) -> tuple[Recipe, str, PriceOrigin] | str:
+    """The per-token API recipe for ``workload``, or why there is none (only prices that
+    satisfy the residency and compliance rules are used)."""
     price = api_price_for(workload, model_id, ctx)
     if isinstance(price, str):
         return price
@@ -347,4 +383,4 @@ def cost_api_option(
         f"{price.id}: {price.input_usd_per_mtok:g} in / {price.output_usd_per_mtok:g} out "
         f"USD per M tokens ({price.source}, {price.price_date})"
     )
-    return recipe, note
+    return recipe, note, origin_of(price, ctx.prices)

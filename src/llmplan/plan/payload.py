@@ -23,6 +23,8 @@ from llmplan.scenario import scenario_to_data
 
 def _choice(choice: WorkloadChoice) -> dict[str, Any]:
     out: dict[str, Any] = {"workload": choice.workload, "note": choice.note}
+    if choice.origin is not None:
+        out.update(choice.origin.as_dict())
     design = choice.design
     if design is None:
         return out

@@ -31,11 +31,13 @@ from llmplan.cost import (
 )
 from llmplan.cost.result import FloatArray, OptionKind, combine
 from llmplan.errors import InputError
+from llmplan.plan.compliance import PriceOrigin
 from llmplan.plan.confirm import SimulationCheck, confirm_designs
 from llmplan.plan.crossing import crossing_multiple, volume_bar, volume_curves
 from llmplan.plan.demand import hybrid_split
 from llmplan.plan.finetune import TrainingSetup, best_setup, training_cost
 from llmplan.plan.options import Costed, PriceContext, Recipe, cost_api_option, cost_design
+from llmplan.plan.quotes import with_quotes
 from llmplan.plan.search import Design, Rejected, SearchSpace, designs_for
 from llmplan.plan.sensitivity import (
     TORNADO_MULTIPLIERS,
@@ -55,6 +57,7 @@ class WorkloadChoice:
     workload: str
     design: Design | None
     note: str
+    origin: PriceOrigin | None = None
 
 
 @dataclass(frozen=True)
@@ -171,7 +174,7 @@ def _option_plan(
             if isinstance(api, str):
                 return OptionPlan(option, excluded=f"api excluded ({workload.name}): {api}")
             recipes.append(api[0])
-            choices.append(WorkloadChoice(workload.name, None, api[1]))
+            choices.append(WorkloadChoice(workload.name, None, api[1], api[2]))
             continue
         if not designs[workload.name]:
             why = no_design[workload.name]
@@ -180,7 +183,7 @@ def _option_plan(
         if isinstance(best, str):
             return OptionPlan(option, excluded=f"{option.value} excluded ({workload.name}): {best}")
         recipes.append(best.recipe)
-        choices.append(WorkloadChoice(workload.name, best.design, best.price_note))
+        choices.append(WorkloadChoice(workload.name, best.design, best.price_note, best.origin))
     for setup in training:
         cost = training_cost(setup, option, finance, ctx)
         if isinstance(cost, str):
@@ -292,7 +295,8 @@ def _combined(option: DeploymentOption, recipes: tuple[Recipe, ...], staffing: S
     def recipe(finance: FinanceAssumptions, volume: float = 1.0) -> OptionCost:
         total = combine(option.value, kind, tuple(r(finance, volume) for r in recipes))
         fte = staffing(finance, volume)
-        staff = np.full(finance.horizon_months + 1, fte * finance.staff_usd_per_fte_year / 12)
+        monthly = fte * finance.loaded_staff_usd_per_fte_year / 12
+        staff = np.full(finance.horizon_months + 1, monthly)
         staff[0] = 0.0
         lines: dict[CostLine, FloatArray] = {
             line: v for line, v in total.lines_usd.items() if line is not CostLine.STAFF
@@ -403,7 +407,7 @@ def _confirmed(
 def plan_context(scenario: Scenario, catalog: Catalog, prices: PriceBook) -> PriceContext:
     """Prices, overrides and constraints the options of ``scenario`` are costed with."""
     return PriceContext(
-        prices,
+        with_quotes(prices, scenario.overrides, catalog),
         resolve(scenario, catalog).gpu_overrides,
         scenario.constraints,
         scenario.candidates.hybrid_base_demand_percentile,
