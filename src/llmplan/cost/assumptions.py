@@ -18,7 +18,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from llmplan.cost.currency import Currency, Money, money_for
-
 from llmplan.errors import InputError
 
 MONTHS_PER_YEAR = 12
@@ -234,6 +233,30 @@ class FinanceAssumptions(BaseModel):
         description="When true, hardware still in its life at the end of the horizon is "
         "credited at its straight-line book value (as if sold). Default true so that a "
         "horizon shorter than the useful life does not charge the whole purchase.",
+    )
+
+    # --- prices paid against the price list ------------------------------------------
+    hardware_price_multiple: float = Field(
+        1.0,
+        gt=0.0,
+        le=10.0,
+        description="Purchase price actually paid for servers as a multiple of the price list "
+        "(dimensionless): a discount below 1, a shortage premium above. Default 1; the Monte "
+        "Carlo draws it (data/price-uncertainty.yaml).",
+    )
+    cloud_price_multiple: float = Field(
+        1.0,
+        gt=0.0,
+        le=10.0,
+        description="Cloud GPU-hour price paid as a multiple of the price used (dimensionless). "
+        "Default 1; the Monte Carlo draws it (data/price-uncertainty.yaml).",
+    )
+    api_price_multiple: float = Field(
+        1.0,
+        gt=0.0,
+        le=10.0,
+        description="Per-token API price paid as a multiple of the price used (dimensionless). "
+        "Default 1; the Monte Carlo draws it (data/price-uncertainty.yaml).",
     )
 
     # --- staff -----------------------------------------------------------------------------

@@ -102,12 +102,12 @@ def residency_problem(constraints: Constraints, region: str, country: str | None
         )
     if residency.contains(place):
         return ""
-    return f"region '{region}' ({place.value}) is outside constraints.data_residency {residency.value}"
+    return (
+        f"region '{region}' ({place.value}) is outside constraints.data_residency {residency.value}"
+    )
 
 
-def compliance_problem(
-    constraints: Constraints, provider: str, attestations: Sequence[str]
-) -> str:
+def compliance_problem(constraints: Constraints, provider: str, attestations: Sequence[str]) -> str:
     """Why ``provider``'s ``attestations`` fall short of ``constraints.compliance``."""
     held = set(attestations)
     missing = [
@@ -120,9 +120,7 @@ def compliance_problem(
     return f"{provider} lacks what constraints.compliance requires ({'; '.join(missing)})"
 
 
-def qualification(
-    constraints: Constraints, price: CloudPrice | ApiPrice, book: PriceBook
-) -> str:
+def qualification(constraints: Constraints, price: CloudPrice | ApiPrice, book: PriceBook) -> str:
     """Why ``price`` may not be used under ``constraints`` ("" when it may)."""
     problems = [
         residency_problem(constraints, price.region, price.country),

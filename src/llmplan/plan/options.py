@@ -208,7 +208,8 @@ def fleet_for(
     return Fleet(
         servers=servers,
         gpus_per_server=gpus_per_server,
-        server_price_usd=gpus_per_server * usd_per_gpu + chassis,
+        server_price_usd=(gpus_per_server * usd_per_gpu + chassis)
+        * finance.hardware_price_multiple,
         server_power_kw=gpu_kw * (1 + finance.server_non_gpu_power_fraction_of_gpu),
         busy_fraction=min(1.0, volume * design.busy_fraction * design.replicas / replicas),
     )
@@ -222,15 +223,20 @@ def _operating_hours(workload: InferenceWorkload) -> float:
     return workload.active_hours_per_day() * workload.days_per_month
 
 
-def _api_usage(workload: InferenceWorkload, price: ApiPrice, months: int, share: float) -> ApiUsage:
+def _api_usage(
+    workload: InferenceWorkload, price: ApiPrice, finance: FinanceAssumptions, share: float
+) -> ApiUsage:
+    months = finance.horizon_months
     mean = sum(workload.growth_factor(m) for m in range(months)) / max(1, months)
+    paid = finance.api_price_multiple
+    cached = price.cached_input_usd_per_mtok
     return ApiUsage(
         input_tokens_per_month=workload.input_tokens_per_month() * mean * share,
         output_tokens_per_month=workload.output_tokens_per_month() * mean * share,
-        input_usd_per_mtok=price.input_usd_per_mtok,
-        output_usd_per_mtok=price.output_usd_per_mtok,
+        input_usd_per_mtok=price.input_usd_per_mtok * paid,
+        output_usd_per_mtok=price.output_usd_per_mtok * paid,
         cached_input_fraction=workload.cached_input_fraction,
-        cached_input_usd_per_mtok=price.cached_input_usd_per_mtok,
+        cached_input_usd_per_mtok=None if cached is None else cached * paid,
     )
 
 
@@ -252,7 +258,8 @@ def _cloud_recipe(design: Design, option: DeploymentOption, usd_per_gpu_hour: fl
     def recipe(finance: FinanceAssumptions, volume: float = 1.0) -> OptionCost:
         billed = min(hours, finance.hours_per_month) if hours is not None else None
         gpus = design.replicas_at(volume) * design.deployment.num_gpus
-        rental = CloudRental(gpus, usd_per_gpu_hour, billed, commitment)
+        paid = usd_per_gpu_hour * finance.cloud_price_multiple
+        rental = CloudRental(gpus, paid, billed, commitment)
         return cost_cloud(rental, finance, name=option.value)
 
     return recipe
@@ -275,10 +282,11 @@ def _hybrid_recipe(
         if per_day > 0 and isinstance(burst, float):
             gpus = design.deployment.num_gpus * max(1, design.replicas_at(volume) - base)
             hours = per_day * workload.days_per_month * design.deployment.num_gpus / gpus
-            cloud = CloudRental(gpus, burst, min(hours, finance.hours_per_month))
+            paid = burst * finance.cloud_price_multiple
+            cloud = CloudRental(gpus, paid, min(hours, finance.hours_per_month))
         elif split.burst_request_share > 0 and isinstance(burst, ApiPrice):
             share = split.burst_request_share * volume
-            api = _api_usage(workload, burst, finance.horizon_months, share)
+            api = _api_usage(workload, burst, finance, share)
         return cost_hybrid(fleet, finance, burst_cloud=cloud, burst_api=api, name="hybrid")
 
     return recipe
@@ -349,7 +357,9 @@ def cost_design(
                 burst[1],
                 burst[2],
             )
-        return Costed(option, design, _owned_recipe(design, option, ctx), note, owned_origin(option))
+        return Costed(
+            option, design, _owned_recipe(design, option, ctx), note, owned_origin(option)
+        )
     if option.is_cloud_rental:
         quote = cloud_quote(gpu, option, ctx)
         if isinstance(quote, str):
@@ -376,7 +386,7 @@ def cost_api_option(
         return price
 
     def recipe(finance: FinanceAssumptions, volume: float = 1.0) -> OptionCost:
-        usage = _api_usage(workload, price, finance.horizon_months, volume)
+        usage = _api_usage(workload, price, finance, volume)
         return cost_api(usage, finance, name="api")
 
     note = (

@@ -35,6 +35,7 @@ from llmplan.plan.compliance import PriceOrigin
 from llmplan.plan.confirm import SimulationCheck, confirm_designs
 from llmplan.plan.crossing import crossing_multiple, volume_bar, volume_curves
 from llmplan.plan.demand import hybrid_split
+from llmplan.plan.draws import throughput_log_spread
 from llmplan.plan.finetune import TrainingSetup, best_setup, training_cost
 from llmplan.plan.options import Costed, PriceContext, Recipe, cost_api_option, cost_design
 from llmplan.plan.quotes import with_quotes
@@ -354,6 +355,16 @@ def _costs_under(options: tuple[OptionPlan, ...]):  # type: ignore[no-untyped-de
     return scenario
 
 
+def throughput_spreads(options: tuple[OptionPlan, ...]) -> dict[str, tuple[float, float]]:
+    """(mu, sigma) of each hardware option's log throughput multiple (the API has none)."""
+    out = {}
+    for o in options:
+        designs = tuple(c.design for c in o.choices if c.design is not None)
+        if designs and o.option is not DeploymentOption.API:
+            out[o.option.value] = throughput_log_spread(designs)
+    return out
+
+
 MAX_CONFIRM_ROUNDS = 8
 
 
@@ -471,6 +482,7 @@ def make_plan(
                 scenario.finance,
                 rng=np.random.default_rng(seed),
                 samples=monte_carlo_samples,
+                throughput=throughput_spreads(included),
             )
     evaluated = sum(len(d) for d in designs.values()) + len(rejected)
     return Plan(

@@ -1,4 +1,5 @@
-"""The scenario's own price quotes added to the price list it is planned with."""
+"""Scenario-level overrides applied when planning: the scenario's own price quotes added to
+the price list, and the currency a plan is reported in."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import dataclasses
 import datetime as dt
 
 from llmplan.catalog.loader import Catalog
+from llmplan.cost.assumptions import with_overrides
+from llmplan.cost.currency import Currency
 from llmplan.errors import InputError, LlmplanError
 from llmplan.prices.book import PriceBook
 from llmplan.prices.schema import ApiPrice, CloudPrice
-from llmplan.scenario import Overrides
+from llmplan.scenario import Overrides, Scenario
 from llmplan.scenario.quotes import ApiPriceQuote, CloudPriceQuote
 
 QUOTE_SOURCE_PREFIX = "scenario quote: "
@@ -73,3 +76,14 @@ def with_quotes(book: PriceBook, overrides: Overrides, catalog: Catalog) -> Pric
     api = tuple(api_price_of(q, catalog, i) for i, q in enumerate(overrides.api_prices))
     cloud = tuple(cloud_price_of(q, catalog, i) for i, q in enumerate(overrides.cloud_prices))
     return dataclasses.replace(book, api=book.api + api, cloud=book.cloud + cloud)
+
+
+def with_currency(scenario: Scenario, currency: Currency | None) -> Scenario:
+    """``scenario`` reported in ``currency`` (the ``--currency`` / ``currency`` request
+    option; None: unchanged). The scenario's own ``currency_units_per_usd`` is dropped
+    when the currency changes, since it was a rate for another currency."""
+    finance = scenario.finance
+    if currency is None or currency is finance.currency:
+        return scenario
+    changed = with_overrides(finance, currency=currency, currency_units_per_usd=None)
+    return scenario.model_copy(update={"finance": changed})

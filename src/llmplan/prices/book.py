@@ -18,8 +18,8 @@ from llmplan.catalog.schema import GpuSpec
 from llmplan.errors import UnknownNameError
 from llmplan.prices.schema import (
     ApiPrice,
-    CloudPrice,
     Attestation,
+    CloudPrice,
     GpuNameMapping,
     HardwareKind,
     HardwarePrice,

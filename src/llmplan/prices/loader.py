@@ -3,8 +3,8 @@
 Nothing is read at import time. :func:`bundled_prices` reads ``llmplan/data/prices/*.yaml``
 once and caches the result; :func:`load_prices` adds the user's own files
 (``<home>/prices/*.yaml``, written by the importers). A price file holds any of the top-level
-lists ``hardware``, ``cloud``, ``api``, ``gpuhunt_names`` and ``providers`` (imported files are written in
-JSON, a subset of YAML that loads much faster). Entries must name GPUs by their
+lists ``hardware``, ``cloud``, ``api``, ``gpuhunt_names`` and ``providers`` (imported files
+are written in JSON, a subset of YAML that loads much faster). Entries must name GPUs by their
 exact catalog id (and open-weight models by their exact model id); a bad entry raises
 :class:`~llmplan.errors.CatalogError` naming the file, the entry, its line and the field.
 
