@@ -15,7 +15,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from llmplan.cost.currency import Currency, Money, money_for
 from llmplan.errors import InputError
@@ -48,6 +55,7 @@ class FinanceAssumptions(BaseModel):
         None,
         gt=0.0,
         le=1e6,
+        validate_default=True,
         description="Your exchange rate: units of `currency` per US dollar (e.g. 0.85 for EUR). "
         "Null: the bundled table's rate. Required for a currency the table does not list.",
     )
@@ -304,10 +312,14 @@ class FinanceAssumptions(BaseModel):
         "Lenovo LP2368 prices cloud on the instance rate only: set 0 to reproduce it.",
     )
 
-    @model_validator(mode="after")
-    def _check_currency(self) -> FinanceAssumptions:
-        money_for(self.currency, self.currency_units_per_usd)  # raises when no rate is known
-        return self
+    @field_validator("currency_units_per_usd")
+    @classmethod
+    def _check_rate_known(cls, value: float | None, info: ValidationInfo) -> float | None:
+        """A currency the bundled table lacks needs the scenario's own rate."""
+        currency = info.data.get("currency")
+        if isinstance(currency, Currency):
+            money_for(currency, value)  # raises ConfigurationError (a ValueError)
+        return value
 
     @property
     def loaded_staff_usd_per_fte_year(self) -> float:

@@ -20,6 +20,7 @@ from llmplan.cost.assumptions import FinanceAssumptions
 from llmplan.cost.currency import Currency
 from llmplan.prices.schema import Attestation, Pricing
 from llmplan.scenario.constraints import ComplianceTag, Constraints, DeploymentOption, Region
+from llmplan.scenario.quotes import ApiPriceQuote, CloudPriceQuote
 from llmplan.scenario.schema import (
     Candidates,
     GpuOverride,
@@ -27,7 +28,6 @@ from llmplan.scenario.schema import (
     Overrides,
     Scenario,
 )
-from llmplan.scenario.quotes import ApiPriceQuote, CloudPriceQuote
 from llmplan.scenario.workloads import FineTuneWorkload, InferenceWorkload, LengthDistribution, Slo
 from llmplan.sizing.finetune import FinetuneMethod
 
