@@ -295,3 +295,65 @@ def test_bad_quotes_are_one_line_and_exit_2(tmp_path: Path) -> None:
         assert "Traceback" not in result.output
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and field in lines[0], result.stderr
+
+
+# --- reasoning tokens -----------------------------------------------------------------------
+
+
+def test_reasoning_tokens_are_billed_at_the_reasoning_price() -> None:
+    """1,000 requests/day x 30 days x 1,000 output tokens = 30 M output tokens a month, half
+    of them reasoning: 15 M x 2 + 15 M x 6 = 120 USD a month of output, against 60 USD when
+    the same API bills reasoning as output."""
+    data = scenario_to_data(load_example("chat-assistant"))
+    workload = data["workloads"][0]
+    for key in ("tokens_per_day", "tokens_per_month", "growth_per_year"):
+        workload.pop(key, None)
+    workload.update(
+        requests_per_day=1000,
+        days_per_month=30,
+        input_tokens=1,
+        output_tokens=1000,
+        cached_input_fraction=0,
+        reasoning_share_of_output=0.5,
+        api_model="thinker",
+    )
+    scenario = scenario_from_data(data)
+    base = dict(
+        id="thinker",
+        provider="hyper",
+        model="thinker",
+        input_usd_per_mtok=1e-6,
+        output_usd_per_mtok=2.0,
+        source="test fixture price",
+        price_date=DAY,
+    )
+    from llmplan.cost import CostLine, FinanceAssumptions
+    from llmplan.plan.options import cost_api_option
+
+    finance = FinanceAssumptions(horizon_months=1)
+    for reasoning, monthly in ((6.0, 120.0), (None, 60.0)):
+        book = _book((), (ApiPrice(**base, reasoning_output_usd_per_mtok=reasoning),))
+        made = cost_api_option(scenario.inference_workloads()[0], "x", _ctx(book))
+        assert not isinstance(made, str)
+        cost = made[0](finance, 1.0)
+        assert cost.line_total_usd(CostLine.API_TOKENS) == pytest.approx(monthly, rel=1e-4)
+
+
+def test_litellm_reasoning_price_is_imported() -> None:
+    from llmplan.prices.importers import parse_litellm_json
+
+    text = json.dumps(
+        {
+            "o-thinker": {
+                "litellm_provider": "openai",
+                "mode": "chat",
+                "input_cost_per_token": 1e-6,
+                "output_cost_per_token": 4e-6,
+                "output_cost_per_reasoning_token": 8e-6,
+            }
+        }
+    )
+    imported = parse_litellm_json(text, where="t.json", imported_on=DAY)
+    (price,) = imported.entries.api
+    assert price.reasoning_output_usd_per_mtok == pytest.approx(8.0)
+    assert price.output_rate(0.25) == pytest.approx(0.75 * 4.0 + 0.25 * 8.0)

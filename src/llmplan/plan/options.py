@@ -234,7 +234,7 @@ def _api_usage(
         input_tokens_per_month=workload.input_tokens_per_month() * mean * share,
         output_tokens_per_month=workload.output_tokens_per_month() * mean * share,
         input_usd_per_mtok=price.input_usd_per_mtok * paid,
-        output_usd_per_mtok=price.output_usd_per_mtok * paid,
+        output_usd_per_mtok=price.output_rate(workload.reasoning_share_of_output) * paid,
         cached_input_fraction=workload.cached_input_fraction,
         cached_input_usd_per_mtok=None if cached is None else cached * paid,
     )

@@ -42,6 +42,7 @@ def api_price_of(quote: ApiPriceQuote, catalog: Catalog, index: int) -> ApiPrice
         input_usd_per_mtok=quote.input_usd_per_mtok,
         output_usd_per_mtok=quote.output_usd_per_mtok,
         cached_input_usd_per_mtok=quote.cached_input_usd_per_mtok,
+        reasoning_output_usd_per_mtok=quote.reasoning_output_usd_per_mtok,
         source=_source(quote.source),
         price_date=quote.quote_date or dt.date.today(),
     )

@@ -162,7 +162,9 @@ class ApiPrice(_PriceRecord):
     ``gemini/gemini-2.5-pro``); ``model`` is the provider's model name. ``open_model`` names
     the open-weight model in llmplan's model catalog when the API serves one. Batch prices
     apply to asynchronous batch jobs; ``long_context_*`` prices apply to requests whose
-    prompt exceeds ``long_context_threshold_tokens``. ``region``/``country`` say where the
+    prompt exceeds ``long_context_threshold_tokens``. ``reasoning_output_usd_per_mtok`` is the
+    price of hidden reasoning tokens where the API bills them apart (null: as output tokens).
+    ``region``/``country`` say where the
     API processes requests (``unspecified`` when the source does not say: such a price never
     satisfies a data-residency rule); ``attestations`` as for :class:`CloudPrice`.
     """
@@ -179,6 +181,7 @@ class ApiPrice(_PriceRecord):
     input_usd_per_mtok: TokenUsd
     cached_input_usd_per_mtok: OptionalTokenUsd = None
     output_usd_per_mtok: TokenUsd
+    reasoning_output_usd_per_mtok: OptionalTokenUsd = None
     batch_input_usd_per_mtok: OptionalTokenUsd = None
     batch_output_usd_per_mtok: OptionalTokenUsd = None
     long_context_threshold_tokens: PositiveInt | None = None
@@ -203,6 +206,13 @@ class ApiPrice(_PriceRecord):
                 "and long_context_output_usd_per_mtok go together"
             )
         return self
+
+    def output_rate(self, reasoning_share: float) -> float:
+        """USD per million output tokens of which ``reasoning_share`` are reasoning tokens."""
+        reasoning = self.reasoning_output_usd_per_mtok
+        if reasoning is None:
+            return self.output_usd_per_mtok
+        return (1 - reasoning_share) * self.output_usd_per_mtok + reasoning_share * reasoning
 
     def usd_per_request(self, input_tokens: int, output_tokens: int) -> float:
         """Price of one request without caching or batching (long-context rate if it applies)."""

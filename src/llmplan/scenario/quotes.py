@@ -67,6 +67,9 @@ class ApiPriceQuote(_Quote):
     cached_input_usd_per_mtok: Annotated[float, Field(ge=0, le=10_000)] | None = Field(
         None, description="Cached input tokens, USD per million; null: no discount."
     )
+    reasoning_output_usd_per_mtok: Annotated[float, Field(ge=0, le=10_000)] | None = Field(
+        None, description="Reasoning tokens, USD per million, if billed apart; null: as output."
+    )
 
 
 class CloudPriceQuote(_Quote):
