@@ -357,3 +357,12 @@ def test_litellm_reasoning_price_is_imported() -> None:
     (price,) = imported.entries.api
     assert price.reasoning_output_usd_per_mtok == pytest.approx(8.0)
     assert price.output_rate(0.25) == pytest.approx(0.75 * 4.0 + 0.25 * 8.0)
+
+
+def test_prices_list_shows_each_price_effective_attestations() -> None:
+    result = CliRunner().invoke(app, ["prices", "list", "--kind", "cloud", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["cloud"]
+    aws = next(r for r in rows if r["provider"] == "aws")
+    assert "hipaa_baa" in aws["attestations"] and "aws.amazon.com" in aws["attestations_source"]
+    assert all(r["attestations"] == [] for r in rows if r["provider"] == "lambda")
