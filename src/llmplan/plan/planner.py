@@ -37,7 +37,15 @@ from llmplan.plan.crossing import crossing_multiple, volume_bar, volume_curves
 from llmplan.plan.demand import hybrid_split
 from llmplan.plan.draws import throughput_log_spread
 from llmplan.plan.finetune import TrainingSetup, best_setup, training_cost
-from llmplan.plan.options import Costed, PriceContext, Recipe, cost_api_option, cost_design
+from llmplan.plan.options import (
+    Costed,
+    PriceContext,
+    Recipe,
+    cloud_quote,
+    cost_api_option,
+    cost_design,
+    owned_origin,
+)
 from llmplan.plan.quotes import with_quotes
 from llmplan.plan.search import Design, Rejected, SearchSpace, designs_for
 from llmplan.plan.sensitivity import (
@@ -193,7 +201,9 @@ def _option_plan(
             )
         recipes.append(_training_recipe(setup, option, ctx))
         note = f"{setup.gpus} x {setup.gpu.id}, {setup.hours_per_run:,.1f} h per run"
-        choices.append(WorkloadChoice(setup.job.name, None, note))
+        choices.append(
+            WorkloadChoice(setup.job.name, None, note, _training_origin(setup, option, ctx))
+        )
     staffing = _staffing(option, tuple(c.design for c in choices if c.design), training, ctx)
     recipe = _combined(option, tuple(recipes), staffing)
     return OptionPlan(
@@ -236,6 +246,16 @@ def _cheapest_design(
         return "no design meets the SLOs (see the rejected designs)"
     closest = min(refused)[1]
     return f"none of {len(refused)} designs can be used; closest: {closest}"
+
+
+def _training_origin(
+    setup: TrainingSetup, option: DeploymentOption, ctx: PriceContext
+) -> PriceOrigin | None:
+    """Where a fine-tuning job runs: the owned site, or the on-demand cloud price it rents."""
+    if option.is_owned or option is DeploymentOption.HYBRID:
+        return owned_origin(option if option.is_owned else DeploymentOption.ON_PREMISE)
+    quote = cloud_quote(setup.gpu, DeploymentOption.CLOUD_ON_DEMAND, ctx)
+    return None if isinstance(quote, str) else quote.origin
 
 
 def _training_recipe(setup: TrainingSetup, option: DeploymentOption, ctx: PriceContext) -> Recipe:
