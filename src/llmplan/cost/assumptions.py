@@ -25,7 +25,7 @@ from pydantic import (
 )
 
 from llmplan.cost.currency import Currency, Money, money_for
-from llmplan.errors import InputError
+from llmplan.errors import ConfigurationError, InputError
 
 MONTHS_PER_YEAR = 12
 """Calendar definition, not an assumption."""
@@ -318,7 +318,10 @@ class FinanceAssumptions(BaseModel):
         """A currency the bundled table lacks needs the scenario's own rate."""
         currency = info.data.get("currency")
         if isinstance(currency, Currency):
-            money_for(currency, value)  # raises ConfigurationError (a ValueError)
+            try:
+                money_for(currency, value)
+            except ConfigurationError as exc:
+                raise ValueError(exc.message) from None
         return value
 
     @property
