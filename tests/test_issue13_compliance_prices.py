@@ -366,3 +366,27 @@ def test_prices_list_shows_each_price_effective_attestations() -> None:
     aws = next(r for r in rows if r["provider"] == "aws")
     assert "hipaa_baa" in aws["attestations"] and "aws.amazon.com" in aws["attestations_source"]
     assert all(r["attestations"] == [] for r in rows if r["provider"] == "lambda")
+
+
+def test_api_refuses_a_bad_quote_at_once(tmp_path: Path) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*httpx2")
+        from fastapi.testclient import TestClient
+
+    from llmplan.api import Settings, create_app
+
+    client = TestClient(create_app(Settings(home=tmp_path)), base_url="http://localhost")
+    try:
+        data = scenario_to_data(_chat_in_the_eu())
+        for quote, field in (
+            ({**QUOTE, "gpu": "H1000"}, "overrides.cloud_prices[0].gpu"),
+            ({**QUOTE, "usd_per_gpu_hour": 0}, "usd_per_gpu_hour"),
+        ):
+            data["overrides"] = {"cloud_prices": [quote]}
+            response = client.post("/api/v1/plans", json={"scenario": data})
+            assert response.status_code == 422, response.text
+            assert field in response.json()["field"]
+    finally:
+        client.app.state.llmplan.store.close()  # type: ignore[attr-defined]
