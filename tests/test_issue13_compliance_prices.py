@@ -189,13 +189,14 @@ def test_plan_json_choices_name_provider_region_attestations() -> None:
 
 
 def test_several_hosted_providers_for_popular_open_models() -> None:
-    """Llama 3.3 70B, Llama 3.1 8B and gpt-oss-120b each have at least two API providers,
+    """Llama 3.3 70B, Llama 3.1 8B, gpt-oss-120b and Qwen3 32B have two API providers or more,
     and the market price of Llama 3.3 70B output is well under the single 1.04 USD/M."""
     book = bundled_prices()
     for model in (
         "meta-llama/Llama-3.3-70B-Instruct",
         "meta-llama/Llama-3.1-8B",
         "openai/gpt-oss-120b",
+        "Qwen/Qwen3-32B",
     ):
         providers = {p.provider for p in book.api if p.open_model == model}
         assert len(providers) >= 2, (model, providers)

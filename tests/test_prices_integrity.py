@@ -66,7 +66,7 @@ def test_bundled_files_hold_every_kind() -> None:
         "cloud.yaml": 28,
         "gpuhunt-names.yaml": 27,
         "hardware.yaml": 41,
-        "market-2026.yaml": 26,
+        "market-2026.yaml": 27,
         "providers.yaml": 11,
     }
     assert len(bundled_entries()) == sum(counts.values())
