@@ -66,6 +66,7 @@ def colo_finance() -> FinanceAssumptions:
         rack_kw=20.0,
         maintenance_fraction_per_year=0.12,
         staff_usd_per_fte_year=120_000.0,
+        staff_on_cost_factor=1.0,  # base pay: the hand derivation below
         gpus_per_fte=16.0,
         min_staff_fte=0.5,
         network_storage_usd_per_month=500.0,
@@ -161,6 +162,7 @@ def test_cloud_on_demand_part_time():
         cloud_storage_egress_usd_per_month=100.0,
         cloud_staff_fte=0.25,
         staff_usd_per_fte_year=120_000.0,
+        staff_on_cost_factor=1.0,  # base pay: the hand derivation below
     )
     cost = cost_cloud(CloudRental(2, 5.0, billed_hours_per_month=200.0), finance)
     assert cost.opex_usd_by_line[CostLine.CLOUD_HOURS] == pytest.approx(24_000.0, rel=EXACT)

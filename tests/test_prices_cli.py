@@ -86,7 +86,7 @@ def test_list_pricing_and_search_filters(home: Path) -> None:
 def test_list_limit(home: Path) -> None:
     assert len(ok_json(["list", "--kind", "hardware", "--limit", "3"])["hardware"]) == 3
     out = ok(["list", "--kind", "cloud", "--limit", "2"]).stdout
-    assert "showing 2 of 28" in out
+    assert "showing 2 of 42" in out  # cloud.yaml 28 + market-2026.yaml 14
 
 
 def test_list_errors_are_one_line(home: Path) -> None:
@@ -103,7 +103,8 @@ def test_import_gpuhunt_file(home: Path) -> None:
     saved = home / "prices" / "gpuhunt-aws.yaml"
     assert len(yaml.safe_load(saved.read_text(encoding="utf-8"))["cloud"]) == 5  # JSON is YAML
     spot = ok_json(["list", "--kind", "cloud", "--gpu", "H100", "--pricing", "spot"])["cloud"]
-    assert {(r["provider"], r["usd_per_hour"]) for r in spot} == {("aws", 21.6), ("spheron", 0.8)}
+    bundled = {("spheron", 0.8), ("nebius", 10.0)}
+    assert {(r["provider"], r["usd_per_hour"]) for r in spot} == {("aws", 21.6), *bundled}
 
 
 def test_import_litellm_file_as_json(home: Path) -> None:

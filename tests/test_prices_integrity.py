@@ -26,7 +26,7 @@ from llmplan.prices import (
 from llmplan.prices.loader import bundled_entries
 
 BOOK = bundled_prices()
-TODAY = dt.date(2026, 12, 1)  # the day these files were written; no price may be newer
+TODAY = dt.date(2026, 12, 5)  # the day these files were written; no price may be newer
 OLDEST = dt.date(2020, 1, 1)
 
 USD_PER_GPU_RANGE = {
@@ -52,13 +52,22 @@ ALL_ENTRIES = [*BOOK.hardware, *BOOK.cloud, *BOOK.api]
 def test_bundled_files_hold_every_kind() -> None:
     folder = resources.files("llmplan").joinpath("data").joinpath("prices")
     names = sorted(f.name for f in folder.iterdir() if f.name.endswith(".yaml"))
-    assert names == ["api.yaml", "cloud.yaml", "gpuhunt-names.yaml", "hardware.yaml"]
+    assert names == [
+        "api.yaml",
+        "cloud.yaml",
+        "gpuhunt-names.yaml",
+        "hardware.yaml",
+        "market-2026.yaml",
+        "providers.yaml",
+    ]
     counts = {name: len(read_price_file(folder.joinpath(name))) for name in names}
     assert counts == {
         "api.yaml": 10,
         "cloud.yaml": 28,
         "gpuhunt-names.yaml": 27,
         "hardware.yaml": 41,
+        "market-2026.yaml": 27,
+        "providers.yaml": 11,
     }
     assert len(bundled_entries()) == sum(counts.values())
 
@@ -115,7 +124,8 @@ def test_longer_commitments_never_cost_more() -> None:
         if Pricing.SPOT in prices and Pricing.ON_DEMAND in prices:
             assert prices[Pricing.SPOT] <= prices[Pricing.ON_DEMAND], key
             spot_pairs += 1
-    assert (reserved_groups, spot_pairs) == (3, 3)  # Azure H100, GCP H200/B200; Spheron
+    # Azure H100, GCP H200/B200; Spheron x 3, Nebius H100, RunPod RTX 4090
+    assert (reserved_groups, spot_pairs) == (3, 5)
 
 
 def test_gpu_catalog_prices_are_mirrored(catalog: Catalog) -> None:

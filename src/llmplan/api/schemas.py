@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from llmplan.catalog.calibration_file import CalibrationProfile
+from llmplan.cost.currency import Currency
 from llmplan.limits import MAX_DATABASE_INT
 from llmplan.perf.speculative import MAX_SPEC_TOKENS
 from llmplan.sim.cluster import Router
@@ -277,6 +278,9 @@ class PlanRequest(ApiModel):
     example: str | None = Field(None, description="GET /api/v1/examples lists them.")
     seed: int = Field(0, ge=0, le=2**32 - 1, description="Monte Carlo seed.")
     samples: int = Field(300, ge=0, description="Monte Carlo draws (0: none).")
+    currency: Currency | None = Field(
+        None, description="Report in this currency (replaces the scenario's finance.currency)."
+    )
     save: bool | None = Field(
         None, description="Save the result (default: yes for a saved scenario, else no)."
     )

@@ -20,6 +20,7 @@ from llmplan.cli.common import (
     print_json,
     user_home,
 )
+from llmplan.cost.currency import Currency
 from llmplan.errors import InputError
 from llmplan.limits import check_monte_carlo_size
 
@@ -33,8 +34,9 @@ def _money(value: float | None) -> str:
 
 
 def _options_table(payload: dict[str, Any]) -> Table:
-    table = Table(title="Options (USD over the horizon; cheapest first)", title_justify="left")
-    for column in ("option", "NPV", "TCO", "capex", "USD/M tok", "hardware"):
+    code = payload["currency"]
+    table = Table(title=f"Options ({code} over the horizon; cheapest first)", title_justify="left")
+    for column in ("option", "NPV", "TCO", "capex", f"{code}/M tok", "hardware"):
         table.add_column(
             column, justify="right" if column not in ("option", "hardware") else "left"
         )
@@ -48,12 +50,13 @@ def _options_table(payload: dict[str, Any]) -> Table:
     for o in included:
         hardware = "; ".join(_choice_text(c) for c in o["choices"])
         name = Text(o["option"], style="bold green" if o["option"] == best else "")
-        per_mtok = o["usd_per_mtok"]
+        money = o["in_currency"]
+        per_mtok = money["per_mtok"]
         table.add_row(
             name,
-            _money(o["npv_usd"]),
-            _money(o["tco_usd"]),
-            _money(o["capex_usd"]),
+            _money(money["npv"]),
+            _money(money["tco"]),
+            _money(money["capex"]),
             "-" if per_mtok is None else f"{per_mtok:,.3f}",
             hardware,
         )
@@ -205,6 +208,10 @@ def render_plan(payload: dict[str, Any]) -> None:
     else:
         lines = Text()
         lines.append(f"Recommended: {best['option']}\n", style="bold green")
+        detail = best.get("close_call_detail")
+        if detail is not None:
+            style = "bold yellow" if best["close_call"] else ""
+            lines.append(f"{detail['summary']}\n", style=style)
         for reason in best["reasons"]:
             lines.append(f"- {reason}\n")
         for risk in best["risks"]:
@@ -232,6 +239,12 @@ def render_plan(payload: dict[str, Any]) -> None:
             for k, v in sorted(mc["probability_cheapest"].items(), key=lambda i: -i[1])
         )
         console.print(f"Monte Carlo ({mc['samples']} draws, seed {mc['seed']}): cheapest {shares}")
+    rate = payload["exchange_rate"]
+    if rate["code"] != "USD":
+        console.print(
+            f"Amounts in {rate['code']} at {rate['units_per_usd']:.4g} per USD "
+            f"({rate['source']}{', ' + rate['rate_date'] if rate['rate_date'] else ''})"
+        )
     search = payload["search"]
     console.print(
         f"{search['candidates_evaluated']} designs evaluated in {search['search_seconds']:.2f} s; "
@@ -257,10 +270,15 @@ def plan_command(
         int, typer.Option(min=0, max=100_000, help="Monte Carlo draws (0: none).")
     ] = 300,
     calibration: CalibrationOpt = None,
+    currency: Annotated[
+        Currency | None,
+        typer.Option(help="Report in this currency (replaces finance.currency)."),
+    ] = None,
 ) -> None:
     """Recommend hardware and deployment for a scenario: cost, latency, break-even, risks."""
     from llmplan.plan.payload import plan_payload
     from llmplan.plan.planner import make_plan, plan_context
+    from llmplan.plan.quotes import with_currency
     from llmplan.prices.loader import load_prices
     from llmplan.scenario import load_example, load_scenario
 
@@ -270,6 +288,7 @@ def plan_command(
         loaded = load_scenario(scenario)
     else:
         loaded = load_example(example or DEFAULT_EXAMPLE)
+    loaded = with_currency(loaded, currency)
     if calibration is None and loaded.calibration is not None:
         base = scenario.parent if scenario is not None else Path.cwd()
         calibration = base / loaded.calibration

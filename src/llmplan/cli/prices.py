@@ -83,12 +83,14 @@ def _money(value: float | None) -> str:
 
 def _api_table(rows: Sequence[Any]) -> Table:
     table = Table(title="API prices (USD per million tokens)", title_justify="left")
-    for column in ("id", "provider", "input", "cached input", "output", "open model", "date"):
+    columns = ("id", "provider", "region", "input", "cached input", "output", "open model", "date")
+    for column in columns:
         table.add_column(column, justify="right" if "put" in column else "left")
     for p in rows:
         table.add_row(
             p.id,
             p.provider,
+            p.region,
             _money(p.input_usd_per_mtok),
             _money(p.cached_input_usd_per_mtok),
             _money(p.output_usd_per_mtok),
@@ -136,7 +138,7 @@ def prices_list(
     if json_out:
         print_json(
             {
-                k.value: [price_record(e) for e in rows[: cap or None]]
+                k.value: [price_record(e, book) for e in rows[: cap or None]]
                 for k, rows in selected.items()
             }
         )

@@ -489,8 +489,7 @@ def simulate_command(
     if split is not None:
         if features != NO_FEATURES:
             raise InputError(
-                "prefix caching and speculative decoding are not simulated with "
-                "--disaggregate yet",
+                "prefix caching and speculative decoding are not simulated with --disaggregate yet",
                 field="disaggregate",
             )
         config = SimConfig(num_requests=requests, replicas=replicas, router=router, slo=slo)

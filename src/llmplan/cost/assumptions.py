@@ -13,11 +13,19 @@ purchases happen at t=0, running costs at the end of each month.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
-from llmplan.errors import InputError
+from llmplan.cost.currency import Currency, Money, money_for
+from llmplan.errors import ConfigurationError, InputError
 
 MONTHS_PER_YEAR = 12
 """Calendar definition, not an assumption."""
@@ -36,10 +44,20 @@ class FinanceAssumptions(BaseModel):
         description="Planning horizon in months. Default 60 (5 years), the life used by "
         "Lenovo LP2368 (2026) and close to hyperscaler server lives of 5-6 years.",
     )
-    currency: Literal["USD"] = Field(
-        "USD",
-        description="Currency of every `_usd` amount. Only USD is supported; amounts are not "
-        "converted.",
+    currency: Currency = Field(
+        Currency.USD,
+        description="Currency the plan is reported in (USD, EUR, GBP, CHF, JPY, ...). Every "
+        "input named `_usd` stays in US dollars; results are converted at the end, at the "
+        "bundled ECB reference rate (data/exchange-rates.yaml, January 2026) or at "
+        "currency_units_per_usd.",
+    )
+    currency_units_per_usd: float | None = Field(
+        None,
+        gt=0.0,
+        le=1e6,
+        validate_default=True,
+        description="Your exchange rate: units of `currency` per US dollar (e.g. 0.85 for EUR). "
+        "Null: the bundled table's rate. Required for a currency the table does not list.",
     )
     discount_rate_per_year: float = Field(
         0.0,
@@ -225,6 +243,30 @@ class FinanceAssumptions(BaseModel):
         "horizon shorter than the useful life does not charge the whole purchase.",
     )
 
+    # --- prices paid against the price list ------------------------------------------
+    hardware_price_multiple: float = Field(
+        1.0,
+        gt=0.0,
+        le=10.0,
+        description="Purchase price actually paid for servers as a multiple of the price list "
+        "(dimensionless): a discount below 1, a shortage premium above. Default 1; the Monte "
+        "Carlo draws it (data/price-uncertainty.yaml).",
+    )
+    cloud_price_multiple: float = Field(
+        1.0,
+        gt=0.0,
+        le=10.0,
+        description="Cloud GPU-hour price paid as a multiple of the price used (dimensionless). "
+        "Default 1; the Monte Carlo draws it (data/price-uncertainty.yaml).",
+    )
+    api_price_multiple: float = Field(
+        1.0,
+        gt=0.0,
+        le=10.0,
+        description="Per-token API price paid as a multiple of the price used (dimensionless). "
+        "Default 1; the Monte Carlo draws it (data/price-uncertainty.yaml).",
+    )
+
     # --- staff -----------------------------------------------------------------------------
     staff_usd_per_fte_year: float = Field(
         175_000.0,
@@ -249,6 +291,17 @@ class FinanceAssumptions(BaseModel):
         description="Minimum staff for any self-hosted fleet, FTE; staff = max(min_staff_fte, "
         "GPUs / gpus_per_fte). Default 0.5, Spheron (2026): 0.5 FTE per 8-GPU server.",
     )
+    staff_on_cost_factor: float = Field(
+        1.45,
+        ge=1.0,
+        le=3.0,
+        description="Loaded cost of an employee as a multiple of base pay (dimensionless): "
+        "employer payroll taxes, benefits, paid leave. Staff cost = FTE x "
+        "staff_usd_per_fte_year x this. Default 1.45: in the BLS Employer Costs for Employee "
+        "Compensation, wages and salaries are 68-70 % of employer compensation cost "
+        "(September 2018 civilian workers $25.03 of $36.63/h, ratio 1.46; June 2015 private "
+        "industry 69.5 %, ratio 1.44). Set 1 when staff_usd_per_fte_year is already loaded.",
+    )
     cloud_staff_fte: float = Field(
         0.25,
         ge=0.0,
@@ -258,6 +311,28 @@ class FinanceAssumptions(BaseModel):
         "hardware but engines, models and monitoring remain yours (no published figure). "
         "Lenovo LP2368 prices cloud on the instance rate only: set 0 to reproduce it.",
     )
+
+    @field_validator("currency_units_per_usd")
+    @classmethod
+    def _check_rate_known(cls, value: float | None, info: ValidationInfo) -> float | None:
+        """A currency the bundled table lacks needs the scenario's own rate."""
+        currency = info.data.get("currency")
+        if isinstance(currency, Currency):
+            try:
+                money_for(currency, value)
+            except ConfigurationError as exc:
+                raise ValueError(exc.message) from None
+        return value
+
+    @property
+    def loaded_staff_usd_per_fte_year(self) -> float:
+        """What one FTE costs the employer per year: base pay x on-cost factor, USD."""
+        return self.staff_usd_per_fte_year * self.staff_on_cost_factor
+
+    @property
+    def money(self) -> Money:
+        """How results are shown in :attr:`currency`."""
+        return money_for(self.currency, self.currency_units_per_usd)
 
     @property
     def horizon_years(self) -> float:

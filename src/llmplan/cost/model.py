@@ -71,7 +71,7 @@ def monthly_running_usd(
 ) -> dict[CostLine, float]:
     """Running costs of an owned fleet for one month, USD by line."""
     kwh = it_kwh_per_month(fleet, finance)
-    staff_usd_per_month = finance.staff_usd_per_fte_year / MONTHS_PER_YEAR
+    staff_usd_per_month = finance.loaded_staff_usd_per_fte_year / MONTHS_PER_YEAR
     return {
         CostLine.ENERGY: kwh * finance.electricity_usd_per_kwh * finance.pue,
         CostLine.COOLING: kwh * finance.cooling_usd_per_kwh,
@@ -211,7 +211,7 @@ def cost_cloud(
     overhang = np.zeros(finance.horizon_months + 1)
     overhang_months = _commitment_overhang_months(rental, finance)
     overhang[-1] = overhang_months * monthly
-    staff = finance.cloud_staff_fte * finance.staff_usd_per_fte_year / MONTHS_PER_YEAR
+    staff = finance.cloud_staff_fte * finance.loaded_staff_usd_per_fte_year / MONTHS_PER_YEAR
     extras = finance.cloud_storage_egress_usd_per_month
     lines = {
         CostLine.CLOUD_HOURS: _running(monthly, finance),

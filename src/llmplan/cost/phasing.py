@@ -319,7 +319,7 @@ def cost_phased_cloud(
         beyond = sum(max(0, s + term_months - finance.horizon_months) * u for s, u in rungs)
         overhang[-1] = beyond * rate
     hours[1:] = np.asarray(billed, dtype=float) * rate
-    staff = finance.cloud_staff_fte * finance.staff_usd_per_fte_year / MONTHS_PER_YEAR
+    staff = finance.cloud_staff_fte * finance.loaded_staff_usd_per_fte_year / MONTHS_PER_YEAR
     flat = np.full(length, finance.cloud_storage_egress_usd_per_month)
     flat[0] = 0.0
     staff_line = np.full(length, staff)

@@ -143,14 +143,19 @@ def reasons(plan: Plan) -> list[str]:
         return ["no option can serve the scenario; see the excluded options"]
     ranked = [best, *(o for o in plan.included if o is not best)]
     months = plan.scenario.finance.horizon_months
+    money = plan.scenario.finance.money
+    code = money.currency.value
     out = [
         f"cheapest of {len(ranked)} options over {months} months: NPV "
-        f"{best.cost.npv_usd:,.0f} USD (undiscounted TCO {best.cost.tco_usd:,.0f} USD)"
+        f"{money.convert(best.cost.npv_usd):,.0f} {code} (undiscounted TCO "
+        f"{money.convert(best.cost.tco_usd):,.0f} {code})"
     ]
     if len(ranked) > 1 and ranked[1].cost is not None:
         nxt = ranked[1].cost.npv_usd
         gap = (nxt - best.cost.npv_usd) / best.cost.npv_usd if best.cost.npv_usd else 0.0
-        out.append(f"next: {ranked[1].option.value} at {nxt:,.0f} USD ({gap:+.0%})")
+        out.append(
+            f"next: {ranked[1].option.value} at {money.convert(nxt):,.0f} {code} ({gap:+.0%})"
+        )
     if plan.included and plan.included[0] is not best:
         out.append(
             f"{plan.included[0].option.value} costs less but is not recommended: spot "
@@ -170,7 +175,8 @@ def reasons(plan: Plan) -> list[str]:
         share = plan.monte_carlo.probability_cheapest.get(best.option.value, 0.0)
         out.append(
             f"cheapest in {share:.0%} of {len(plan.monte_carlo.samples_usd)} Monte Carlo "
-            f"draws of the finance assumptions and the volume (seed {plan.seed})"
+            "draws of the finance assumptions, the volume, the prices and the throughput "
+            f"(seed {plan.seed})"
         )
     return out
 
@@ -242,7 +248,7 @@ def readiness(plan: Plan, option: OptionPlan) -> dict[str, object]:
     fte = 0.0
     if option.cost is not None and finance.staff_usd_per_fte_year > 0:
         staff_usd = option.cost.line_total_usd(CostLine.STAFF)
-        fte = staff_usd / (finance.staff_usd_per_fte_year * finance.horizon_months / 12)
+        fte = staff_usd / (finance.loaded_staff_usd_per_fte_year * finance.horizon_months / 12)
     if owned:
         assumption = (
             f"max({finance.min_staff_fte:g}, owned GPUs / {finance.gpus_per_fte:g}) FTE for "
@@ -254,7 +260,8 @@ def readiness(plan: Plan, option: OptionPlan) -> dict[str, object]:
         assumption = f"cloud_staff_fte = {finance.cloud_staff_fte:g} FTE for rented capacity"
     return {
         "staff_fte": fte,
-        "staff_usd_per_year": fte * finance.staff_usd_per_fte_year,
+        "staff_usd_per_year": fte * finance.loaded_staff_usd_per_fte_year,
+        "staff_on_cost_factor": finance.staff_on_cost_factor,
         "assumption": assumption,
         "checklist": [item for kind in kinds for item in items.get(kind, [])],
     }

@@ -111,7 +111,7 @@ def training_cost(
         fleet = Fleet(
             servers=1,
             gpus_per_server=setup.gpus,
-            server_price_usd=setup.gpus * price[0] + chassis,
+            server_price_usd=(setup.gpus * price[0] + chassis) * finance.hardware_price_multiple,
             server_power_kw=setup.gpus
             * gpu_power_w(gpu, ctx)
             / 1000
@@ -124,7 +124,7 @@ def training_cost(
     if isinstance(rented, str):
         return rented
     hours = min(setup.hours_per_run * setup.job.runs_per_month(), finance.hours_per_month)
-    rental = CloudRental(setup.gpus, rented[0], hours)
+    rental = CloudRental(setup.gpus, rented[0] * finance.cloud_price_multiple, hours)
     return cost_cloud(rental, finance, name=f"finetune-{setup.job.name}")
 
 

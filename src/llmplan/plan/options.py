@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from llmplan.catalog.schema import GpuSpec
 from llmplan.catalog.servers import ServerSpec, servers_for_gpu
@@ -43,6 +43,13 @@ from llmplan.cost.phasing import (
     cost_phased_owned,
 )
 from llmplan.errors import LlmplanError
+from llmplan.plan.compliance import (
+    PriceOrigin,
+    origin_of,
+    qualification,
+    refusal,
+    residency_problem,
+)
 from llmplan.plan.demand import hybrid_split
 from llmplan.plan.fleet import Packing, derived_packing, whole_server_packing
 from llmplan.plan.search import HOURS_PER_MONTH, SECONDS_PER_HOUR, Design
@@ -82,6 +89,7 @@ class Costed:
     design: Design
     recipe: Recipe
     price_note: str
+    origin: PriceOrigin | None = None
 
     def cost(self, finance: FinanceAssumptions) -> OptionCost:
         return self.recipe(finance, 1.0)
@@ -111,56 +119,73 @@ def gpu_power_w(gpu: GpuSpec, ctx: PriceContext) -> float:
     return gpu.tdp_w
 
 
-def region_allowed(constraints: Constraints, region: str) -> bool:
-    """Whether a price's region lies inside the data-residency constraint."""
-    residency = constraints.data_residency
-    if residency is None:
-        return True
-    text = region.lower()
-    if text == "all":
-        return True
-    code = residency.value
-    if text.startswith(code) or f"-{code}-" in text:
-        return True
-    return code == "eu" and ("europe" in text or text.split("-")[0] in _EU_PREFIXES)
+def region_allowed(constraints: Constraints, region: str, country: str | None = None) -> bool:
+    """Whether a price's region lies inside the data-residency constraint (a region of
+    ``all`` or ``unspecified`` never does; see :mod:`llmplan.plan.compliance`)."""
+    return not residency_problem(constraints, region, country)
 
 
-_EU_PREFIXES = frozenset({"de", "fr", "nl", "ie", "it", "es", "se", "fi", "pl", "at", "be"})
+@dataclass(frozen=True)
+class CloudQuote:
+    """The cloud price an option uses: USD per GPU-hour, its source and its origin."""
+
+    usd_per_gpu_hour: float
+    source: str
+    origin: PriceOrigin
+
+
+def _override_origin(ctx: PriceContext, source: str) -> PriceOrigin:
+    residency = ctx.constraints.data_residency
+    where = residency.value if residency is not None else "unspecified"
+    return PriceOrigin("scenario override", where, (), source)
+
+
+def cloud_quote(gpu: GpuSpec, option: DeploymentOption, ctx: PriceContext) -> CloudQuote | str:
+    """The cheapest qualifying cloud price of ``gpu`` for ``option``, or why there is none
+    (each price refused names the rule it breaks)."""
+    override = ctx.gpu_overrides.get(gpu.id)
+    if override is not None and (value := override.cloud_usd_per_gpu_hour(option)) is not None:
+        source = override.source or "scenario override"
+        return CloudQuote(value, source, _override_origin(ctx, source))
+    pricing = _CLOUD_PRICING[option][0]
+    offers: tuple[CloudPrice, ...] = ctx.prices.cloud_prices(gpu.id, pricing)
+    refused = [(o, qualification(ctx.constraints, o, ctx.prices)) for o in offers]
+    allowed = [o for o, why in refused if not why]
+    if not allowed:
+        if offers:
+            return refusal(f"{pricing.value} price for {gpu.id}", refused)
+        return f"no {pricing.value} price for {gpu.id}"
+    best = allowed[0]
+    source = f"{best.provider} {best.instance} {best.region} ({best.price_date})"
+    return CloudQuote(best.usd_per_gpu_hour, source, origin_of(best, ctx.prices))
 
 
 def cloud_price(
     gpu: GpuSpec, option: DeploymentOption, ctx: PriceContext
 ) -> tuple[float, str] | str:
     """(USD per GPU-hour, source) for ``option``, or why there is none."""
-    override = ctx.gpu_overrides.get(gpu.id)
-    if override is not None and (value := override.cloud_usd_per_gpu_hour(option)) is not None:
-        return value, override.source or "scenario override"
-    pricing = _CLOUD_PRICING[option][0]
-    offers: tuple[CloudPrice, ...] = ctx.prices.cloud_prices(gpu.id, pricing)
-    allowed = [o for o in offers if region_allowed(ctx.constraints, o.region)]
-    if not allowed:
-        where = ""
-        if offers and ctx.constraints.data_residency is not None:
-            where = f" in a region within {ctx.constraints.data_residency.value}"
-        return f"no {pricing.value} price for {gpu.id}{where}"
-    best = allowed[0]
-    return (
-        best.usd_per_gpu_hour,
-        f"{best.provider} {best.instance} {best.region} ({best.price_date})",
-    )
+    quote = cloud_quote(gpu, option, ctx)
+    return quote if isinstance(quote, str) else (quote.usd_per_gpu_hour, quote.source)
 
 
 def api_price_for(workload: InferenceWorkload, model_id: str, ctx: PriceContext) -> ApiPrice | str:
-    """The API price standing in for the workload, or why there is none."""
+    """The cheapest qualifying API price standing in for the workload, or why there is none
+    (the workload's ``api_model`` if set, else every API serving ``model_id``)."""
     if workload.api_model is not None:
         try:
-            return ctx.prices.api_price(workload.api_model)
+            named = ctx.prices.api_prices(workload.api_model)
         except LlmplanError as exc:
             return str(exc)
-    hosted = [p for p in ctx.prices.api if p.open_model == model_id]
-    if hosted:
-        return min(hosted, key=lambda p: p.input_usd_per_mtok + p.output_usd_per_mtok)
-    return f"no API serves {model_id} in the price list; set api_model on the workload"
+        candidates = list(named)
+    else:
+        candidates = [p for p in ctx.prices.api if p.open_model == model_id]
+        if not candidates:
+            return f"no API serves {model_id} in the price list; set api_model on the workload"
+    refused = [(p, qualification(ctx.constraints, p, ctx.prices)) for p in candidates]
+    allowed = [p for p, why in refused if not why]
+    if not allowed:
+        return refusal(f"API price for {workload.api_model or model_id}", refused)
+    return min(allowed, key=lambda p: (p.input_usd_per_mtok + p.output_usd_per_mtok, p.id))
 
 
 # --- fleets -----------------------------------------------------------------------------
@@ -205,7 +230,8 @@ def fleet_for(
     return Fleet(
         servers=servers + spare,
         gpus_per_server=gpus_per_server,
-        server_price_usd=gpus_per_server * usd_per_gpu + chassis,
+        server_price_usd=(gpus_per_server * usd_per_gpu + chassis)
+        * finance.hardware_price_multiple,
         server_power_kw=gpu_kw * (1 + finance.server_non_gpu_power_fraction_of_gpu),
         busy_fraction=busy,
     )
@@ -259,7 +285,10 @@ def packing_for(
     packing = whole_server_packing(catalogue, derived, per_replica, replicas)
     if packing is None:
         return f"no purchase price for {gpu.id}; set overrides.gpus.{gpu.id}.purchase_price_usd"
-    return packing
+    if finance.hardware_price_multiple == 1.0:
+        return packing
+    paid = packing.server_price_usd * finance.hardware_price_multiple  # a Monte Carlo draw
+    return replace(packing, server_price_usd=paid)
 
 
 def site_of(option: DeploymentOption) -> SiteKind:
@@ -270,15 +299,20 @@ def _operating_hours(workload: InferenceWorkload) -> float:
     return workload.active_hours_per_day() * workload.days_per_month
 
 
-def _api_usage(workload: InferenceWorkload, price: ApiPrice, months: int, share: float) -> ApiUsage:
+def _api_usage(
+    workload: InferenceWorkload, price: ApiPrice, finance: FinanceAssumptions, share: float
+) -> ApiUsage:
+    months = finance.horizon_months
     mean = sum(workload.growth_factor(m) for m in range(months)) / max(1, months)
+    paid = finance.api_price_multiple
+    cached = price.cached_input_usd_per_mtok
     return ApiUsage(
         input_tokens_per_month=workload.input_tokens_per_month() * mean * share,
         output_tokens_per_month=workload.output_tokens_per_month() * mean * share,
-        input_usd_per_mtok=price.input_usd_per_mtok,
-        output_usd_per_mtok=price.output_usd_per_mtok,
+        input_usd_per_mtok=price.input_usd_per_mtok * paid,
+        output_usd_per_mtok=price.output_rate(workload.reasoning_share_of_output) * paid,
         cached_input_fraction=workload.cached_input_fraction,
-        cached_input_usd_per_mtok=price.cached_input_usd_per_mtok,
+        cached_input_usd_per_mtok=None if cached is None else cached * paid,
     )
 
 
@@ -300,7 +334,8 @@ def _cloud_recipe(design: Design, option: DeploymentOption, usd_per_gpu_hour: fl
     def recipe(finance: FinanceAssumptions, volume: float = 1.0) -> OptionCost:
         billed = min(hours, finance.hours_per_month) if hours is not None else None
         gpus = design.replicas_at(volume) * design.deployment.num_gpus
-        rental = CloudRental(gpus, usd_per_gpu_hour, billed, commitment)
+        paid = usd_per_gpu_hour * finance.cloud_price_multiple
+        rental = CloudRental(gpus, paid, billed, commitment)
         return cost_cloud(rental, finance, name=option.value)
 
     return recipe
@@ -356,24 +391,27 @@ def _phased_cloud_recipe(
         gpus = [r * design.deployment.num_gpus for r in replicas]
         term = commitment.term_months
         billed = finance.hours_per_month if term else min(hours, finance.hours_per_month)
-        return cost_phased_cloud(gpus, usd_per_gpu_hour, billed, term, finance, name=option.value)
+        paid = usd_per_gpu_hour * finance.cloud_price_multiple  # a Monte Carlo draw
+        return cost_phased_cloud(gpus, paid, billed, term, finance, name=option.value)
 
     return recipe
 
 
 def _monthly_api_usage(
-    workload: InferenceWorkload, price: ApiPrice, months: int, share: float
+    workload: InferenceWorkload, price: ApiPrice, finance: FinanceAssumptions, share: float
 ) -> list[ApiUsage]:
+    paid = finance.api_price_multiple
+    cached = price.cached_input_usd_per_mtok
     return [
         ApiUsage(
             input_tokens_per_month=workload.input_tokens_per_month(m) * share,
             output_tokens_per_month=workload.output_tokens_per_month(m) * share,
-            input_usd_per_mtok=price.input_usd_per_mtok,
-            output_usd_per_mtok=price.output_usd_per_mtok,
+            input_usd_per_mtok=price.input_usd_per_mtok * paid,
+            output_usd_per_mtok=price.output_rate(workload.reasoning_share_of_output) * paid,
             cached_input_fraction=workload.cached_input_fraction,
-            cached_input_usd_per_mtok=price.cached_input_usd_per_mtok,
+            cached_input_usd_per_mtok=None if cached is None else cached * paid,
         )
-        for m in range(months)
+        for m in range(finance.horizon_months)
     ]
 
 
@@ -394,10 +432,11 @@ def _hybrid_recipe(
         if per_day > 0 and isinstance(burst, float):
             gpus = design.deployment.num_gpus * max(1, design.replicas_at(volume) - base)
             hours = per_day * workload.days_per_month * design.deployment.num_gpus / gpus
-            cloud = CloudRental(gpus, burst, min(hours, finance.hours_per_month))
+            paid = burst * finance.cloud_price_multiple
+            cloud = CloudRental(gpus, paid, min(hours, finance.hours_per_month))
         elif split.burst_request_share > 0 and isinstance(burst, ApiPrice):
             share = split.burst_request_share * volume
-            api = _api_usage(workload, burst, finance.horizon_months, share)
+            api = _api_usage(workload, burst, finance, share)
         return cost_hybrid(fleet, finance, burst_cloud=cloud, burst_api=api, name="hybrid")
 
     return recipe
@@ -421,17 +460,25 @@ def _owned_check(design: Design, finance: FinanceAssumptions, ctx: PriceContext)
 
 def _burst_source(
     design: Design, model_id: str, ctx: PriceContext
-) -> tuple[float | ApiPrice, str] | str:
+) -> tuple[float | ApiPrice, str, PriceOrigin] | str:
+    """Where the hybrid bursts: cloud on-demand, else the API; both filtered by the
+    residency and compliance rules like the options themselves."""
     permitted = ctx.constraints.permitted_options()
+    why: list[str] = []
     if DeploymentOption.CLOUD_ON_DEMAND in permitted:
-        price = cloud_price(design.deployment.gpu, DeploymentOption.CLOUD_ON_DEMAND, ctx)
-        if not isinstance(price, str):
-            return price[0], f"burst to cloud on-demand at {price[0]:.2f} USD/GPU-h ({price[1]})"
+        quote = cloud_quote(design.deployment.gpu, DeploymentOption.CLOUD_ON_DEMAND, ctx)
+        if not isinstance(quote, str):
+            usd = quote.usd_per_gpu_hour
+            note = f"burst to cloud on-demand at {usd:.2f} USD/GPU-h ({quote.source})"
+            return usd, note, quote.origin
+        why.append(f"cloud: {quote}")
     if DeploymentOption.API in permitted:
         api = api_price_for(design.workload, model_id, ctx)
         if not isinstance(api, str):
-            return api, f"burst to the {api.id} API"
-    return "hybrid needs cloud on-demand or the API for bursts, and neither is available"
+            return api, f"burst to the {api.id} API", origin_of(api, ctx.prices)
+        why.append(f"api: {api}")
+    detail = f" ({'; '.join(why)})" if why else ""
+    return f"hybrid needs cloud on-demand or the API for bursts, and neither is available{detail}"
 
 
 def cost_design(
@@ -458,42 +505,45 @@ def cost_design(
                 design,
                 _hybrid_recipe(design, ctx, burst[0], ctx.hybrid_base_demand_percentile),
                 burst[1],
+                burst[2],
             )
         make = _phased_owned_recipe if ctx.capacity.phased else _owned_recipe
-        return Costed(option, design, make(design, option, ctx), note)
+        return Costed(option, design, make(design, option, ctx), note, owned_origin(option))
     if option.is_cloud_rental:
-        price_or_reason = cloud_price(gpu, option, ctx)
-        if isinstance(price_or_reason, str):
-            return price_or_reason
-        usd, source = price_or_reason
-        note = f"{gpu.id} at {usd:.2f} USD/GPU-hour ({source})"
+        quote = cloud_quote(gpu, option, ctx)
+        if isinstance(quote, str):
+            return quote
+        usd = quote.usd_per_gpu_hour
+        note = f"{gpu.id} at {usd:.2f} USD/GPU-hour ({quote.source})"
         make_cloud = _phased_cloud_recipe if ctx.capacity.phased else _cloud_recipe
-        return Costed(option, design, make_cloud(design, option, usd), note)
+        return Costed(option, design, make_cloud(design, option, usd), note, quote.origin)
     return "not a hardware option"
+
+
+def owned_origin(option: DeploymentOption) -> PriceOrigin:
+    """Owned hardware: the organisation's own site and its own attestations."""
+    site = "own site" if option is DeploymentOption.ON_PREMISE else "colocation site"
+    return PriceOrigin("self-hosted", site, ())
 
 
 def cost_api_option(
     workload: InferenceWorkload, model_id: str, ctx: PriceContext
-) -> tuple[Recipe, str] | str:
-    """The per-token API recipe for ``workload``, or why there is none."""
-    if ctx.constraints.data_residency is not None:
-        return (
-            f"api excluded: data must stay in {ctx.constraints.data_residency.value} and no "
-            "API price in the list states where it is served"
-        )
+) -> tuple[Recipe, str, PriceOrigin] | str:
+    """The per-token API recipe for ``workload``, or why there is none (only prices that
+    satisfy the residency and compliance rules are used)."""
     price = api_price_for(workload, model_id, ctx)
     if isinstance(price, str):
         return price
 
     def recipe(finance: FinanceAssumptions, volume: float = 1.0) -> OptionCost:
         if ctx.capacity.phased:
-            usages = _monthly_api_usage(workload, price, finance.horizon_months, volume)
+            usages = _monthly_api_usage(workload, price, finance, volume)
             return cost_phased_api(usages, finance, name="api")
-        usage = _api_usage(workload, price, finance.horizon_months, volume)
+        usage = _api_usage(workload, price, finance, volume)
         return cost_api(usage, finance, name="api")
 
     note = (
         f"{price.id}: {price.input_usd_per_mtok:g} in / {price.output_usd_per_mtok:g} out "
         f"USD per M tokens ({price.source}, {price.price_date})"
     )
-    return recipe, note
+    return recipe, note, origin_of(price, ctx.prices)

@@ -1,5 +1,7 @@
 """A plan as plain data (dicts, lists, numbers): what ``--json``, the API and the HTML
-report show. Every money figure is USD; every latency is at the workload's SLO percentile.
+report show. Every ``_usd`` figure is USD; ``in_currency`` blocks and the top-level
+``currency`` give the headline figures in ``finance.currency``; every latency is at the
+workload's SLO percentile.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from typing import Any
 
 from llmplan.cost import OptionCost
 from llmplan.perf.load import serving_features
+from llmplan.plan.decision import plan_confidence
 from llmplan.plan.evidence import (
     GIB,
     ParetoPoint,
@@ -25,6 +28,8 @@ from llmplan.scenario import scenario_to_data
 
 def _choice(choice: WorkloadChoice) -> dict[str, Any]:
     out: dict[str, Any] = {"workload": choice.workload, "note": choice.note}
+    if choice.origin is not None:
+        out.update(choice.origin.as_dict())
     design = choice.design
     if design is None:
         return out
@@ -99,12 +104,45 @@ def _option(plan: Plan, option: OptionPlan, ctx: PriceContext) -> dict[str, Any]
     }
     if option.cost is not None:
         out.update(_cost(option.cost, option.tokens_over_horizon))
+        out["in_currency"] = _in_currency(plan, option.cost, option.tokens_over_horizon)
         out["choices"] = [_choice(c) for c in option.choices]
         for data, choice in zip(out["choices"], option.choices, strict=True):
             _idle(data, option, choice.design, ctx, plan)
         out.update(_fleet(plan, option, ctx))
         out["risks"] = risks(plan, option)
     return out
+
+
+def _in_currency(plan: Plan, cost: OptionCost, tokens: float) -> dict[str, Any]:
+    """The headline figures in ``finance.currency`` (the ``_usd`` figures converted)."""
+    money = plan.scenario.finance.money
+    per_mtok = cost.cost_per_mtok(tokens) if tokens > 0 else None
+    return {
+        "currency": money.currency.value,
+        "tco": money.convert(cost.tco_usd),
+        "npv": money.convert(cost.npv_usd),
+        "capex": money.convert(cost.capex_usd),
+        "opex": money.convert(cost.opex_usd),
+        "per_mtok": None if per_mtok is None else money.convert(per_mtok),
+    }
+
+
+def _confidence(plan: Plan) -> dict[str, Any]:
+    """``win_share`` and ``close_call`` of the recommendation (None without Monte Carlo)."""
+    best = plan.recommended
+    found = plan_confidence(plan)
+    if found is None or best is None:
+        return {"win_share": None, "close_call": None, "close_call_detail": None}
+    return {
+        "win_share": found.win_share,
+        "close_call": found.close_call,
+        "close_call_detail": {
+            "runner_up": found.runner_up,
+            "runner_up_share": found.runner_up_share,
+            "decided_by": [d.__dict__.copy() for d in found.deciders],
+            "summary": found.summary(best.option.value),
+        },
+    }
 
 
 def _breakeven(plan: Plan, item: BreakEven) -> dict[str, Any]:
@@ -160,9 +198,14 @@ def plan_payload(plan: Plan, ctx: PriceContext) -> dict[str, Any]:
             "reasons": reasons(plan),
             "risks": risks(plan, best),
             "readiness": readiness(plan, best),
+            **_confidence(plan),
         }
+        recommended["in_currency"] = _in_currency(plan, best.cost, best.tokens_over_horizon)
     evaluated = plan.candidates_evaluated
+    money = plan.scenario.finance.money
     return {
+        "currency": money.currency.value,
+        "exchange_rate": dict(money.as_dict()),
         "scenario": scenario_to_data(plan.scenario),
         "recommended": recommended,
         "options": [_option(plan, o, ctx) for o in plan.options],

@@ -33,11 +33,22 @@ from llmplan.cost import (
 from llmplan.cost.breakeven import breakeven_months
 from llmplan.cost.result import FloatArray, OptionKind, combine
 from llmplan.errors import InputError
+from llmplan.plan.compliance import PriceOrigin
 from llmplan.plan.confirm import SimulationCheck, confirm_designs
 from llmplan.plan.crossing import crossing_multiple, volume_bar, volume_curves
 from llmplan.plan.demand import hybrid_split
+from llmplan.plan.draws import throughput_log_spread
 from llmplan.plan.finetune import TrainingSetup, best_setup, training_cost
-from llmplan.plan.options import Costed, PriceContext, Recipe, cost_api_option, cost_design
+from llmplan.plan.options import (
+    Costed,
+    PriceContext,
+    Recipe,
+    cloud_quote,
+    cost_api_option,
+    cost_design,
+    owned_origin,
+)
+from llmplan.plan.quotes import with_quotes
 from llmplan.plan.schedule import fleet_limit_reason, owned_gpus_in_service
 from llmplan.plan.search import Design, Rejected, SearchSpace, designs_for
 from llmplan.plan.sensitivity import (
@@ -58,6 +69,7 @@ class WorkloadChoice:
     workload: str
     design: Design | None
     note: str
+    origin: PriceOrigin | None = None
 
 
 @dataclass(frozen=True)
@@ -177,7 +189,7 @@ def _option_plan(
             if isinstance(api, str):
                 return OptionPlan(option, excluded=f"api excluded ({workload.name}): {api}")
             recipes.append(api[0])
-            choices.append(WorkloadChoice(workload.name, None, api[1]))
+            choices.append(WorkloadChoice(workload.name, None, api[1], api[2]))
             continue
         if not designs[workload.name]:
             why = no_design[workload.name]
@@ -186,7 +198,7 @@ def _option_plan(
         if isinstance(best, str):
             return OptionPlan(option, excluded=f"{option.value} excluded ({workload.name}): {best}")
         recipes.append(best.recipe)
-        choices.append(WorkloadChoice(workload.name, best.design, best.price_note))
+        choices.append(WorkloadChoice(workload.name, best.design, best.price_note, best.origin))
     for setup in training:
         cost = training_cost(setup, option, finance, ctx)
         if isinstance(cost, str):
@@ -195,7 +207,9 @@ def _option_plan(
             )
         recipes.append(_training_recipe(setup, option, ctx))
         note = f"{setup.gpus} x {setup.gpu.id}, {setup.hours_per_run:,.1f} h per run"
-        choices.append(WorkloadChoice(setup.job.name, None, note))
+        choices.append(
+            WorkloadChoice(setup.job.name, None, note, _training_origin(setup, option, ctx))
+        )
     chosen = tuple(c.design for c in choices if c.design)
     limit = fleet_limit_reason(chosen, option, finance, ctx)
     if limit:
@@ -242,6 +256,16 @@ def _cheapest_design(
         return "no design meets the SLOs (see the rejected designs)"
     closest = min(refused)[1]
     return f"none of {len(refused)} designs can be used; closest: {closest}"
+
+
+def _training_origin(
+    setup: TrainingSetup, option: DeploymentOption, ctx: PriceContext
+) -> PriceOrigin | None:
+    """Where a fine-tuning job runs: the owned site, or the on-demand cloud price it rents."""
+    if option.is_owned or option is DeploymentOption.HYBRID:
+        return owned_origin(option if option.is_owned else DeploymentOption.ON_PREMISE)
+    quote = cloud_quote(setup.gpu, DeploymentOption.CLOUD_ON_DEMAND, ctx)
+    return None if isinstance(quote, str) else quote.origin
 
 
 def _training_recipe(setup: TrainingSetup, option: DeploymentOption, ctx: PriceContext) -> Recipe:
@@ -309,7 +333,7 @@ def _combined(option: DeploymentOption, recipes: tuple[Recipe, ...], staffing: S
     def recipe(finance: FinanceAssumptions, volume: float = 1.0) -> OptionCost:
         total = combine(option.value, kind, tuple(r(finance, volume) for r in recipes))
         ftes = staffing(finance, volume)
-        staff = ftes * finance.staff_usd_per_fte_year / 12
+        staff = ftes * finance.loaded_staff_usd_per_fte_year / 12
         staff[0] = 0.0
         lines: dict[CostLine, FloatArray] = {
             line: v for line, v in total.lines_usd.items() if line is not CostLine.STAFF
@@ -372,6 +396,16 @@ def _costs_under(options: tuple[OptionPlan, ...]):  # type: ignore[no-untyped-de
     return scenario
 
 
+def throughput_spreads(options: tuple[OptionPlan, ...]) -> dict[str, tuple[float, float]]:
+    """(mu, sigma) of each hardware option's log throughput multiple (the API has none)."""
+    out = {}
+    for o in options:
+        designs = tuple(c.design for c in o.choices if c.design is not None)
+        if designs and o.option is not DeploymentOption.API:
+            out[o.option.value] = throughput_log_spread(designs)
+    return out
+
+
 MAX_CONFIRM_ROUNDS = 8
 
 
@@ -425,7 +459,7 @@ def _confirmed(
 def plan_context(scenario: Scenario, catalog: Catalog, prices: PriceBook) -> PriceContext:
     """Prices, overrides and constraints the options of ``scenario`` are costed with."""
     return PriceContext(
-        prices,
+        with_quotes(prices, scenario.overrides, catalog),
         resolve(scenario, catalog).gpu_overrides,
         scenario.constraints,
         scenario.candidates.hybrid_base_demand_percentile,
@@ -491,6 +525,7 @@ def make_plan(
                 scenario.finance,
                 rng=np.random.default_rng(seed),
                 samples=monte_carlo_samples,
+                throughput=throughput_spreads(included),
             )
     evaluated = sum(len(d) for d in designs.values()) + len(rejected)
     return Plan(

@@ -26,6 +26,7 @@ from llmplan.cost import (
 from llmplan.cost.result import FloatArray
 from llmplan.cost.sensitivity import field_bounds
 from llmplan.errors import InputError
+from llmplan.plan.draws import THROUGHPUT_FIELD, price_draws, price_spreads
 from llmplan.plan.options import Recipe
 
 TORNADO_MULTIPLIERS: dict[str, tuple[float, float]] = {
@@ -91,9 +92,12 @@ def monte_carlo_with_volume(
     rng: np.random.Generator,
     samples: int,
     volume_p10_p90: tuple[float, float] = VOLUME_P10_P90,
+    throughput: Mapping[str, tuple[float, float]] | None = None,
 ) -> MonteCarloResult:
     """NPV of every option over ``samples`` joint draws of the finance assumptions
-    (:func:`uncertainties`) and of the inference volume (lognormal, P10/P90 given)."""
+    (:func:`uncertainties`), the inference volume (lognormal, P10/P90 given), the prices paid
+    and each option's throughput (:mod:`llmplan.plan.draws`; ``throughput`` maps an option
+    to the (mu, sigma) of its log throughput multiple, absent: exact)."""
     if samples < 1:
         raise InputError(f"must be >= 1, got {samples}", field="samples")
     fields = uncertainties(finance)
@@ -102,13 +106,25 @@ def monte_carlo_with_volume(
     if not 0 < low <= high:
         raise InputError("needs 0 < P10 <= P90", field="volume_p10_p90")
     draws[VOLUME_FIELD] = _lognormal(low, high, rng, samples)
+    model_error = rng.standard_normal(samples)
+    base_prices = {name: float(getattr(finance, name)) for name in price_spreads()}
+    draws.update(price_draws(base_prices, rng, samples))
+    spread = throughput or {}
+    multiples = {
+        name: np.exp(spread[name][0] + spread[name][1] * model_error)
+        if name in spread
+        else np.ones(samples)
+        for name in recipes
+    }
+    if spread:
+        draws[THROUGHPUT_FIELD] = model_error
     names = tuple(recipes)
     outcomes = np.empty((samples, len(names)))
     for i in range(samples):
-        values = {name: float(v[i]) for name, v in draws.items() if name != VOLUME_FIELD}
+        values = {n: float(v[i]) for n, v in draws.items() if n in FinanceAssumptions.model_fields}
         drawn = with_overrides(finance, **values)
         k = float(draws[VOLUME_FIELD][i])
-        outcomes[i] = [recipes[name](drawn, k).npv_usd for name in names]
+        outcomes[i] = [recipes[n](drawn, k / float(multiples[n][i])).npv_usd for n in names]
     return MonteCarloResult(names, outcomes, draws)
 
 

@@ -18,11 +18,13 @@ from llmplan.catalog.schema import GpuSpec
 from llmplan.errors import UnknownNameError
 from llmplan.prices.schema import (
     ApiPrice,
+    Attestation,
     CloudPrice,
     GpuNameMapping,
     HardwareKind,
     HardwarePrice,
     Pricing,
+    ProviderProfile,
 )
 
 # Which purchase price stands for a GPU: whole servers first (what a buyer pays per GPU),
@@ -60,6 +62,17 @@ class PriceBook:
     api: tuple[ApiPrice, ...]
     gpuhunt_names: tuple[GpuNameMapping, ...]
     gpus: Registry[GpuSpec]
+    providers: tuple[ProviderProfile, ...] = ()
+
+    def attestations(self, price: CloudPrice | ApiPrice) -> tuple[tuple[Attestation, ...], str]:
+        """(attestations, their source) of ``price``: its own list, else its provider's
+        (``providers`` in the price files), else none."""
+        if price.attestations is not None:
+            return price.attestations, price.attestations_source or price.source
+        for profile in self.providers:
+            if profile.provider == price.provider:
+                return profile.attestations, f"{profile.source} ({profile.checked_date})"
+        return (), ""
 
     def resolve_gpu(self, name: str) -> str:
         """The catalog id of GPU ``name`` (id, alias or unambiguous part of one)."""

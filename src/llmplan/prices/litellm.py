@@ -72,6 +72,7 @@ def _optional_fields(key: str, entry: Mapping[str, Any], log: WarningLog) -> dic
         "cached_input_usd_per_mtok": _per_mtok(_cost(entry, "cache_read_input_token_cost")),
         "batch_input_usd_per_mtok": _per_mtok(_cost(entry, "input_cost_per_token_batches")),
         "batch_output_usd_per_mtok": _per_mtok(_cost(entry, "output_cost_per_token_batches")),
+        "reasoning_output_usd_per_mtok": _per_mtok(_cost(entry, "output_cost_per_reasoning_token")),
         **_long_context(entry),
     }
     max_input = entry.get("max_input_tokens")

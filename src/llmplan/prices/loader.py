@@ -3,8 +3,8 @@
 Nothing is read at import time. :func:`bundled_prices` reads ``llmplan/data/prices/*.yaml``
 once and caches the result; :func:`load_prices` adds the user's own files
 (``<home>/prices/*.yaml``, written by the importers). A price file holds any of the top-level
-lists ``hardware``, ``cloud``, ``api`` and ``gpuhunt_names`` (imported files are written in
-JSON, a subset of YAML that loads much faster). Entries must name GPUs by their
+lists ``hardware``, ``cloud``, ``api``, ``gpuhunt_names`` and ``providers`` (imported files
+are written in JSON, a subset of YAML that loads much faster). Entries must name GPUs by their
 exact catalog id (and open-weight models by their exact model id); a bad entry raises
 :class:`~llmplan.errors.CatalogError` naming the file, the entry, its line and the field.
 
@@ -29,7 +29,13 @@ from pydantic import BaseModel, ValidationError
 from llmplan.catalog.loader import Catalog, bundled_catalog, load_catalog, normalise_name
 from llmplan.errors import CatalogError
 from llmplan.prices.book import PriceBook
-from llmplan.prices.schema import ApiPrice, CloudPrice, GpuNameMapping, HardwarePrice
+from llmplan.prices.schema import (
+    ApiPrice,
+    CloudPrice,
+    GpuNameMapping,
+    HardwarePrice,
+    ProviderProfile,
+)
 
 RecordT = TypeVar("RecordT", bound=BaseModel)
 PRICES_DIR = "prices"
@@ -44,6 +50,7 @@ class PriceEntries:
     cloud: tuple[CloudPrice, ...] = ()
     api: tuple[ApiPrice, ...] = ()
     gpuhunt_names: tuple[GpuNameMapping, ...] = ()
+    providers: tuple[ProviderProfile, ...] = ()
 
     def __len__(self) -> int:
         return sum(len(getattr(self, f.name)) for f in fields(self))
@@ -54,6 +61,7 @@ _MODELS: dict[str, type[BaseModel]] = {
     "cloud": CloudPrice,
     "api": ApiPrice,
     "gpuhunt_names": GpuNameMapping,
+    "providers": ProviderProfile,
 }
 
 
@@ -73,11 +81,16 @@ def _mapping_key(m: GpuNameMapping) -> Hashable:
     return (m.name.lower(), m.memory_gb, (m.instance_contains or "").lower())
 
 
+def _provider_key(p: ProviderProfile) -> Hashable:
+    return p.provider
+
+
 _KEYS: dict[str, Callable[[Any], Hashable]] = {
     "hardware": _hardware_key,
     "cloud": _cloud_key,
     "api": _api_key,
     "gpuhunt_names": _mapping_key,
+    "providers": _provider_key,
 }
 
 
@@ -242,6 +255,7 @@ def price_book(entries: PriceEntries, catalog: Catalog) -> PriceBook:
         api=entries.api,
         gpuhunt_names=entries.gpuhunt_names,
         gpus=catalog.gpus,
+        providers=entries.providers,
     )
 
 

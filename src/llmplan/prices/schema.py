@@ -26,6 +26,7 @@ TokenUsd = Annotated[float, Field(gt=0, le=10_000)]
 OptionalTokenUsd = Annotated[float, Field(ge=0, le=10_000)] | None
 GpuId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9.\-]*$")]
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.\-]*$")]
+Country = Annotated[str, Field(pattern=r"^[a-z]{2}$")]
 
 
 class Pricing(StrEnum):
@@ -45,6 +46,24 @@ class HardwareKind(StrEnum):
     BASEBOARD = "baseboard"
     SERVER = "server"
     RACK = "rack"
+
+
+class Attestation(StrEnum):
+    """A third-party attestation or contractual commitment a provider holds for a service.
+
+    ``gdpr_dpa``: a GDPR Art. 28 data-processing agreement is offered; ``eu_data_boundary``:
+    the provider commits to store and process customer data inside the EU/EEA; ``hipaa_baa``:
+    a HIPAA business-associate agreement is signed; ``bsi_c5``: a BSI C5 attestation.
+    """
+
+    SOC2 = "soc2"
+    ISO27001 = "iso27001"
+    HIPAA_BAA = "hipaa_baa"
+    BSI_C5 = "bsi_c5"
+    GDPR_DPA = "gdpr_dpa"
+    EU_DATA_BOUNDARY = "eu_data_boundary"
+    PCI_DSS = "pci_dss"
+    FEDRAMP = "fedramp"
 
 
 class DatePrecision(StrEnum):
@@ -109,12 +128,18 @@ class CloudPrice(_PriceRecord):
     """The hourly price of one cloud instance with ``gpus`` GPUs of catalog id ``gpu``.
 
     ``region`` is the provider's region name, or a wider label the source uses
-    (``us``; ``all`` when the source lists one price for every region).
+    (``us``; ``all`` when the source lists one price for every region). ``country`` is where
+    that region processes data (ISO 3166 alpha-2, or ``eu``/``us`` when only that is known).
+    ``attestations`` (with ``attestations_source``) replace the provider's own list
+    (``providers`` in the price files) for this offer; null: the provider's.
     """
 
     provider: Slug
     instance: str = Field(min_length=1)
     region: str = Field(min_length=1)
+    country: Country | None = None
+    attestations: tuple[Attestation, ...] | None = None
+    attestations_source: str = ""
     gpu: GpuId
     gpus: PositiveInt
     usd_per_hour: HourlyUsd
@@ -137,17 +162,26 @@ class ApiPrice(_PriceRecord):
     ``gemini/gemini-2.5-pro``); ``model`` is the provider's model name. ``open_model`` names
     the open-weight model in llmplan's model catalog when the API serves one. Batch prices
     apply to asynchronous batch jobs; ``long_context_*`` prices apply to requests whose
-    prompt exceeds ``long_context_threshold_tokens``.
+    prompt exceeds ``long_context_threshold_tokens``. ``reasoning_output_usd_per_mtok`` is the
+    price of hidden reasoning tokens where the API bills them apart (null: as output tokens).
+    ``region``/``country`` say where the
+    API processes requests (``unspecified`` when the source does not say: such a price never
+    satisfies a data-residency rule); ``attestations`` as for :class:`CloudPrice`.
     """
 
     id: str = Field(min_length=1)
     provider: Slug
+    region: str = Field("unspecified", min_length=1)
+    country: Country | None = None
+    attestations: tuple[Attestation, ...] | None = None
+    attestations_source: str = ""
     model: str = Field(min_length=1)
     aliases: tuple[str, ...] = ()
     open_model: str | None = None
     input_usd_per_mtok: TokenUsd
     cached_input_usd_per_mtok: OptionalTokenUsd = None
     output_usd_per_mtok: TokenUsd
+    reasoning_output_usd_per_mtok: OptionalTokenUsd = None
     batch_input_usd_per_mtok: OptionalTokenUsd = None
     batch_output_usd_per_mtok: OptionalTokenUsd = None
     long_context_threshold_tokens: PositiveInt | None = None
@@ -172,6 +206,13 @@ class ApiPrice(_PriceRecord):
                 "and long_context_output_usd_per_mtok go together"
             )
         return self
+
+    def output_rate(self, reasoning_share: float) -> float:
+        """USD per million output tokens of which ``reasoning_share`` are reasoning tokens."""
+        reasoning = self.reasoning_output_usd_per_mtok
+        if reasoning is None:
+            return self.output_usd_per_mtok
+        return (1 - reasoning_share) * self.output_usd_per_mtok + reasoning_share * reasoning
 
     def usd_per_request(self, input_tokens: int, output_tokens: int) -> float:
         """Price of one request without caching or batching (long-context rate if it applies)."""
@@ -205,4 +246,19 @@ class GpuNameMapping(BaseModel):
     gpu: GpuId
     source: str = Field(min_length=8)
     source_date: dt.date
+    notes: str = ""
+
+
+class ProviderProfile(BaseModel):
+    """What a provider attests for its cloud and API services, with the source checked.
+
+    A price record's own ``attestations`` replace these for that record.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    provider: Slug
+    attestations: tuple[Attestation, ...] = ()
+    source: str = Field(min_length=8)
+    checked_date: dt.date
     notes: str = ""

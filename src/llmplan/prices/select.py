@@ -72,11 +72,16 @@ def select_prices(
     return [p for p in api if matches(search, p.id, p.model, p.provider, p.open_model)]
 
 
-def price_record(entry: PriceEntry) -> dict[str, Any]:
-    """An entry as JSON-ready data, with its per-GPU figure."""
+def price_record(entry: PriceEntry, book: PriceBook | None = None) -> dict[str, Any]:
+    """An entry as JSON-ready data, with its per-GPU figure; with ``book``, a cloud or API
+    price's ``attestations`` are the effective ones (its own, else its provider's)."""
     payload: dict[str, Any] = entry.model_dump(mode="json")
     if isinstance(entry, HardwarePrice):
         payload["usd_per_gpu"] = entry.usd_per_gpu
     elif isinstance(entry, CloudPrice):
         payload["usd_per_gpu_hour"] = entry.usd_per_gpu_hour
+    if book is not None and isinstance(entry, CloudPrice | ApiPrice):
+        attestations, source = book.attestations(entry)
+        payload["attestations"] = [a.value for a in attestations]
+        payload["attestations_source"] = source or None
     return payload

@@ -17,8 +17,11 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from llmplan.cost.assumptions import FinanceAssumptions
+from llmplan.cost.currency import Currency
 from llmplan.cost.phasing import CapacityAssumptions
+from llmplan.prices.schema import Attestation, Pricing
 from llmplan.scenario.constraints import ComplianceTag, Constraints, DeploymentOption, Region
+from llmplan.scenario.quotes import ApiPriceQuote, CloudPriceQuote
 from llmplan.scenario.schema import (
     Candidates,
     GpuOverride,
@@ -52,12 +55,27 @@ SECTIONS: tuple[tuple[str, str, type[BaseModel]], ...] = (
     ("Overrides", "`overrides`", Overrides),
     ("GPU override", "`overrides.gpus.<GPU name>`", GpuOverride),
     ("Measured throughput", "`overrides.measured_throughput[]`", MeasuredThroughput),
+    ("API price quote", "`overrides.api_prices[]`", ApiPriceQuote),
+    ("Cloud price quote", "`overrides.cloud_prices[]`", CloudPriceQuote),
     ("Candidates", "`candidates`", Candidates),
 )
-ENUMS: tuple[type[enum.Enum], ...] = (DeploymentOption, Region, ComplianceTag, FinetuneMethod)
+ENUMS: tuple[type[enum.Enum], ...] = (
+    DeploymentOption,
+    Region,
+    ComplianceTag,
+    Attestation,
+    Pricing,
+    Currency,
+    FinetuneMethod,
+)
 _SCALARS = {float: "number", int: "integer", str: "text", bool: "true/false"}
 _ENUM_DOCS: dict[type[enum.Enum], str] = {
-    FinetuneMethod: "Fine-tuning methods (llmplan.sizing.finetune)."
+    FinetuneMethod: "Fine-tuning methods (llmplan.sizing.finetune).",
+    Attestation: "What a provider attests for a service (llmplan.prices.schema); "
+    "constraints.compliance needs gdpr -> gdpr_dpa, hipaa -> hipaa_baa, bsi_c5 -> bsi_c5, "
+    "soc2, iso27001, pci_dss, fedramp -> the same.",
+    Pricing: "How a cloud GPU-hour is bought (llmplan.prices.schema).",
+    Currency: "Currencies a plan can be reported in (ISO 4217; llmplan.cost.currency).",
 }
 _BOUND_SYMBOLS = (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="))
 

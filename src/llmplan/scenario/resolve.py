@@ -59,6 +59,18 @@ class ResolvedScenario:
 def check_names(scenario: Scenario, catalog: Catalog) -> None:
     """Raise :class:`~llmplan.errors.InputError` for the first name or fit problem."""
     resolve(scenario, catalog)
+    _check_quote_names(scenario, catalog)
+
+
+def _check_quote_names(scenario: Scenario, catalog: Catalog) -> None:
+    """The GPUs and open models named by ``overrides.cloud_prices`` / ``api_prices``."""
+    for index, cloud in enumerate(scenario.overrides.cloud_prices):
+        catalog.gpus.get(cloud.gpu, field_name=f"overrides.cloud_prices[{index}].gpu")
+    for index, api in enumerate(scenario.overrides.api_prices):
+        if api.open_model is not None:
+            catalog.models.get(
+                api.open_model, field_name=f"overrides.api_prices[{index}].open_model"
+            )
 
 
 def resolve(scenario: Scenario, catalog: Catalog) -> ResolvedScenario:

@@ -38,6 +38,7 @@ from llmplan.limits import (
 )
 from llmplan.scenario._base import FieldValueError, ScenarioModel
 from llmplan.scenario.constraints import Constraints, DeploymentOption
+from llmplan.scenario.quotes import MAX_QUOTES, ApiPriceQuote, CloudPriceQuote
 from llmplan.scenario.workloads import (
     FineTuneWorkload,
     InferenceWorkload,
@@ -184,6 +185,16 @@ class Overrides(ScenarioModel):
         (),
         max_length=MAX_CANDIDATES_PER_LIST * 8,
         description="Measured throughputs that replace the performance model's.",
+    )
+    api_prices: tuple[ApiPriceQuote, ...] = Field(
+        (),
+        max_length=MAX_QUOTES,
+        description="Your own per-token API quotes; they join the price list for this scenario.",
+    )
+    cloud_prices: tuple[CloudPriceQuote, ...] = Field(
+        (),
+        max_length=MAX_QUOTES,
+        description="Your own cloud GPU-hour quotes; they join the price list for this scenario.",
     )
 
 

@@ -238,6 +238,14 @@ class InferenceWorkload(ScenarioModel):
         description="Volume growth per year as a fraction (0.5 = +50 %/year), compounded "
         "monthly over the horizon.",
     )
+    reasoning_share_of_output: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Share of output_tokens that are hidden reasoning (thinking) tokens. "
+        "They are generated like any output token (count them in output_tokens); an API "
+        "bills them at its reasoning price where it states one, else as output tokens.",
+    )
     api_model: str | None = Field(
         None,
         min_length=1,

@@ -136,5 +136,5 @@ async def prices(
     out: dict[str, list[Payload]] = {}
     for k in kinds:
         rows = list(select_prices(book, k, gpu, pricing, search))
-        out[k.value] = [clean(price_record(r)) for r in rows[: limit or None]]
+        out[k.value] = [clean(price_record(r, book)) for r in rows[: limit or None]]
     return out

@@ -30,6 +30,7 @@ from llmplan.api.schemas import (
 )
 from llmplan.api.state import API_PREFIX, AppState, State
 from llmplan.limits import MAX_DATABASE_INT
+from llmplan.plan.quotes import with_currency
 from llmplan.scenario import scenario_to_data
 from llmplan.store import NewPlan, PlanRecord
 
@@ -116,7 +117,7 @@ def _submit(request: PlanRequest, state: AppState) -> Job:
     target = plan_target(request, state.store, catalog, state.settings.max_monte_carlo_samples)
     profile = request.calibration
     params = {
-        "scenario": scenario_to_data(target.scenario),
+        "scenario": scenario_to_data(with_currency(target.scenario, request.currency)),
         "seed": request.seed,
         "samples": request.samples,
         "calibration": None if profile is None else profile.model_dump(mode="json"),
