@@ -9,7 +9,17 @@ from typing import Annotated
 import typer
 
 from llmplan.catalog.loader import Catalog
-from llmplan.cli import bench, calibrate, catalogs, plan_view, prices, serve, simulate, sizing
+from llmplan.cli import (
+    bench,
+    calibrate,
+    catalogs,
+    deploy,
+    plan_view,
+    prices,
+    serve,
+    simulate,
+    sizing,
+)
 from llmplan.cli.common import CalibrationOpt, console, handle_errors, print_json
 from llmplan.errors import InputError
 from llmplan.limits import MAX_DATA_FILE_BYTES, read_text_bounded
@@ -27,6 +37,7 @@ app.command("memory")(sizing.memory_command)
 app.command("perf")(sizing.perf_command)
 app.command("example")(sizing.example_command)
 app.command("plan")(plan_view.plan_command)
+app.command("deploy")(deploy.deploy_command)
 app.command("calibrate")(calibrate.calibrate_command)
 app.command("bench")(bench.bench_command)
 app.command("serve")(serve.serve_command)
