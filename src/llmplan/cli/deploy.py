@@ -8,7 +8,14 @@ from typing import Annotated
 
 import typer
 
-from llmplan.cli.common import CalibrationOpt, catalog, console, handle_errors, print_json, user_home
+from llmplan.cli.common import (
+    CalibrationOpt,
+    catalog,
+    console,
+    handle_errors,
+    print_json,
+    user_home,
+)
 from llmplan.deploy import DeployTarget, parse_target
 from llmplan.errors import InputError
 
@@ -50,8 +57,10 @@ def deploy_command(
 
     if scenario is not None and example is not None:
         raise InputError("give a scenario file or --example, not both", field="example")
-    loaded = load_scenario(scenario) if scenario is not None else load_example(
-        example or DEFAULT_EXAMPLE
+    loaded = (
+        load_scenario(scenario)
+        if scenario is not None
+        else load_example(example or DEFAULT_EXAMPLE)
     )
     if calibration is None and loaded.calibration is not None:
         base = scenario.parent if scenario is not None else Path.cwd()

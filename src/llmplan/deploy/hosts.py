@@ -91,7 +91,7 @@ def _header(spec: ServiceSpec, what: str) -> str:
 
 def launch_script(spec: ServiceSpec) -> dict[str, str]:
     """``launch-<name>.sh`` (one replica; GPUs from the environment) and its files."""
-    run = launch(spec, "${PORT:-%d}" % BASE_PORT)
+    run = launch(spec, f"${{PORT:-{BASE_PORT}}}")
     body = (
         "#!/usr/bin/env bash\n"
         + _header(spec, "Launch one replica")
@@ -100,7 +100,7 @@ def launch_script(spec: ServiceSpec) -> dict[str, str]:
         + f"PORT={BASE_PORT} ./launch-{spec.name}.sh\n"
         + "".join(f"# {note}\n" for note in run.notes)
         + "set -euo pipefail\n"
-        + f'cd "$(dirname "$0")"\n'
+        + 'cd "$(dirname "$0")"\n'
         + f"exec {shell_join(run.argv)}\n"
     )
     return {f"launch-{spec.name}.sh": body, **run.files}
@@ -119,13 +119,15 @@ def _image(spec: ServiceSpec) -> str:
 def _compose_service(spec: ServiceSpec, place: Placement, run: Launch) -> dict[str, object]:
     table = table_for(spec.family)
     port = table.container_port
+    volumes = ["${MODEL_CACHE:-./model-cache}:/root/.cache/huggingface"]
+    volumes += [f"./{name}:{CONFIG_MOUNT}/{name}:ro" for name in run.files]
     service: dict[str, object] = {
         "image": _image(spec),
         "entrypoint": run.argv,
         "ports": [f"{place.port}:{port}"],
         "ipc": "host",
         "environment": {"HF_TOKEN": "${HF_TOKEN:-}"},
-        "volumes": ["${MODEL_CACHE:-./model-cache}:/root/.cache/huggingface"],
+        "volumes": volumes,
         "healthcheck": {
             "test": ["CMD-SHELL", f"curl -fsS http://localhost:{port}{table.health_path}"],
             "interval": f"{HEALTH_INTERVAL_S}s",
@@ -135,11 +137,6 @@ def _compose_service(spec: ServiceSpec, place: Placement, run: Launch) -> dict[s
         },
         "restart": "unless-stopped",
     }
-    if run.files:
-        service["volumes"] = [  # type: ignore[operator]
-            *service["volumes"],  # type: ignore[misc]
-            *(f"./{name}:{CONFIG_MOUNT}/{name}:ro" for name in run.files),
-        ]
     ids = [str(g) for g in place.gpus]
     if spec.gpu_vendor == "NVIDIA":
         device = {"driver": "nvidia", "device_ids": ids, "capabilities": ["gpu"]}
@@ -191,8 +188,10 @@ def _unit(spec: ServiceSpec, place: Placement, run: Launch, health: str) -> str:
         + f"Environment={_visible(spec)}={','.join(map(str, place.gpus))}\n"
         + "Environment=HF_HOME=/var/lib/llmplan/model-cache\n"
         + f"EnvironmentFile=-/etc/llmplan/{spec.name}.env\n"
-        + f"WorkingDirectory=/etc/llmplan\n"
-        + "ExecStart=" + " ".join(_systemd_word(t) for t in command) + "\n"
+        + "WorkingDirectory=/etc/llmplan\n"
+        + "ExecStart="
+        + " ".join(_systemd_word(t) for t in command)
+        + "\n"
         + f"ExecStartPost={wait}\n"
         + f"TimeoutStartSec={HEALTH_START_PERIOD_S + 60}\n"
         + "Restart=on-failure\nRestartSec=30\n\n"
