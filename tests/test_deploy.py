@@ -307,3 +307,21 @@ def test_trtllm_refuses_amd_gpus() -> None:
     spec = dataclasses.replace(spec_of("chat-assistant"), gpu_vendor="AMD")
     with pytest.raises(ConfigurationError, match="NVIDIA GPUs only"):
         launch(spec.with_engine(catalog().engine("trtllm")), "8000")
+
+
+def test_hybrid_owns_its_base_and_scales_to_the_full_design() -> None:
+    from llmplan.plan.demand import hybrid_split
+
+    plan = plan_of("chat-assistant")
+    design = next(
+        c.design for o in plan.options if o.option.value == "hybrid" for c in o.choices if c.design
+    )
+    big = dataclasses.replace(design, replicas=4)
+    from llmplan.deploy.service import service_spec
+
+    spec = service_spec(big, "hybrid", 50.0)
+    base = hybrid_split(big, 50.0).base_replicas
+    assert spec.replicas == min(4, base)
+    assert spec.max_replicas >= 4
+    hpa = manifests(spec)["chat-hpa.yaml"]["spec"]
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (spec.replicas, spec.max_replicas)

@@ -89,3 +89,30 @@ def test_api_refuses_bad_input_with_422(
     assert response.status_code == 422, response.text
     error = response.json()
     assert error["field"] == field, error
+
+
+def test_archive_holds_the_same_files_with_executable_scripts(client: TestClient) -> None:
+    import io
+    import zipfile
+
+    body = {"example": "chat-assistant", "target": "systemd"}
+    files = client.post("/api/v1/deploy", json=body).json()["files"]
+    response = client.post("/api/v1/deploy/archive", json=body)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/zip"
+    assert 'filename="deploy-systemd.zip"' in response.headers["content-disposition"]
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        inside = {i.filename.removeprefix("deploy-systemd/"): i for i in archive.infolist()}
+        assert set(inside) == set(files)
+        for name, info in inside.items():
+            assert archive.read(info).decode() == files[name]
+        assert (inside["bench.sh"].external_attr >> 16) & 0o111
+    again = client.post("/api/v1/deploy/archive", json=body)
+    assert again.content == response.content  # fixed timestamps: the same bytes
+
+
+def test_archive_refuses_bad_input_with_422(client: TestClient) -> None:
+    response = client.post("/api/v1/deploy/archive", json={"example": "chat-assistant",
+                                                           "target": "helm"})  # fmt: skip
+    assert response.status_code == 422
+    assert response.json()["field"] == "target"

@@ -63,9 +63,19 @@ def _design_lines(spec: ServiceSpec) -> list[str]:
         f"the peak hour with about {spec.running_per_replica} requests running; the "
         f"autoscaler keeps {spec.replicas} to {spec.max_replicas} replicas on "
         f"`{metric_name(spec)}` (the engine's `{table.metrics.running}`)",
+        *_hybrid_line(spec),
         f"- prefix caching {'on' if spec.prefix_caching else 'off'}; speculative decoding "
         + (spec.speculative.method.value if spec.speculative else "off"),
         "",
+    ]
+
+
+def _hybrid_line(spec: ServiceSpec) -> list[str]:
+    if spec.option != "hybrid":
+        return []
+    return [
+        f"- hybrid: {spec.replicas} owned replica(s) carry the base demand; point the "
+        "autoscaler's extra replicas (or a router) at the burst capacity"
     ]
 
 

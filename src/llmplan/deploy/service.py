@@ -18,6 +18,7 @@ from llmplan.catalog.schema import EngineProfile
 from llmplan.errors import ConfigurationError, InputError
 from llmplan.perf.percentiles import lognormal_quantile
 from llmplan.perf.speculative import SpecDecoding
+from llmplan.plan.demand import hybrid_split
 from llmplan.plan.planner import OptionPlan, Plan, recommended_option
 from llmplan.plan.search import Design, length_law
 from llmplan.scenario import DeploymentOption, LengthDistribution
@@ -111,13 +112,19 @@ def max_model_len(design: Design) -> int:
     return min(rounded, design.deployment.model.max_context_tokens)
 
 
-def service_spec(design: Design, option: str) -> ServiceSpec:
-    """The service of ``design`` (a plan's choice for one workload under ``option``)."""
+def service_spec(design: Design, option: str, base_percentile: float = 50.0) -> ServiceSpec:
+    """The service of ``design`` (a plan's choice for one workload under ``option``).
+    A hybrid fleet owns the replicas of its base demand (``base_percentile`` of the
+    operating hours, :func:`~llmplan.plan.demand.hybrid_split`) and may grow to the full
+    design's replicas on burst capacity."""
     dep = design.deployment
     work = design.workload
     in_mean, in_cv = length_law(work.input_tokens)
     out_mean, out_cv = length_law(work.output_tokens)
     spec: SpecDecoding | None = getattr(design, "speculative", None)
+    replicas = design.replicas
+    if option == DeploymentOption.HYBRID.value:
+        replicas = min(replicas, hybrid_split(design, base_percentile).base_replicas)
     return ServiceSpec(
         workload=work.name,
         name=slug(work.name),
@@ -132,7 +139,7 @@ def service_spec(design: Design, option: str) -> ServiceSpec:
         tp=dep.tp,
         pp=dep.pp,
         ep=int(getattr(dep, "ep", 1)),
-        replicas=design.replicas,
+        replicas=replicas,
         max_replicas=max(design.replicas, design.replicas_at(SCALE_OUT_VOLUME)),
         max_model_len=max_model_len(design),
         prefix_caching=work.cached_input_fraction > 0,
@@ -202,7 +209,8 @@ def service_specs(plan: Plan, option: str | None, workload: str | None) -> list[
             raise InputError(
                 f"unknown workload '{workload}'; allowed: {', '.join(names)}", field="workload"
             )
-    specs = [service_spec(d, chosen.option.value) for d in designs]
+    percentile = plan.scenario.candidates.hybrid_base_demand_percentile
+    specs = [service_spec(d, chosen.option.value, percentile) for d in designs]
     if len({s.name for s in specs}) != len(specs):
         raise ConfigurationError("two workloads have the same service name", field="workload")
     return specs

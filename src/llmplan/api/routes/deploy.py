@@ -1,14 +1,17 @@
 """``POST /api/v1/deploy``: the files that start a plan's chosen design (llmplan deploy).
 
 Plans the scenario (no Monte Carlo: the design does not depend on it) and answers the
-files as ``{path: text}``; nothing is written on the server.
+files as ``{path: text}``, or as a zip archive from ``/deploy/archive`` (the web UI's
+download); nothing is written on the server.
 """
 
 from __future__ import annotations
 
+import io
+import zipfile
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import Field
 
 from llmplan.api.compute import calibrated
@@ -58,3 +61,37 @@ def deploy(request: DeployRequest, state: State) -> Payload:
     command (vllm, sglang, trtllm) or the docker-compose, systemd or Kubernetes files,
     with ``README.md`` and ``bench.sh``. Bad input is 422 naming the field."""
     return deploy_payload(request, state)
+
+
+ZIP_DATE = (2026, 1, 1, 0, 0, 0)
+"""Fixed timestamp of the archive's entries, so the same request gives the same bytes."""
+
+
+def zip_archive(files: dict[str, str], folder: str) -> bytes:
+    """``files`` in a zip under ``folder/``; shell scripts executable."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(f"{folder}/{name}", date_time=ZIP_DATE)
+            mode = 0o755 if name.endswith(".sh") else 0o644
+            info.external_attr = (0o100000 | mode) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, files[name])
+    return buffer.getvalue()
+
+
+@router.post(
+    "/deploy/archive",
+    summary="The deployment files as a zip archive (llmplan deploy)",
+    responses=BAD_INPUT | {200: {"content": {"application/zip": {}}}},
+    response_class=Response,
+)
+def deploy_archive(request: DeployRequest, state: State) -> Response:
+    """What ``POST /deploy`` answers, as ``deploy-<target>.zip``."""
+    payload = deploy_payload(request, state)
+    folder = f"deploy-{payload['target']}"
+    return Response(
+        zip_archive(payload["files"], folder),
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{folder}.zip"'},
+    )
