@@ -325,3 +325,44 @@ def test_hybrid_owns_its_base_and_scales_to_the_full_design() -> None:
     assert spec.max_replicas >= 4
     hpa = manifests(spec)["chat-hpa.yaml"]["spec"]
     assert (hpa["minReplicas"], hpa["maxReplicas"]) == (spec.replicas, spec.max_replicas)
+
+
+# --- the written files parse ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", [DeployTarget.VLLM, DeployTarget.SGLANG, DeployTarget.TRTLLM])
+def test_shell_scripts_parse(target: DeployTarget, tmp_path: Path) -> None:
+    import subprocess
+
+    files = deploy_files(plan_of("rag-long-prompts"), target, catalog())
+    for name in (n for n in files if n.endswith(".sh")):
+        path = tmp_path / name
+        path.write_text(files[name], encoding="utf-8")
+        checked = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True)
+        assert checked.returncode == 0, (name, checked.stderr)
+
+
+@pytest.mark.skipif(
+    __import__("shutil").which("systemd-analyze") is None, reason="no systemd-analyze"
+)
+def test_systemd_units_verify(tmp_path: Path) -> None:
+    """``systemd-analyze verify`` accepts the units; the engine binary is the operator's
+    to install, so only its absence may be reported."""
+    import subprocess
+
+    files = deploy_files(plan_of("chat-assistant"), DeployTarget.SYSTEMD, catalog())
+    units = []
+    for name, text in files.items():
+        if name.startswith("systemd/"):
+            path = tmp_path / Path(name).name
+            path.write_text(text, encoding="utf-8")
+            units.append(str(path))
+    checked = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", *units], capture_output=True, text=True
+    )
+    problems = [
+        line
+        for line in (checked.stdout + checked.stderr).splitlines()
+        if line.strip() and "is not executable" not in line
+    ]
+    assert problems == []
