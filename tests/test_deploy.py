@@ -366,3 +366,27 @@ def test_systemd_units_verify(tmp_path: Path) -> None:
         if line.strip() and "is not executable" not in line
     ]
     assert problems == []
+
+
+def test_amd_gpus_get_rocm_devices_and_resources() -> None:
+    from llmplan.scenario.io import parse_scenario
+
+    text = bundled_examples()["chat-assistant"].read_text(encoding="utf-8")
+    text = text.replace(
+        "gpus: [H100-SXM-80GB, H200-SXM-141GB, B200-180GB, L40S-48GB, MI300X-192GB]",
+        "gpus: [MI300X-192GB]",
+    )
+    plan = make_plan(parse_scenario(text, "amd"), catalog(), load_prices(_home()),
+                     monte_carlo_samples=0)  # fmt: skip
+    spec = service_specs(plan, None, None)[0]
+    assert spec.gpu == "MI300X-192GB" and spec.family == "vllm"
+    compose = yaml.safe_load(compose_files(spec)["docker-compose.yaml"])["services"]["chat-0"]
+    assert compose["devices"] == ["/dev/kfd", "/dev/dri"]
+    assert "HIP_VISIBLE_DEVICES" in compose["environment"]
+    assert compose["image"].startswith("rocm/vllm:")
+    deployment = manifests(spec)["chat-deployment.yaml"]
+    _validate(deployment)
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["resources"]["limits"] == {"amd.com/gpu": spec.gpus_per_replica}
+    with pytest.raises(ConfigurationError, match="NVIDIA GPUs only"):
+        deploy_files(plan, DeployTarget.TRTLLM, catalog())

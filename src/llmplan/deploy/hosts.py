@@ -96,7 +96,7 @@ def launch_script(spec: ServiceSpec) -> dict[str, str]:
         "#!/usr/bin/env bash\n"
         + _header(spec, "Launch one replica")
         + "# Start one process per replica, each on its own GPUs, e.g.\n"
-        + f"#   CUDA_VISIBLE_DEVICES={','.join(map(str, range(spec.gpus_per_replica)))} "
+        + f"#   {_visible(spec)}={','.join(map(str, range(spec.gpus_per_replica)))} "
         + f"PORT={BASE_PORT} ./launch-{spec.name}.sh\n"
         + "".join(f"# {note}\n" for note in run.notes)
         + "set -euo pipefail\n"
