@@ -92,7 +92,10 @@ def _options_in(files: dict[str, str]) -> list[list[str]]:
 
 def _family(argv: list[str]) -> str:
     joined = " ".join(argv)
-    return "sglang" if "sglang" in joined else "trtllm" if "trtllm" in joined else "vllm"
+    for marker, family in (("sglang", "sglang"), ("trtllm", "trtllm"), ("llama_cpp", "llama.cpp")):
+        if marker in joined:
+            return family
+    return "vllm"
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
@@ -330,7 +333,7 @@ def test_hybrid_owns_its_base_and_scales_to_the_full_design() -> None:
 # --- the written files parse ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("target", [DeployTarget.VLLM, DeployTarget.SGLANG, DeployTarget.TRTLLM])
+@pytest.mark.parametrize("target", [t for t in DeployTarget if t.value in LAUNCH_ENGINES])
 def test_shell_scripts_parse(target: DeployTarget, tmp_path: Path) -> None:
     import subprocess
 
@@ -390,3 +393,27 @@ def test_amd_gpus_get_rocm_devices_and_resources() -> None:
     assert container["resources"]["limits"] == {"amd.com/gpu": spec.gpus_per_replica}
     with pytest.raises(ConfigurationError, match="NVIDIA GPUs only"):
         deploy_files(plan, DeployTarget.TRTLLM, catalog())
+
+
+def test_llama_cpp_design_has_no_autoscaler_and_checks_v1_models() -> None:
+    """llama.cpp's server exports no request metrics: the manifests carry no HPA, and
+    health is checked on ``/v1/models`` (its server has no ``/health``)."""
+    from llmplan.scenario.io import parse_scenario
+
+    text = bundled_examples()["small-team-consumer-gpus"].read_text(encoding="utf-8")
+    text = text.replace("engines: [vllm]", "engines: [llama.cpp]")
+    text = text.replace("precisions: [int4-awq, fp8]", "precisions: [q4_k_m]")
+    plan = make_plan(parse_scenario(text, "gguf"), catalog(), load_prices(_home()),
+                     monte_carlo_samples=0)  # fmt: skip
+    spec = service_specs(plan, "on_premise", None)[0]
+    assert spec.family == "llama.cpp"
+    out = manifests(spec)
+    assert not any(name.endswith("-hpa.yaml") for name in out)
+    for manifest in out.values():
+        _validate(manifest)
+    compose = yaml.safe_load(compose_files(spec)["docker-compose.yaml"])["services"]
+    for service in compose.values():
+        assert service["healthcheck"]["test"][1].endswith("/v1/models")
+        argv = service["entrypoint"]
+        assert argv[argv.index("--model") + 1] == f"/root/.cache/huggingface/{spec.name}.gguf"
+        assert check_argv("llama.cpp", argv) == []

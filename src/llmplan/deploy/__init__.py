@@ -25,6 +25,7 @@ class DeployTarget(StrEnum):
     VLLM = "vllm"
     SGLANG = "sglang"
     TRTLLM = "trtllm"
+    LLAMACPP = "llama.cpp"
     DOCKER_COMPOSE = "docker-compose"
     SYSTEMD = "systemd"
     KUBERNETES = "kubernetes"
@@ -45,9 +46,9 @@ def _on_engine(spec: ServiceSpec, target: DeployTarget, catalog: Catalog) -> Ser
     return spec.with_engine(engine_for_platform(catalog, target.value, catalog.gpu(spec.gpu)))
 
 
-def _files(spec: ServiceSpec, target: DeployTarget, catalog: Catalog) -> dict[str, str]:
+def _files(spec: ServiceSpec, target: DeployTarget) -> dict[str, str]:
     if target.value in LAUNCH_ENGINES:
-        return launch_script(_on_engine(spec, target, catalog))
+        return launch_script(spec)
     if target is DeployTarget.DOCKER_COMPOSE:
         return compose_files(spec)
     if target is DeployTarget.SYSTEMD:
@@ -67,10 +68,11 @@ def deploy_files(
     cheapest one running its own servers) and ``workload`` (default: all inference
     workloads), with ``README.md`` and ``bench.sh``."""
     specs = service_specs(plan, option, workload)
+    if target.value in LAUNCH_ENGINES:
+        specs = [_on_engine(spec, target, catalog) for spec in specs]
     files: dict[str, str] = {}
     for spec in specs:
-        for name, text in _files(spec, target, catalog).items():
-            files[name] = text
+        files.update(_files(spec, target))
     files["bench.sh"] = bench_script(specs)
     files["README.md"] = readme(specs, target.value, [*files, "README.md"], plan.scenario.name)
     return files

@@ -60,14 +60,23 @@ def _design_lines(spec: ServiceSpec) -> list[str]:
         f"- longest request {spec.max_model_len:,} tokens (p95 prompt + p95 output): longer "
         f"requests are refused; raise `max_model_len` up to the model's window if needed",
         f"- each replica sized for {spec.peak_requests_per_s_per_replica:.3g} requests/s at "
-        f"the peak hour with about {spec.running_per_replica} requests running; the "
-        f"autoscaler keeps {spec.replicas} to {spec.max_replicas} replicas on "
-        f"`{metric_name(spec)}` (the engine's `{table.metrics.running}`)",
+        f"the peak hour with about {spec.running_per_replica} requests running; "
+        + _autoscaler_text(spec),
         *_hybrid_line(spec),
         f"- prefix caching {'on' if spec.prefix_caching else 'off'}; speculative decoding "
         + (spec.speculative.method.value if spec.speculative else "off"),
         "",
     ]
+
+
+def _autoscaler_text(spec: ServiceSpec) -> str:
+    metrics = table_for(spec.family).metrics
+    if metrics is None:
+        return f"{spec.family} exports no request metrics, so no autoscaler is written"
+    return (
+        f"the autoscaler keeps {spec.replicas} to {spec.max_replicas} replicas on "
+        f"`{metric_name(spec)}` (the engine's `{metrics.running}`)"
+    )
 
 
 def _hybrid_line(spec: ServiceSpec) -> list[str]:
@@ -77,6 +86,19 @@ def _hybrid_line(spec: ServiceSpec) -> list[str]:
         f"- hybrid: {spec.replicas} owned replica(s) carry the base demand; point the "
         "autoscaler's extra replicas (or a router) at the burst capacity"
     ]
+
+
+def _needs_checkpoint(spec: ServiceSpec) -> bool:
+    return spec.precision not in table_for(spec.family).base_checkpoint_precisions
+
+
+def _checkpoint_line(spec: ServiceSpec) -> str:
+    if spec.family == "llama.cpp":
+        return (
+            f"- `{spec.workload}`: a GGUF file of `{spec.model}` in {spec.precision} where "
+            "the command's `--model` points (`MODEL_FILE` for the launch script)"
+        )
+    return f"- `{spec.workload}`: a {spec.precision} checkpoint of `{spec.model}` for the id"
 
 
 def _fill_in(specs: list[ServiceSpec]) -> list[str]:
@@ -98,11 +120,7 @@ def _fill_in(specs: list[ServiceSpec]) -> list[str]:
         "Prometheus adapter (or KEDA); the LeaderWorkerSet controller for multi-node "
         "replicas; CPU and memory requests for your nodes",
     ]
-    out += [
-        f"- `{s.workload}`: a {s.precision} checkpoint of `{s.model}` in place of the id"
-        for s in specs
-        if s.precision not in table_for(s.family).base_checkpoint_precisions
-    ]
+    out += [_checkpoint_line(s) for s in specs if _needs_checkpoint(s)]
     return [*out, ""]
 
 

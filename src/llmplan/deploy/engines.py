@@ -17,9 +17,20 @@ from llmplan.deploy.options import EngineOptions, engine_options
 from llmplan.deploy.service import ServiceSpec
 from llmplan.errors import ConfigurationError
 
-LAUNCH_ENGINES = ("vllm", "sglang", "trtllm")
+LAUNCH_ENGINES = ("vllm", "sglang", "trtllm", "llama.cpp")
 EXTRA_CONFIG_FILE = "extra-llm-api-options.yaml"
 """TensorRT-LLM's options file, written beside the launch command."""
+ALL_GPU_LAYERS = "-1"
+"""llama.cpp: every layer on the GPUs (split over the visible ones)."""
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where the files an engine reads will be: TensorRT-LLM's options file and a
+    llama.cpp GGUF file (``{name}`` is the service's name)."""
+
+    config: str = EXTRA_CONFIG_FILE
+    gguf: str = "models/{name}.gguf"
 
 
 @dataclass(frozen=True)
@@ -109,7 +120,7 @@ def _limits(table: EngineOptions, spec: ServiceSpec) -> list[str]:
     ]  # fmt: skip
 
 
-def _vllm(spec: ServiceSpec, port: str, node: NodeRole | None, config: str) -> Launch:
+def _vllm(spec: ServiceSpec, port: str, node: NodeRole | None, paths: Paths) -> Launch:
     t = table_for("vllm")
     weights, notes = _weights(t, spec)
     argv = [*t.command, spec.model, t.option("served_name"), spec.model]
@@ -134,7 +145,7 @@ def _vllm(spec: ServiceSpec, port: str, node: NodeRole | None, config: str) -> L
     return Launch("vllm", argv, notes=notes)
 
 
-def _sglang(spec: ServiceSpec, port: str, node: NodeRole | None, config: str) -> Launch:
+def _sglang(spec: ServiceSpec, port: str, node: NodeRole | None, paths: Paths) -> Launch:
     t = table_for("sglang")
     weights, notes = _weights(t, spec)
     argv = [*t.command, t.option("model"), spec.model, t.option("served_name"), spec.model]
@@ -156,7 +167,7 @@ def _sglang(spec: ServiceSpec, port: str, node: NodeRole | None, config: str) ->
     return Launch("sglang", argv, notes=notes)
 
 
-def _trtllm(spec: ServiceSpec, port: str, node: NodeRole | None, config: str) -> Launch:
+def _trtllm(spec: ServiceSpec, port: str, node: NodeRole | None, paths: Paths) -> Launch:
     if spec.gpu_vendor != "NVIDIA":
         raise ConfigurationError(
             f"TensorRT-LLM runs on NVIDIA GPUs only, the design uses {spec.gpu}; "
@@ -178,7 +189,7 @@ def _trtllm(spec: ServiceSpec, port: str, node: NodeRole | None, config: str) ->
     argv += _limits(t, spec)
     if spec.engine.chunked_prefill:
         argv.append(t.option("chunked_prefill"))
-    argv += [t.option("extra_config"), config]
+    argv += [t.option("extra_config"), paths.config]
     return Launch("trtllm", argv, {EXTRA_CONFIG_FILE: _trtllm_config(t, spec)}, notes)
 
 
@@ -206,14 +217,45 @@ def _trtllm_config(table: EngineOptions, spec: ServiceSpec) -> str:
     return head + yaml.safe_dump(trtllm_config(spec), sort_keys=False)
 
 
-_BUILDERS = {"vllm": _vllm, "sglang": _sglang, "trtllm": _trtllm}
+def _llamacpp(spec: ServiceSpec, port: str, node: NodeRole | None, paths: Paths) -> Launch:
+    if node is not None:
+        raise ConfigurationError(
+            "llama.cpp replicas run on one node; choose a design within one node",
+            field="target",
+        )
+    t = table_for("llama.cpp")
+    gguf = paths.gguf.replace("{name}", spec.name)
+    notes = [f"{gguf}: a GGUF file of {spec.model} in {spec.precision} (the weights' format)"]
+    argv = [*t.command, t.option("model"), gguf, t.option("served_name"), spec.model]
+    argv += [t.option("host"), "0.0.0.0", t.option("port"), port]
+    argv += [t.option("max_model_len"), str(spec.max_model_len)]
+    argv += [t.option("max_batched_tokens"), str(spec.engine.max_batched_tokens)]
+    argv += [t.option("gpu_layers"), ALL_GPU_LAYERS]
+    kv = _kv(t, spec)
+    argv += [t.option("kv_cache_dtype"), kv, t.option("kv_cache_dtype_v"), kv]
+    argv += [t.option("prefix_caching"), str(spec.prefix_caching)]
+    argv += [t.option("interrupt"), "False"]
+    if spec.speculative is not None:
+        method = t.speculative_methods.get(spec.speculative.method.value)
+        if method is None:
+            raise ConfigurationError(
+                f"llama.cpp's server drafts by {', '.join(t.speculative_methods)} only, "
+                f"the design uses {spec.speculative.method.value}",
+                field="target",
+            )
+        argv += [t.option("speculative"), method]
+        argv += [t.option("speculative_tokens"), str(spec.speculative.draft_tokens)]
+    return Launch("llama.cpp", argv, notes=notes)
+
+
+_BUILDERS = {"vllm": _vllm, "sglang": _sglang, "trtllm": _trtllm, "llama.cpp": _llamacpp}
 
 
 def launch(
-    spec: ServiceSpec, port: str, node: NodeRole | None = None, config: str = EXTRA_CONFIG_FILE
+    spec: ServiceSpec, port: str, node: NodeRole | None = None, paths: Paths | None = None
 ) -> Launch:
     """The launch command of ``spec`` on its engine, serving on ``port`` (a number or a
-    variable reference); ``config``: where TensorRT-LLM's options file will be."""
+    variable reference); ``paths``: where the files the engine reads will be."""
     builder = _BUILDERS.get(spec.family)
     if builder is None:
         raise ConfigurationError(
@@ -221,4 +263,4 @@ def launch(
             f"{', '.join(LAUNCH_ENGINES)} (set candidates.engines in the scenario)",
             field="target",
         )
-    return builder(spec, port, node, config)
+    return builder(spec, port, node, paths or Paths())

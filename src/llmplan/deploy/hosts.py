@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from llmplan.deploy.engines import EXTRA_CONFIG_FILE, Launch, launch, table_for
+from llmplan.deploy.engines import EXTRA_CONFIG_FILE, Launch, Paths, launch, table_for
 from llmplan.deploy.service import ServiceSpec
 from llmplan.errors import ConfigurationError
 
@@ -27,6 +27,10 @@ HEALTH_START_PERIOD_S = 900
 checks count (a 70B checkpoint reads in minutes from local disk)."""
 
 CONFIG_MOUNT = "/config"
+CONTAINER_CACHE = "/root/.cache/huggingface"
+"""The model-cache volume inside containers (Hugging Face's default cache)."""
+HOST_CACHE = "/var/lib/llmplan/model-cache"
+"""The model cache of systemd hosts (``HF_HOME``)."""
 INSTALL_PREFIX = "/opt/llmplan/venv/bin"
 """Where systemd units expect the engine's virtual environment (the operator's choice)."""
 
@@ -91,7 +95,8 @@ def _header(spec: ServiceSpec, what: str) -> str:
 
 def launch_script(spec: ServiceSpec) -> dict[str, str]:
     """``launch-<name>.sh`` (one replica; GPUs from the environment) and its files."""
-    run = launch(spec, f"${{PORT:-{BASE_PORT}}}")
+    gguf = f"${{MODEL_FILE:-models/{spec.name}.gguf}}"
+    run = launch(spec, f"${{PORT:-{BASE_PORT}}}", paths=Paths(gguf=gguf))
     body = (
         "#!/usr/bin/env bash\n"
         + _header(spec, "Launch one replica")
@@ -119,7 +124,7 @@ def _image(spec: ServiceSpec) -> str:
 def _compose_service(spec: ServiceSpec, place: Placement, run: Launch) -> dict[str, object]:
     table = table_for(spec.family)
     port = table.container_port
-    volumes = ["${MODEL_CACHE:-./model-cache}:/root/.cache/huggingface"]
+    volumes = [f"${{MODEL_CACHE:-./model-cache}}:{CONTAINER_CACHE}"]
     volumes += [f"./{name}:{CONFIG_MOUNT}/{name}:ro" for name in run.files]
     service: dict[str, object] = {
         "image": _image(spec),
@@ -150,7 +155,8 @@ def _compose_service(spec: ServiceSpec, place: Placement, run: Launch) -> dict[s
 def compose_files(spec: ServiceSpec) -> dict[str, str]:
     """One docker-compose file per host, one service per replica, pinned to its GPUs."""
     table = table_for(spec.family)
-    run = launch(spec, str(table.container_port), config=f"{CONFIG_MOUNT}/{EXTRA_CONFIG_FILE}")
+    paths = Paths(f"{CONFIG_MOUNT}/{EXTRA_CONFIG_FILE}", f"{CONTAINER_CACHE}/{{name}}.gguf")
+    run = launch(spec, str(table.container_port), paths=paths)
     places = placements(spec)
     hosts = sorted({p.host for p in places})
     files = dict(run.files)
@@ -186,7 +192,7 @@ def _unit(spec: ServiceSpec, place: Placement, run: Launch, health: str) -> str:
         + "After=network-online.target\nWants=network-online.target\n\n"
         + "[Service]\nType=simple\n"
         + f"Environment={_visible(spec)}={','.join(map(str, place.gpus))}\n"
-        + "Environment=HF_HOME=/var/lib/llmplan/model-cache\n"
+        + f"Environment=HF_HOME={HOST_CACHE}\n"
         + f"EnvironmentFile=-/etc/llmplan/{spec.name}.env\n"
         + "WorkingDirectory=/etc/llmplan\n"
         + "ExecStart="
@@ -209,7 +215,8 @@ def systemd_files(spec: ServiceSpec) -> dict[str, str]:
         folder = f"systemd/host-{host}"
         checks = []
         for place in (p for p in places if p.host == host):
-            run = launch(spec, str(place.port), config=f"/etc/llmplan/{EXTRA_CONFIG_FILE}")
+            paths = Paths(f"/etc/llmplan/{EXTRA_CONFIG_FILE}", f"{HOST_CACHE}/{{name}}.gguf")
+            run = launch(spec, str(place.port), paths=paths)
             files.update({f"{folder}/{k}": v for k, v in run.files.items()})
             health = f"http://127.0.0.1:{place.port}{table.health_path}"
             unit = f"llmplan-{spec.name}-{place.index}.service"

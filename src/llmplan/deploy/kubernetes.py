@@ -17,13 +17,14 @@ from typing import Any
 
 import yaml
 
-from llmplan.deploy.engines import EXTRA_CONFIG_FILE, NodeRole, launch, table_for
+from llmplan.deploy.engines import EXTRA_CONFIG_FILE, NodeRole, Paths, launch, table_for
 from llmplan.deploy.service import ServiceSpec
 
 KUBERNETES_VERSIONS = ("1.30", "1.34")
 """Cluster versions the manifests are validated against (tests/test_deploy.py)."""
 
 LWS_API = "leaderworkerset.x-k8s.io/v1"
+CACHE_MOUNT = "/root/.cache/huggingface"
 RAY_PORT = 6379
 DIST_INIT_PORT = 20000
 STARTUP_FAILURES = 90
@@ -67,7 +68,7 @@ def _container(spec: ServiceSpec, command: list[str], serving: bool) -> dict[str
         "ports": [{"name": "http", "containerPort": table.container_port}],
         "resources": {"requests": dict(gpus), "limits": dict(gpus)},
         "volumeMounts": [
-            {"name": "model-cache", "mountPath": "/root/.cache/huggingface"},
+            {"name": "model-cache", "mountPath": CACHE_MOUNT},
             {"name": "shm", "mountPath": "/dev/shm"},
         ],
     }
@@ -99,7 +100,8 @@ def _pod_spec(spec: ServiceSpec, container: dict[str, Any], config: bool) -> dic
 
 def _deployment(spec: ServiceSpec) -> tuple[dict[str, Any], dict[str, str]]:
     table = table_for(spec.family)
-    run = launch(spec, str(table.container_port), config=f"/config/{EXTRA_CONFIG_FILE}")
+    paths = Paths(f"/config/{EXTRA_CONFIG_FILE}", f"{CACHE_MOUNT}/{{name}}.gguf")
+    run = launch(spec, str(table.container_port), paths=paths)
     container = _container(spec, run.argv, serving=True)
     manifest = {
         "apiVersion": "apps/v1",
@@ -180,12 +182,14 @@ def _service(spec: ServiceSpec, multi_node: bool) -> dict[str, Any]:
     }
 
 
-def metric_name(spec: ServiceSpec) -> str:
-    """The running-requests series as the metrics adapter exposes it (``:`` -> ``_``)."""
-    return table_for(spec.family).metrics.running.replace(":", "_")
+def metric_name(spec: ServiceSpec) -> str | None:
+    """The running-requests series as the metrics adapter exposes it (``:`` -> ``_``),
+    None when the engine exports no request metrics."""
+    metrics = table_for(spec.family).metrics
+    return None if metrics is None else metrics.running.replace(":", "_")
 
 
-def _hpa(spec: ServiceSpec, multi_node: bool) -> dict[str, Any]:
+def _hpa(spec: ServiceSpec, multi_node: bool, metric: str) -> dict[str, Any]:
     target = (
         {"apiVersion": LWS_API, "kind": "LeaderWorkerSet", "name": spec.name}
         if multi_node
@@ -203,7 +207,7 @@ def _hpa(spec: ServiceSpec, multi_node: bool) -> dict[str, Any]:
                 {
                     "type": "Pods",
                     "pods": {
-                        "metric": {"name": metric_name(spec)},
+                        "metric": {"name": metric},
                         "target": {
                             "type": "AverageValue",
                             "averageValue": str(spec.running_per_replica),
@@ -250,7 +254,9 @@ def manifests(spec: ServiceSpec) -> dict[str, dict[str, Any]]:
             out[f"{spec.name}-configmap.yaml"] = _config_map(spec, files)
     out[f"{spec.name}-service.yaml"] = _service(spec, multi)
     out[f"{spec.name}-pvc.yaml"] = _pvc(spec)
-    out[f"{spec.name}-hpa.yaml"] = _hpa(spec, multi)
+    metric = metric_name(spec)
+    if metric is not None:
+        out[f"{spec.name}-hpa.yaml"] = _hpa(spec, multi, metric)
     return out
 
 

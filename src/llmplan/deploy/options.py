@@ -64,7 +64,8 @@ class EngineOptions(_Frozen):
     base_checkpoint_precisions: tuple[str, ...]
     kv_formats: dict[str, str]
     speculative_methods: dict[str, str]
-    metrics: EngineMetrics
+    metrics: EngineMetrics | None = None
+    """None: the engine exports no request metrics (no autoscaler is written)."""
     config_keys: tuple[str, ...] = ()
     config_source: str | None = None
 
