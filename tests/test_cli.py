@@ -82,7 +82,7 @@ def readme_commands() -> list[list[str]]:
             for part in line.split("&&"):
                 part = part.strip()
                 if part.startswith("llmplan "):
-                    commands.append(shlex.split(part)[1:])
+                    commands.append(shlex.split(part, comments=True)[1:])
     return commands
 
 

@@ -13,6 +13,7 @@ from llmplan.cli import (
     bench,
     calibrate,
     catalogs,
+    deploy,
     plan_view,
     prices,
     serve,
@@ -37,6 +38,7 @@ app.command("memory")(sizing.memory_command)
 app.command("perf")(sizing.perf_command)
 app.command("example")(sizing.example_command)
 app.command("plan")(plan_view.plan_command)
+app.command("deploy")(deploy.deploy_command)
 app.command("calibrate")(calibrate.calibrate_command)
 app.command("bench")(bench.bench_command)
 app.command("serve")(serve.serve_command)

@@ -2,6 +2,7 @@
 // Wires the page's controls to the views and loads the first scenario.
 
 import { compare } from "./compare.js";
+import { downloadDeployment } from "./deploy.js";
 import { $, describe, download, notice, on, showTab } from "./core.js";
 import { applyForm, exportYaml, importYaml, loadExample, loadExamples, loadGpus, loadModels, loadSaved, loadSavedList, save, savedInfo, scheduleCheck } from "./editor.js";
 import { cancelPlan, exportPath, runPlan } from "./plan.js";
@@ -20,6 +21,7 @@ async function start() {
   on("import", "change", importYaml);
   on("form", "submit", applyForm);
   on("run", "click", runPlan);
+  on("deploy", "click", downloadDeployment);
   on("cancel", "click", cancelPlan);
   on("dl-html", "click", () => download(exportPath("html")));
   on("dl-xlsx", "click", () => download(exportPath("xlsx")));
