@@ -6,7 +6,8 @@ saved plan result (``/api/v1/plans/{id}/report.html|.xlsx|.pdf``) or of a finish
 job's result (``/api/v1/jobs/{id}/report.html|.xlsx|.pdf``) are API routes like any other;
 the PDF is the HTML report printed by headless Chromium (:mod:`.pdf`), 501 without it.
 ``POST /api/v1/yaml`` turns a scenario object into its YAML file (the editor's form
-writes its changes back into the YAML text this way).
+writes its changes back into the YAML text this way); ``POST /api/v1/yaml/edit`` changes
+named fields of the text the user wrote and keeps the rest of it (comments, integers).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from starlette.concurrency import run_in_threadpool
 
 from llmplan.api.errors import ApiError
 from llmplan.api.inputs import scenario_of
-from llmplan.api.schemas import ErrorBody, ScenarioInput
+from llmplan.api.schemas import ErrorBody, ScenarioInput, YamlEdit
 from llmplan.api.state import API_PREFIX, AppState, State
+from llmplan.api.yamltext import set_fields
 from llmplan.scenario import dump_scenario
 from llmplan.web.pdf import PdfFailed, PdfUnavailable, html_to_pdf
 from llmplan.web.xlsx import XLSX_MEDIA_TYPE, plan_workbook
@@ -177,6 +179,18 @@ async def job_pdf(job_id: str, state: State) -> Response:
 def scenario_yaml(body: ScenarioInput, state: State) -> PlainTextResponse:
     scenario = scenario_of(body.scenario, body.text, state.catalogs.catalog())
     return PlainTextResponse(dump_scenario(scenario, full=False), media_type="application/yaml")
+
+
+@exports.post(
+    "/yaml/edit",
+    summary="Change fields of a scenario file's text; comments, integers and order kept",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"application/yaml": {}}}, 422: {"model": ErrorBody}},
+)
+def edit_yaml(body: YamlEdit, state: State) -> PlainTextResponse:
+    text = set_fields(body.text, body.set)
+    scenario_of(None, text, state.catalogs.catalog())  # the edited file must still be valid
+    return PlainTextResponse(text, media_type="application/yaml")
 
 
 def install_web(app: FastAPI) -> None:
