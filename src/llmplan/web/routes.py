@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+)
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
@@ -26,6 +32,8 @@ from llmplan.api.inputs import scenario_of
 from llmplan.api.schemas import ErrorBody, ScenarioInput, YamlEdit
 from llmplan.api.state import API_PREFIX, AppState, State
 from llmplan.api.yamltext import set_fields
+from llmplan.report.labels import labels
+from llmplan.report.summary import executive_summary
 from llmplan.scenario import dump_scenario
 from llmplan.web.pdf import PdfFailed, PdfUnavailable, html_to_pdf
 from llmplan.web.xlsx import XLSX_MEDIA_TYPE, plan_workbook
@@ -33,6 +41,7 @@ from llmplan.web.xlsx import XLSX_MEDIA_TYPE, plan_workbook
 STATIC_DIR = Path(str(resources.files("llmplan.web") / "static"))
 STATIC_PREFIX = "/web/static"
 PLOTLY_PATH = "/web/vendor/plotly.min.js"
+LABELS_PATH = "/web/labels.json"
 ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}, 409: {"model": ErrorBody}}
 PDF_ERRORS: dict[int | str, dict[str, Any]] = ERRORS | {
     200: {"content": {"application/pdf": {}}},
@@ -168,6 +177,29 @@ async def plan_pdf(plan_id: str, state: State) -> Response:
 )
 async def job_pdf(job_id: str, state: State) -> Response:
     return await _pdf(_job_payload(state, job_id), f"plan-{job_id[:8]}")
+
+
+@exports.get(
+    "/plans/{plan_id}/summary",
+    summary="A saved plan's executive summary in plain language (the report's first page)",
+    responses=ERRORS,
+)
+def plan_summary(plan_id: str, state: State) -> dict[str, Any]:
+    return executive_summary(_plan_payload(state, plan_id))
+
+
+@exports.get(
+    "/jobs/{job_id}/summary",
+    summary="A finished plan job's executive summary in plain language",
+    responses=ERRORS,
+)
+def job_summary(job_id: str, state: State) -> dict[str, Any]:
+    return executive_summary(_job_payload(state, job_id))
+
+
+@page.get(LABELS_PATH)
+def labels_json() -> JSONResponse:
+    return JSONResponse(labels(), headers={"Cache-Control": "max-age=3600"})
 
 
 @exports.post(
