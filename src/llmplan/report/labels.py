@@ -76,7 +76,8 @@ def field_value(field: str, value: Any) -> str:
         return f"{value:,.3g} x"
     if kind == "usd_rate":
         digits = 0 if abs(value) >= 10 else 2 if abs(value) >= 1 else 3
-        return f"{value:,.{digits}f}"
+        text = f"{value:,.{digits}f}"
+        return text.rstrip("0").rstrip(".") if "." in text else text
     if kind == "ratio":
         return f"{value:,.2f}".rstrip("0").rstrip(".")
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.4g}"

@@ -83,7 +83,13 @@ def _cumulative_figure(payload: dict[str, Any]) -> Any:
             )
         )
     curves = {o["option"]: o["cumulative_usd"] for o in options}
-    points = [b for b in payload["breakeven"] if b["month"] is not None and b["option"] in curves]
+    points = [
+        b
+        for b in payload["breakeven"]
+        if b["month"] is not None
+        and b["option"] in curves
+        and b["month"] < len(curves[b["option"]])
+    ]
     if points:
         figure.add_trace(
             go.Scatter(
@@ -234,11 +240,15 @@ def _tornado_figure(payload: dict[str, Any]) -> Any | None:
     if not bars or best is None or base is None:
         return None
     bars = [b for b in bars if best in b["low_usd"]][::-1]
-    names = [field_name(b["field"]) for b in bars]
+    names = [
+        f"{field_name(b['field'])}<br><sub>{field_value(b['field'], b['low_value'])} to "
+        f"{field_value(b['field'], b['high_value'])}</sub>"
+        for b in bars
+    ]
     figure = go.Figure()
-    for key, value, label, colour in (
-        ("low_usd", "low_value", "Low value", "#6b8fd6"),
-        ("high_usd", "high_value", "High value", "#f28e2b"),
+    for key, label, colour in (
+        ("low_usd", "Low value of the input", "#6b8fd6"),
+        ("high_usd", "High value of the input", "#f28e2b"),
     ):
         figure.add_trace(
             go.Bar(
@@ -247,20 +257,17 @@ def _tornado_figure(payload: dict[str, Any]) -> Any | None:
                 orientation="h",
                 name=label,
                 marker={"color": colour},
-                text=[field_value(b["field"], b[value]) for b in bars],
-                textposition="outside",
-                cliponaxis=False,
             )
         )
     currency = currency_of(payload)
     figure.update_layout(
         _layout(
-            f"What moves the cost of {option_name(best)} (bar labels: the input's value)",
+            f"What moves the cost of {option_name(best)} (each input from its low to high value)",
             f"Change in net present value, {currency}",
             "",
             barmode="overlay",
-            height=120 + 38 * len(names),
-            margin={"t": 60, "l": 320, "r": 60, "b": 60},
+            height=140 + 42 * len(names),
+            margin={"t": 60, "l": 330, "r": 30, "b": 60},
         )
     )
     return figure
