@@ -164,3 +164,20 @@ def test_split_path() -> None:
     assert split_path("workloads[1].slo.ttft_ms") == ["workloads", 1, "slo", "ttft_ms"]
     with pytest.raises(InputError):
         split_path("workloads[x]")
+
+
+def test_a_saved_result_stays_downloadable_after_its_job_is_forgotten(tmp_path: Path) -> None:
+    """Issue 15, broken 3: the page saves each result and downloads it by plan id."""
+    settings = Settings(home=tmp_path, finished_jobs_kept=1)
+    with TestClient(create_app(settings), base_url=LOCAL) as client:
+        request = {"text": COMMENTED, "samples": 0, "save": True}
+        first = client.post("/api/v1/plans", json=request, params={"wait": 60}).json()
+        assert first["status"] == "succeeded" and first["plan_id"]
+        second = client.post("/api/v1/plans", json=request, params={"wait": 60}).json()
+        assert second["status"] == "succeeded"
+        assert client.get(f"/api/v1/jobs/{first['id']}").status_code == 404  # forgotten
+        for ext in ("html", "xlsx"):
+            answer = client.get(f"/api/v1/plans/{first['plan_id']}/report.{ext}")
+            assert answer.status_code == 200, ext
+        summary = client.get(f"/api/v1/plans/{first['plan_id']}/summary").json()
+        assert summary["headline"].startswith(("Recommendation: ", "No option"))
