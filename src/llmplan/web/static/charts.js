@@ -8,7 +8,7 @@ const VOLUME_FIELD = "inference_volume_multiple";
 
 export function layout(title, x, y, extra = {}) {
   return {
-    title: { text: title, font: { size: 14 } }, margin: { t: 40, l: 80, r: 20, b: 60 },
+    title: { text: title, font: { size: window.innerWidth < 600 ? 12 : 14 } }, margin: { t: 40, l: 80, r: 20, b: 60 },
     xaxis: { title: { text: x }, automargin: true }, yaxis: { title: { text: y }, separatethousands: true, automargin: true },
     legend: { orientation: "h", y: -0.25 }, separators: ".,", ...extra,
   };

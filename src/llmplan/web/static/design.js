@@ -35,12 +35,13 @@ export async function drawDesignCharts(payload) {
   if (c.kv_precision) base.kv_precision = c.kv_precision;
   const tokens = (d) => Math.max(1, Math.round(d.mean));
   const recommended = payload.recommended && payload.recommended.option === option;
-  const label = `${recommended ? "recommended" : "cheapest self-hosted"} ${escapeHtml(optionName(option))}: ${escapeHtml(w.model)} on ${c.tp * (c.pp || 1)} x ${escapeHtml(c.gpu)} (${escapeHtml(c.precision)})`;
+  // plain text: it is shown with textContent
+  const label = `${recommended ? "recommended" : "cheapest self-hosted"} ${optionName(option)}: ${w.model} on ${c.tp * (c.pp || 1)} x ${c.gpu} (${c.precision})`;
   const checked = (payload.simulation || []).find((x) => x.workload === w.name);
-  await Promise.all([drawMemory(base, w, c, label), drawLatency(base, w, c, label, tokens, checked)]);
+  await Promise.all([drawMemory(base, w, c), drawLatency(base, w, c, label, tokens, checked)]);
 }
 
-async function drawMemory(base, w, c, label) {
+async function drawMemory(base, w, c) {
   const context = Math.round(w.input_tokens.mean + w.output_tokens.mean);
   let batch = 1;
   try {
@@ -54,7 +55,7 @@ async function drawMemory(base, w, c, label) {
     const traces = parts.map(([name, bytes]) => ({ type: "bar", name, x: ["per GPU"], y: [gib(bytes)], hovertemplate: `${name}: %{y:.1f} GiB<extra></extra>` }));
     const capacity = m.gpu_memory_bytes / 2 ** 30;
     Plotly.newPlot("chart-memory", traces, {
-      title: { text: `Memory per GPU<br><sub>${label}; ${batch} sequences of ${context.toLocaleString()} tokens: ${m.fits ? "fits" : "does NOT fit"}</sub>`, font: { size: 14 } },
+      title: { text: `Memory per GPU, ${escapeHtml(c.gpu)}<br><sub>${batch} sequences of ${context.toLocaleString()} tokens: ${m.fits ? "fits" : "does NOT fit"}</sub>`, font: { size: 14 } },
       annotations: [{ xref: "paper", x: 1, y: capacity, yanchor: "bottom", xanchor: "right", showarrow: false, text: `${escapeHtml(c.gpu)}: ${capacity.toFixed(0)} GiB` }],
       barmode: "stack", margin: { t: 60, l: 60, r: 10, b: 40 }, legend: { orientation: "h", y: -0.15 }, yaxis: { title: { text: "Memory per GPU, GiB" }, range: [0, Math.max(capacity, m.per_gpu_bytes / 2 ** 30) * 1.08] },
       shapes: [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: capacity, y1: capacity, line: { color: "black", dash: "dash" } }],
@@ -115,11 +116,11 @@ async function drawLatency(base, w, c, label, tokens, checked) {
   if (slo.ttft_ms) traces.push({ x: [x[0], x[x.length - 1]], y: [slo.ttft_ms, slo.ttft_ms], mode: "lines", name: "TTFT target", line: { dash: "dash", color: "#1f77b4" } });
   if (slo.tpot_ms) traces.push({ x: [x[0], x[x.length - 1]], y: [slo.tpot_ms, slo.tpot_ms], mode: "lines", name: "TPOT target", yaxis: "y2", line: { dash: "dash", color: "#ff7f0e" } });
   Plotly.newPlot("chart-latency", traces, {
-    title: { text: `Latency against load, one replica<br><sub>${label}; dotted: the plan's capacity per replica</sub>`, font: { size: 14 } },
+    title: { text: "Latency against load, one replica<br><sub>dotted: the plan's capacity per replica</sub>", font: { size: 14 } },
     margin: { t: 60, l: 70, r: 70, b: 50 }, xaxis: { title: { text: "Requests/s per replica" } },
-    yaxis: { title: { text: "Time to first token, ms (log scale)" }, type: "log", nticks: 6, tickformat: ",.0f" },
-    yaxis2: { title: { text: "Time per output token, ms" }, type: "linear", overlaying: "y", side: "right", nticks: 6, rangemode: "tozero", showgrid: false },
+    yaxis: { title: { text: "Time to first token, ms (log scale)" }, type: "log", dtick: 1, tickformat: ",.0f" },
+    yaxis2: { title: { text: "Time per output token, ms" }, type: "linear", overlaying: "y", side: "right", tickmode: "auto", nticks: 5, rangemode: "tozero", showgrid: false, tickformat: ",.0f" },
     legend: { orientation: "h", y: -0.3 }, shapes,
   }, PLOT);
-  $("latency-note").textContent = latencyNote(c, pct, capacity, points, checked);
+  $("latency-note").textContent = `Design: ${label}. ${latencyNote(c, pct, capacity, points, checked)}`;
 }
