@@ -20,10 +20,18 @@ from __future__ import annotations
 class LlmplanError(Exception):
     """Base of every error llmplan raises on purpose."""
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        details: tuple[tuple[str | None, str], ...] = (),
+    ) -> None:
         super().__init__(message)
         self.field = field
         self.message = message
+        #: Every fault found, as (field, message), when there are several (else empty).
+        self.details = details
 
     def __str__(self) -> str:
         if self.field and not self.message.startswith(self.field):

@@ -104,10 +104,11 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
     errors = [_describe(dict(e), request) for e in exc.errors()]
     if not errors:
         errors = [FieldError(field=None, message="invalid request")]
-    extra = next((e for e in errors if "unknown field" in e.message), errors[0])
-    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+    errors.sort(key=lambda e: "unknown field" not in e.message)
+    message = "; ".join(e.message for e in errors)
+    more = f" ({len(errors)} errors)" if len(errors) > 1 else ""
     body = ErrorBody(
-        code="invalid_input", message=extra.message + more, field=extra.field, errors=errors
+        code="invalid_input", message=message + more, field=errors[0].field, errors=errors
     )
     return error_response(422, body)
 
@@ -117,14 +118,19 @@ async def _llmplan(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, CatalogError):  # a catalog file on the server is broken
         body = ErrorBody(code="catalog_error", message=str(exc), field=exc.field)
         return error_response(500, body)
-    field_error = FieldError(field=exc.field, message=str(exc))
-    body = ErrorBody(code="invalid_input", message=str(exc), field=exc.field, errors=[field_error])
+    found = exc.details or ((exc.field, str(exc)),)
+    errors = [FieldError(field=field, message=message) for field, message in found]
+    body = ErrorBody(code="invalid_input", message=str(exc), field=exc.field, errors=errors)
     return error_response(422, body)
 
 
 async def _not_found(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, JobNotFound):
-        message = f"no job '{exc}' (jobs are forgotten when the server restarts)"
+        message = (
+            f"no job '{exc}': this server keeps the newest finished jobs in memory and "
+            "forgets older ones (and all of them on a restart); a plan's result is kept "
+            "if it was saved: GET /api/v1/plans"
+        )
     else:
         message = str(exc)
     return error_response(404, ErrorBody(code="not_found", message=message))

@@ -28,13 +28,22 @@ from llmplan.store import NotFoundError, Store
 
 
 def prefixed(exc: LlmplanError, prefix: str) -> InputError:
-    """``exc`` with its field (and the message's leading path) under ``prefix``."""
-    if exc.field is None:
-        return InputError(exc.message, field=prefix)
-    message = exc.message
-    if message.startswith(exc.field):
+    """``exc`` with its field (and the message's leading path) under ``prefix``; so are
+    the fields of each of its ``details``."""
+    if exc.details:
+        details = tuple(_prefixed_one(field, text, prefix) for field, text in exc.details)
+        message = "; ".join(text for _, text in details)
+        return InputError(message, field=details[0][0], details=details)
+    field, message = _prefixed_one(exc.field, exc.message, prefix)
+    return InputError(message, field=field)
+
+
+def _prefixed_one(field: str | None, message: str, prefix: str) -> tuple[str, str]:
+    if field is None:
+        return prefix, message
+    if message.startswith(field):
         message = f"{prefix}.{message}"
-    return InputError(message, field=f"{prefix}.{exc.field}")
+    return f"{prefix}.{field}", message
 
 
 def checked(scenario: Scenario, catalog: Catalog, prefix: str) -> Scenario:

@@ -29,7 +29,7 @@ log = logging.getLogger("llmplan.api")
 
 #: Paths answered without a token (a load balancer's health check, the web UI's page,
 #: which holds no data and asks for the token itself).
-OPEN_PATHS = frozenset({"/health", "/"})
+OPEN_PATHS = frozenset({"/health", "/", "/web/labels.json"})
 #: Path prefixes answered without a token: the web UI's scripts and styles (no data).
 OPEN_PREFIXES = ("/web/static/", "/web/vendor/")
 #: Methods that change nothing: an Origin of another site is checked only on the others.

@@ -205,6 +205,15 @@ class ScenarioInput(ApiModel):
     note: str = Field("", max_length=500, description="What changed (kept in the history).")
 
 
+class YamlEdit(ApiModel):
+    """Fields to change in a scenario file's text; everything else stays as written."""
+
+    text: str = Field(description="The scenario file's content (YAML).")
+    set: dict[str, Any] = Field(
+        description="Field path (workloads[0].slo.ttft_ms) -> new value.", max_length=200
+    )
+
+
 class ScenarioUpdate(ScenarioInput):
     expected_version: int | None = Field(
         None,
@@ -231,6 +240,9 @@ class ScenarioOut(ApiModel):
     created_at: datetime
     updated_at: datetime
     version_created_at: datetime
+    text: str | None = Field(
+        None, description="The file as saved (comments kept); null when saved as an object."
+    )
 
 
 class ScenarioSummaryOut(ApiModel):
@@ -259,6 +271,7 @@ class CheckedScenario(ApiModel):
     """A valid scenario with every field, defaults included."""
 
     scenario: ScenarioData
+    text: str | None = Field(None, description="The file as written (bundled examples).")
 
 
 class ExampleOut(ApiModel):

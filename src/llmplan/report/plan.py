@@ -1,8 +1,10 @@
-"""HTML report of a plan: the decision, options, and charts (cumulative cost, TCO
-breakdown, cost vs latency, sensitivity), self-contained so it can be forwarded as is.
+"""HTML report of a plan: the executive summary first, then the options, the charts
+(cumulative cost, cost by line, cost against volume, cost vs latency, sensitivity) and the
+assumptions, self-contained so it can be forwarded as is (and printed on A4 or Letter).
 
 Works from the plan payload (``llmplan.plan.payload``), the same data ``--json`` prints.
-plotly.js is inlined once; the other charts reuse it.
+plotly.js is inlined once; the other charts reuse it. Names and numbers are in words with
+units (:mod:`.labels`); every option keeps one colour and one order in every chart.
 """
 
 from __future__ import annotations
@@ -15,28 +17,79 @@ import jinja2
 
 from llmplan.errors import InputError
 from llmplan.files import write_text_atomic
+from llmplan.report.labels import (
+    field_name,
+    field_value,
+    line_colour,
+    line_name,
+    money,
+    option_colour,
+    option_name,
+    option_order,
+)
+from llmplan.report.summary import currency_of, design_of, executive_summary, rate_of
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("llmplan", "report/templates"),
     autoescape=jinja2.select_autoescape(["html", "j2"]),
 )
+_ENV.filters.update(
+    option_name=option_name,
+    line_name=line_name,
+    field_name=field_name,
+    field_value=lambda value, field: field_value(field, value),
+    money=money,
+    design=design_of,
+)
+#: Chart size and margins (px): wide enough for A4 and Letter at 96 dpi.
+HEIGHT = 420
+MARGIN = {"t": 60, "l": 80, "r": 20, "b": 60}
+#: Volume multiples of the tornado's volume bar, and the base case between them.
+VOLUME_FIELD = "inference_volume_multiple"
 
 
 def _included(payload: dict[str, Any]) -> list[dict[str, Any]]:
-    return sorted((o for o in payload["options"] if o["included"]), key=lambda o: o["npv_usd"])
+    """Included options in the one order every table and chart uses."""
+    by_name = {o["option"]: o for o in payload["options"] if o["included"]}
+    return [by_name[name] for name in option_order(list(by_name))]
+
+
+def _layout(title: str, x: str, y: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "title": {"text": title},
+        "xaxis": {"title": {"text": x}},
+        "yaxis": {"title": {"text": y}, "separatethousands": True},
+        "height": HEIGHT,
+        "margin": MARGIN,
+        "legend": {"orientation": "h", "y": -0.2},
+        **extra,
+    }
 
 
 def _cumulative_figure(payload: dict[str, Any]) -> Any:
     import plotly.graph_objects as go
 
+    currency = "USD"  # charts stay in USD (the tables and summary convert)
     figure = go.Figure()
-    for option in _included(payload):
-        months = list(range(len(option["cumulative_usd"])))
+    options = _included(payload)
+    for option in options:
         figure.add_trace(
-            go.Scatter(x=months, y=option["cumulative_usd"], mode="lines", name=option["option"])
+            go.Scatter(
+                x=list(range(len(option["cumulative_usd"]))),
+                y=option["cumulative_usd"],
+                mode="lines",
+                name=option_name(option["option"]),
+                line={"color": option_colour(option["option"])},
+            )
         )
-    curves = {o["option"]: o["cumulative_usd"] for o in _included(payload)}
-    points = [b for b in payload["breakeven"] if b["month"] is not None]
+    curves = {o["option"]: o["cumulative_usd"] for o in options}
+    points = [
+        b
+        for b in payload["breakeven"]
+        if b["month"] is not None
+        and b["option"] in curves
+        and b["month"] < len(curves[b["option"]])
+    ]
     if points:
         figure.add_trace(
             go.Scatter(
@@ -44,16 +97,18 @@ def _cumulative_figure(payload: dict[str, Any]) -> Any:
                 y=[curves[b["option"]][b["month"]] for b in points],
                 mode="markers",
                 marker={"symbol": "x", "size": 10, "color": "black"},
-                name="break-even",
-                text=[f"{b['option']} no dearer than {b['versus']} from here" for b in points],
+                name="Break-even",
+                text=[
+                    f"{option_name(b['option'])} no dearer than {option_name(b['versus'])}"
+                    for b in points
+                ],
                 hovertemplate="%{text}<br>month %{x}<extra></extra>",
             )
         )
     figure.update_layout(
-        title="Cumulative cost per option (x: break-even points)",
-        xaxis_title="month",
-        yaxis_title="USD",
-        height=420,
+        _layout(
+            "Cumulative cost per option (x: break-even)", "Month", f"Cumulative cost, {currency}"
+        )
     )
     return figure
 
@@ -61,19 +116,85 @@ def _cumulative_figure(payload: dict[str, Any]) -> Any:
 def _breakdown_figure(payload: dict[str, Any]) -> Any:
     import plotly.graph_objects as go
 
+    currency = "USD"  # charts stay in USD (the tables and summary convert)
     options = _included(payload)
     lines = sorted({line for o in options for line in o["lines_usd"]})
     figure = go.Figure()
     for line in lines:
+        values = [o["lines_usd"].get(line, 0.0) for o in options]
+        if not any(values):
+            continue
         figure.add_trace(
             go.Bar(
-                x=[o["option"] for o in options],
-                y=[o["lines_usd"].get(line, 0.0) for o in options],
-                name=line,
+                x=[option_name(o["option"]) for o in options],
+                y=values,
+                name=line_name(line),
+                marker={"color": line_colour(line)},
             )
         )
     figure.update_layout(
-        barmode="relative", title="TCO by line (undiscounted)", yaxis_title="USD", height=420
+        _layout(
+            "Total cost by line over the horizon (undiscounted)",
+            "Option",
+            f"Cost, {currency}",
+            barmode="relative",
+        )
+    )
+    return figure
+
+
+def volume_points(payload: dict[str, Any]) -> dict[str, list[tuple[float, float]]]:
+    """(volume multiple, NPV) per option at 1/2, 1 and 2 x the forecast volume, from the
+    tornado's volume bar and the base case; empty without that bar."""
+    sensitivity = payload.get("sensitivity") or {}
+    bar = next((b for b in sensitivity.get("tornado") or [] if b["field"] == VOLUME_FIELD), None)
+    base = sensitivity.get("base_npv_usd") or {}
+    if bar is None:
+        return {}
+    out = {}
+    for o in _included(payload):
+        name = o["option"]
+        if name in bar["low_usd"] and name in bar["high_usd"] and name in base:
+            out[name] = [
+                (bar["low_value"], bar["low_usd"][name]),
+                (1.0, base[name]),
+                (bar["high_value"], bar["high_usd"][name]),
+            ]
+    return out
+
+
+def _volume_figure(payload: dict[str, Any]) -> Any | None:
+    import plotly.graph_objects as go
+
+    points = volume_points(payload)
+    if len(points) < 2:
+        return None
+    currency = "USD"  # charts stay in USD (the tables and summary convert)
+    figure = go.Figure()
+    for name, values in points.items():
+        figure.add_trace(
+            go.Scatter(
+                x=[v[0] for v in values],
+                y=[v[1] for v in values],
+                mode="lines+markers",
+                name=option_name(name),
+                line={"color": option_colour(name)},
+            )
+        )
+    crossings = [b for b in payload["breakeven"] if b.get("volume_multiple") is not None]
+    for b in crossings:
+        figure.add_vline(
+            x=b["volume_multiple"],
+            line={"dash": "dot", "color": "gray"},
+            annotation_text=f"{option_name(b['option'])} = {option_name(b['versus'])}",
+        )
+    figure.update_layout(
+        _layout(
+            "Cost against volume: where each option is cheapest",
+            "Volume, multiple of the forecast (log scale)",
+            f"Net present value, {currency}",
+            xaxis={"type": "log", "title": {"text": "Volume, multiple of the forecast (log)"}},
+        )
     )
     return figure
 
@@ -81,6 +202,7 @@ def _breakdown_figure(payload: dict[str, Any]) -> Any:
 def _pareto_figure(payload: dict[str, Any]) -> Any:
     import plotly.graph_objects as go
 
+    currency = "USD"  # charts stay in USD (the tables and summary convert)
     figure = go.Figure()
     for workload in sorted({p["workload"] for p in payload["pareto"]}):
         points = [p for p in payload["pareto"] if p["workload"] == workload]
@@ -90,16 +212,21 @@ def _pareto_figure(payload: dict[str, Any]) -> Any:
                 y=[p["npv_usd"] for p in points],
                 mode="markers",
                 name=workload,
-                marker={"symbol": ["star" if p["on_front"] else "circle" for p in points]},
-                text=[f"{p['label']} ({p['option']})" for p in points],
-                hovertemplate="%{text}<br>TTFT %{x:.0f} ms<br>NPV %{y:,.0f} USD<extra></extra>",
+                marker={
+                    "symbol": ["star" if p["on_front"] else "circle" for p in points],
+                    "color": [option_colour(p["option"]) for p in points],
+                    "size": 10,
+                },
+                text=[f"{p['label']} ({option_name(p['option'])})" for p in points],
+                hovertemplate="%{text}<br>TTFT %{x:,.0f} ms<br>NPV %{y:,.0f}<extra></extra>",
             )
         )
     figure.update_layout(
-        title="Cost vs time to first token (stars: Pareto front)",
-        xaxis_title="TTFT at the SLO percentile, ms",
-        yaxis_title="NPV, USD",
-        height=420,
+        _layout(
+            "Cost against time to first token (stars: best trade-offs)",
+            "Time to first token at the SLO percentile, ms",
+            f"Net present value, {currency}",
+        )
     )
     return figure
 
@@ -112,21 +239,36 @@ def _tornado_figure(payload: dict[str, Any]) -> Any | None:
     base = payload["sensitivity"]["base_npv_usd"].get(best)
     if not bars or best is None or base is None:
         return None
-    names = [b["field"] for b in bars][::-1]
+    bars = [b for b in bars if best in b["low_usd"]][::-1]
+    names = [
+        f"{field_name(b['field'])}<br><sub>{field_value(b['field'], b['low_value'])} to "
+        f"{field_value(b['field'], b['high_value'])}</sub>"
+        for b in bars
+    ]
     figure = go.Figure()
-    for key, label in (("low_usd", "low value"), ("high_usd", "high value")):
+    for key, label, colour in (
+        ("low_usd", "Low value of the input", "#6b8fd6"),
+        ("high_usd", "High value of the input", "#f28e2b"),
+    ):
         figure.add_trace(
             go.Bar(
                 y=names,
-                x=[b[key][best] - base for b in bars][::-1],
+                x=[b[key][best] - base for b in bars],
                 orientation="h",
                 name=label,
+                marker={"color": colour},
             )
         )
+    currency = "USD"  # charts stay in USD (the tables and summary convert)
     figure.update_layout(
-        barmode="overlay",
-        title=f"Sensitivity of the recommended option ({best}): NPV change, USD",
-        height=60 + 40 * len(names),
+        _layout(
+            f"What moves the cost of {option_name(best)} (each input from its low to high value)",
+            f"Change in net present value, {currency}",
+            "",
+            barmode="overlay",
+            height=140 + 42 * len(names),
+            margin={"t": 60, "l": 330, "r": 30, "b": 60},
+        )
     )
     return figure
 
@@ -135,25 +277,52 @@ def _figures(payload: dict[str, Any]) -> list[str]:
     figures = [
         _cumulative_figure(payload),
         _breakdown_figure(payload),
+        _volume_figure(payload),
         _pareto_figure(payload),
         _tornado_figure(payload),
     ]
     html, first = [], True
+    config = {"displayModeBar": False, "responsive": True}
     for figure in figures:
         if figure is None:
             continue
-        html.append(str(figure.to_html(full_html=False, include_plotlyjs=first)))
+        chart = figure.to_html(full_html=False, include_plotlyjs=first, config=config)
+        html.append(f'<div class="chart">{chart}</div>')
         first = False
     return html
 
 
+def _assumptions(payload: dict[str, Any]) -> list[dict[str, str]]:
+    """The finance assumptions with their names, values and where the defaults come from."""
+    from llmplan.scenario import Scenario
+
+    finance = payload["scenario"].get("finance") or {}
+    schema = Scenario.model_json_schema()
+    fields: dict[str, Any] = next(
+        (d["properties"] for name, d in schema.get("$defs", {}).items() if "Finance" in name), {}
+    )
+    return [
+        {
+            "name": field_name(key),
+            "value": field_value(key, value),
+            "note": str(fields.get(key, {}).get("description", "")),
+        }
+        for key, value in finance.items()
+    ]
+
+
 def render_plan_report(payload: dict[str, Any]) -> str:
     template = _ENV.get_template("plan.html.j2")
+    included = _included(payload)
     return template.render(
         p=payload,
-        included=_included(payload),
+        summary=executive_summary(payload),
+        currency=currency_of(payload),
+        rate=rate_of(payload),
+        included=included,
         excluded=[o for o in payload["options"] if not o["included"]],
-        figures=_figures(payload) if _included(payload) else [],
+        figures=_figures(payload) if included else [],
+        assumptions=_assumptions(payload),
         generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )
 

@@ -45,16 +45,22 @@ def translate(
     source: str,
     key_lines: Mapping[tuple[PathPart, ...], int] | None = None,
 ) -> InputError:
-    """One :class:`InputError` for the first error of ``exc`` (validating ``root``)."""
+    """One :class:`InputError` naming every error of ``exc`` (validating ``root``): the
+    first in ``field``, all of them in ``details`` and, after the first, in the message."""
     errors = exc.errors(include_url=False)
     # A misspelt key also makes its real name "missing": report the misspelling first.
-    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
-    parts, detail = _describe(first, root)
-    path = format_path(parts)
-    where = _where(source, parts, key_lines or {})
-    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-    label = path or "scenario"
-    return InputError(f"{label}: {detail}{more} ({where})", field=path or None)
+    errors.sort(key=lambda e: e["type"] != "extra_forbidden")
+    described = [_describe(e, root) for e in errors]
+    lines = key_lines or {}
+    details = tuple(
+        (
+            format_path(parts) or None,
+            f"{format_path(parts) or 'scenario'}: {detail} ({_where(source, parts, lines)})",
+        )
+        for parts, detail in described
+    )
+    message = "; ".join(text for _, text in details)
+    return InputError(message, field=details[0][0], details=details)
 
 
 def _where(source: str, parts: Sequence[PathPart], key_lines: Mapping[Any, int]) -> str:

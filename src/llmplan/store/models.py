@@ -1,7 +1,8 @@
 """Tables of the store (SQLAlchemy 2.x declarative models).
 
 ``scenarios`` holds one row per saved scenario with its current version; every saved
-version lives in ``scenario_versions`` (never updated, never deleted while its scenario
+version lives in ``scenario_versions`` (its data, and its text as written when it was
+saved from a file's text; never updated, never deleted while its scenario
 exists); ``plan_results`` holds plan payloads, tied to the scenario version they planned
 when there is one. The migrations in ``migrations/versions`` create exactly these tables
 (``tests/test_store.py`` checks that they agree).
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -65,6 +67,9 @@ class ScenarioVersionRow(Base):
     name: Mapped[str] = mapped_column(String(NAME_LENGTH))
     note: Mapped[str] = mapped_column(String(NOTE_LENGTH))
     data: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    #: The scenario file exactly as the user wrote it (comments, integers, key order);
+    #: None for a version saved from an object or by llmplan before 0002.
+    text: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

@@ -72,6 +72,8 @@ class ScenarioRecord:
     created_at: datetime
     updated_at: datetime
     version_created_at: datetime
+    #: The scenario file as written (comments kept); None when saved from an object.
+    text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -170,8 +172,10 @@ class Store:
             yield session
 
     # --- scenarios ---------------------------------------------------------------------
-    def create_scenario(self, name: str, data: dict[str, Any], note: str = "") -> ScenarioRecord:
-        """Save a new scenario as version 1."""
+    def create_scenario(
+        self, name: str, data: dict[str, Any], note: str = "", text: str | None = None
+    ) -> ScenarioRecord:
+        """Save a new scenario as version 1 (``text``: its file as written, kept verbatim)."""
         scenario_id, now = new_id(), _now()
         with self._write() as session:
             session.execute(
@@ -179,8 +183,8 @@ class Store:
                     id=scenario_id, name=name, current_version=1, created_at=now, updated_at=now
                 )
             )
-            self._insert_version(session, scenario_id, 1, name, data, note, now)
-        return ScenarioRecord(scenario_id, 1, 1, name, note, data, now, now, now)
+            self._insert_version(session, scenario_id, 1, name, (data, text), note, now)
+        return ScenarioRecord(scenario_id, 1, 1, name, note, data, now, now, now, text)
 
     def _insert_version(
         self,
@@ -188,10 +192,11 @@ class Store:
         scenario_id: str,
         version: int,
         name: str,
-        data: dict[str, Any],
+        content: tuple[dict[str, Any], str | None],
         note: str,
         now: datetime,
     ) -> None:
+        data, text = content
         session.execute(
             insert(ScenarioVersionRow).values(
                 scenario_id=scenario_id,
@@ -199,6 +204,7 @@ class Store:
                 name=name,
                 note=note,
                 data=data,
+                text=text,
                 created_at=now,
             )
         )
@@ -246,6 +252,7 @@ class Store:
                 created_at=_aware(head.created_at),
                 updated_at=_aware(head.updated_at),
                 version_created_at=_aware(row.created_at),
+                text=row.text,
             )
 
     def list_versions(self, scenario_id: str) -> list[VersionInfo]:
@@ -268,18 +275,19 @@ class Store:
         *,
         expected_version: int | None,
         note: str = "",
+        text: str | None = None,
     ) -> ScenarioRecord:
         """Save a new version; ``expected_version`` None overwrites whatever is current."""
         now = _now()
         with self._write() as session:
             version = self._bump(session, scenario_id, expected_version, name, now)
-            self._insert_version(session, scenario_id, version, name, data, note, now)
+            self._insert_version(session, scenario_id, version, name, (data, text), note, now)
             created = session.scalar(
                 select(ScenarioRow.created_at).where(ScenarioRow.id == scenario_id)
             )
         assert created is not None  # the row was just updated in this transaction
         return ScenarioRecord(
-            scenario_id, version, version, name, note, data, _aware(created), now, now
+            scenario_id, version, version, name, note, data, _aware(created), now, now, text
         )
 
     def _bump(

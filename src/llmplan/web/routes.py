@@ -6,7 +6,8 @@ saved plan result (``/api/v1/plans/{id}/report.html|.xlsx|.pdf``) or of a finish
 job's result (``/api/v1/jobs/{id}/report.html|.xlsx|.pdf``) are API routes like any other;
 the PDF is the HTML report printed by headless Chromium (:mod:`.pdf`), 501 without it.
 ``POST /api/v1/yaml`` turns a scenario object into its YAML file (the editor's form
-writes its changes back into the YAML text this way).
+writes its changes back into the YAML text this way); ``POST /api/v1/yaml/edit`` changes
+named fields of the text the user wrote and keeps the rest of it (comments, integers).
 """
 
 from __future__ import annotations
@@ -16,14 +17,23 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+)
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from llmplan.api.errors import ApiError
 from llmplan.api.inputs import scenario_of
-from llmplan.api.schemas import ErrorBody, ScenarioInput
+from llmplan.api.schemas import ErrorBody, ScenarioInput, YamlEdit
 from llmplan.api.state import API_PREFIX, AppState, State
+from llmplan.api.yamltext import set_fields
+from llmplan.report.labels import labels
+from llmplan.report.summary import executive_summary
 from llmplan.scenario import dump_scenario
 from llmplan.web.pdf import PdfFailed, PdfUnavailable, html_to_pdf
 from llmplan.web.xlsx import XLSX_MEDIA_TYPE, plan_workbook
@@ -31,6 +41,7 @@ from llmplan.web.xlsx import XLSX_MEDIA_TYPE, plan_workbook
 STATIC_DIR = Path(str(resources.files("llmplan.web") / "static"))
 STATIC_PREFIX = "/web/static"
 PLOTLY_PATH = "/web/vendor/plotly.min.js"
+LABELS_PATH = "/web/labels.json"
 ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}, 409: {"model": ErrorBody}}
 PDF_ERRORS: dict[int | str, dict[str, Any]] = ERRORS | {
     200: {"content": {"application/pdf": {}}},
@@ -168,6 +179,29 @@ async def job_pdf(job_id: str, state: State) -> Response:
     return await _pdf(_job_payload(state, job_id), f"plan-{job_id[:8]}")
 
 
+@exports.get(
+    "/plans/{plan_id}/summary",
+    summary="A saved plan's executive summary in plain language (the report's first page)",
+    responses=ERRORS,
+)
+def plan_summary(plan_id: str, state: State) -> dict[str, Any]:
+    return executive_summary(_plan_payload(state, plan_id))
+
+
+@exports.get(
+    "/jobs/{job_id}/summary",
+    summary="A finished plan job's executive summary in plain language",
+    responses=ERRORS,
+)
+def job_summary(job_id: str, state: State) -> dict[str, Any]:
+    return executive_summary(_job_payload(state, job_id))
+
+
+@page.get(LABELS_PATH)
+def labels_json() -> JSONResponse:
+    return JSONResponse(labels(), headers={"Cache-Control": "max-age=3600"})
+
+
 @exports.post(
     "/yaml",
     summary="A scenario (object or text) as a scenario file (YAML, defaults left out)",
@@ -177,6 +211,18 @@ async def job_pdf(job_id: str, state: State) -> Response:
 def scenario_yaml(body: ScenarioInput, state: State) -> PlainTextResponse:
     scenario = scenario_of(body.scenario, body.text, state.catalogs.catalog())
     return PlainTextResponse(dump_scenario(scenario, full=False), media_type="application/yaml")
+
+
+@exports.post(
+    "/yaml/edit",
+    summary="Change fields of a scenario file's text; comments, integers and order kept",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"application/yaml": {}}}, 422: {"model": ErrorBody}},
+)
+def edit_yaml(body: YamlEdit, state: State) -> PlainTextResponse:
+    text = set_fields(body.text, body.set)
+    scenario_of(None, text, state.catalogs.catalog())  # the edited file must still be valid
+    return PlainTextResponse(text, media_type="application/yaml")
 
 
 def install_web(app: FastAPI) -> None:

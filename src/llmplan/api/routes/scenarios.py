@@ -1,6 +1,7 @@
 """Saved scenarios: create, list, read, update, delete, duplicate, and every version.
 
-Each save makes a new version; old versions stay readable. Reads answer
+Each save makes a new version; old versions stay readable. A scenario saved as text keeps
+that text byte for byte (comments, integers, key order): the YAML export returns it. Reads answer
 ``ETag: "<version>"``; an update must say which version it replaces (``If-Match`` or
 ``expected_version``): if another save came first, the answer is 409 and nothing changes.
 """
@@ -27,6 +28,7 @@ from llmplan.api.schemas import (
     VersionOut,
 )
 from llmplan.api.state import API_PREFIX, State
+from llmplan.api.yamltext import set_fields
 from llmplan.errors import LlmplanError
 from llmplan.limits import MAX_DATABASE_INT
 from llmplan.scenario import dump_scenario, scenario_from_data, scenario_to_data
@@ -77,6 +79,7 @@ def scenario_out(record: ScenarioRecord, full: bool = False) -> ScenarioOut:
         created_at=record.created_at,
         updated_at=record.updated_at,
         version_created_at=record.version_created_at,
+        text=record.text,
     )
 
 
@@ -89,7 +92,9 @@ def _created(record: ScenarioRecord, response: Response) -> ScenarioOut:
 @router.post("", status_code=201, summary="Save a new scenario (version 1)", responses=ERRORS)
 def create(body: ScenarioInput, state: State, response: Response) -> ScenarioOut:
     scenario = scenario_of(body.scenario, body.text, state.catalogs.catalog())
-    record = state.store.create_scenario(scenario.name, stored_form(scenario), body.note)
+    record = state.store.create_scenario(
+        scenario.name, stored_form(scenario), body.note, text=body.text
+    )
     return _created(record, response)
 
 
@@ -167,10 +172,14 @@ def export_yaml(
     version: Annotated[int | None, Query(ge=1, le=MAX_DATABASE_INT)] = None,
 ) -> PlainTextResponse:
     record = state.store.get_scenario(scenario_id, version)
-    scenario = scenario_from_data(record.data, f"saved scenario {scenario_id}")
+    if record.text is not None:
+        text = record.text  # as the user wrote it, byte for byte
+    else:
+        scenario = scenario_from_data(record.data, f"saved scenario {scenario_id}")
+        text = dump_scenario(scenario, full=False)
     filename = f"scenario-{scenario_id[:8]}-v{record.version}.yaml"
     return PlainTextResponse(
-        dump_scenario(scenario, full=False),
+        text,
         media_type="application/yaml",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
@@ -213,6 +222,7 @@ def update(
         stored_form(scenario),
         expected_version=expected,
         note=body.note,
+        text=body.text,
     )
     response.headers["ETag"] = etag(record.version)
     return scenario_out(record)
@@ -241,7 +251,8 @@ def duplicate(
     request = body or DuplicateRequest()
     source = state.store.get_scenario(scenario_id, request.version)
     name = request.name or f"{source.name} (copy)"[:NAME_LENGTH]
+    text = None if source.text is None else set_fields(source.text, {"name": name})
     scenario = scenario_of(source.data | {"name": name}, None, state.catalogs.catalog())
     note = f"copy of {scenario_id} version {source.version}"
-    record = state.store.create_scenario(scenario.name, stored_form(scenario), note)
+    record = state.store.create_scenario(scenario.name, stored_form(scenario), note, text=text)
     return _created(record, response)

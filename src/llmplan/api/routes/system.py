@@ -45,13 +45,15 @@ def examples() -> list[ExampleOut]:
 @router.get(
     f"{API_PREFIX}/examples/{{name}}",
     tags=["scenarios"],
-    summary="One bundled example, every field",
+    summary="One bundled example, every field, and its file as written (text)",
 )
 def example(name: str) -> CheckedScenario:
     try:
-        return CheckedScenario(scenario=scenario_to_data(load_example(name)))
+        scenario = scenario_to_data(load_example(name))
     except UnknownNameError as exc:
         raise ApiError(404, "not_found", str(exc), exc.field) from None
+    text = bundled_examples()[name].read_text(encoding="utf-8")
+    return CheckedScenario(scenario=scenario, text=text)
 
 
 @router.get(

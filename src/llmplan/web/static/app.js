@@ -3,8 +3,8 @@
 
 import { compare } from "./compare.js";
 import { downloadDeployment } from "./deploy.js";
-import { $, describe, download, notice, on, showTab } from "./core.js";
-import { applyForm, exportYaml, importYaml, loadExample, loadExamples, loadGpus, loadModels, loadSaved, loadSavedList, save, savedInfo, scheduleCheck } from "./editor.js";
+import { $, describe, download, loadLabels, notice, on, showTab } from "./core.js";
+import { applyForm, dirty, exportYaml, importYaml, loadExample, loadExamples, loadGpus, loadModels, loadSaved, loadSavedList, save, savedInfo, scheduleCheck } from "./editor.js";
 import { cancelPlan, exportPath, runPlan } from "./plan.js";
 import { cancelSimulation, runSimulation, simArrivals } from "./simulate.js";
 
@@ -13,7 +13,9 @@ async function start() {
   $("token").value = localStorage.getItem("llmplan-token") || "";
   on("token", "change", async () => { localStorage.setItem("llmplan-token", $("token").value.trim()); await boot(); });
   on("yaml", "input", () => { scheduleCheck(); savedInfo(); });
-  on("load-example", "click", loadExample);
+  on("load-example", "click", () => loadExample());
+  // a reload or a closed tab asks first when the text has edits that are not saved
+  window.addEventListener("beforeunload", (e) => { if (dirty()) { e.preventDefault(); e.returnValue = ""; } });
   on("load-saved", "click", () => loadSaved());
   on("save", "click", () => save(false));
   on("save-new", "click", () => save(true));
@@ -37,11 +39,12 @@ async function start() {
 
 async function boot() {
   try {
+    await loadLabels();
     await loadExamples();
     await loadSavedList();
     loadModels();
     loadGpus();
-    if (!$("yaml").value) await loadExample();
+    if (!$("yaml").value) await loadExample(false);
     notice("ready");
     document.body.dataset.ready = "1";
   } catch (err) { notice(describe(err), true); }

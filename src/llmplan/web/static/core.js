@@ -4,11 +4,48 @@ const API = "/api/v1";
 
 export const $ = (id) => document.getElementById(id);
 
-export const state = { id: null, version: null, savedText: null, jobId: null, planId: null, payload: null, checked: null };
+export const state = { id: null, version: null, savedText: null, baseline: "", jobId: null, planId: null, payload: null, checked: null };
 
-export const fmt = (v) => (v === null || v === undefined ? "-" : Number(v).toLocaleString(undefined, { maximumFractionDigits: 0 }));
+// Names in words with units and one colour per option and cost line (/web/labels.json, shared with the report).
+export const LABELS = { options: {}, lines: {}, fields: {}, option_order: [], option_colours: {}, line_colours: {} };
 
-export const num = (v, digits = 1) => (v === null || v === undefined ? "-" : Number(v).toLocaleString(undefined, { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+export async function loadLabels() {
+  try { Object.assign(LABELS, await (await fetch("/web/labels.json")).json()); } catch (e) { /* raw names then */ }
+}
+
+const spelt = (name) => { const t = String(name).replace(/_+/g, " ").trim(); return t.charAt(0).toUpperCase() + t.slice(1); };
+export const optionName = (o) => LABELS.options[o] || spelt(o);
+export const lineName = (l) => LABELS.lines[l] || spelt(l);
+export const fieldName = (f) => (LABELS.fields[f] ? LABELS.fields[f][0] : spelt(f));
+export const optionColour = (o) => LABELS.option_colours[o] || "#555";
+export const lineColour = (l) => LABELS.line_colours[l] || "#555";
+
+export function fieldValue(field, v) {
+  const kind = LABELS.fields[field] ? LABELS.fields[field][1] : "number";
+  if (typeof v !== "number") return String(v);
+  if (kind === "percent") return `${(v * 100).toLocaleString("en-US", { maximumSignificantDigits: 3 })} %`;
+  if (kind === "multiple") return `${v.toLocaleString("en-US", { maximumSignificantDigits: 3 })} x`;
+  if (kind === "usd_rate") return v.toLocaleString("en-US", { maximumFractionDigits: Math.abs(v) >= 10 ? 0 : Math.abs(v) >= 1 ? 2 : 3 });
+  if (kind === "ratio") return v.toLocaleString("en-US", { maximumFractionDigits: 2 });
+  return v.toLocaleString("en-US", { maximumFractionDigits: Math.abs(v) >= 100 ? 0 : 3 });
+}
+
+export const money = (v, currency = "USD") => (v === null || v === undefined ? "-" : `${fmt(v)} ${currency}`);
+
+export function currencyOf(payload) {
+  return payload.currency || (payload.scenario.finance || {}).currency || "USD";
+}
+
+// Options in the one order every table and chart uses.
+export function ordered(names) {
+  const order = LABELS.option_order;
+  const rank = (n) => (order.includes(n) ? order.indexOf(n) : order.length);
+  return [...names].sort((a, b) => rank(a) - rank(b) || String(a).localeCompare(String(b)));
+}
+
+export const fmt = (v) => (v === null || v === undefined ? "-" : Number(v).toLocaleString("en-US", { maximumFractionDigits: 0 }));
+
+export const num = (v, digits = 1) => (v === null || v === undefined ? "-" : Number(v).toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }));
 
 export const PLOT = { responsive: true, displaylogo: false };
 
@@ -39,9 +76,24 @@ export async function api(path, { method = "GET", body, headers = {}, raw = fals
   return type.includes("json") ? response.json() : response.text();
 }
 
+// One line naming the field once (the API's messages already start with it).
 export function describe(err) {
   const b = err.body || {};
-  return b.field ? `${b.field}: ${b.message}` : (err.message || String(err));
+  const message = b.message || err.message || String(err);
+  return b.field && !message.startsWith(b.field) ? `${b.field}: ${message}` : message;
+}
+
+// Every error of an answer, one per line (the API lists them in errors[]).
+export function describeAll(err) {
+  const list = (err.body && err.body.errors) || [];
+  return list.length > 1 ? list.map((e) => e.message) : [describe(err)];
+}
+
+export function showErrors(box, prefix, err) {
+  const lines = describeAll(err);
+  box.innerHTML = lines.length > 1
+    ? `${escapeHtml(prefix)} - ${lines.length} errors:<ul>${lines.map((l) => `<li>${escapeHtml(l)}</li>`).join("")}</ul>`
+    : `${escapeHtml(prefix)} - ${escapeHtml(lines[0])}`;
 }
 
 export function notice(text, bad = false) {
@@ -74,7 +126,8 @@ export function escapeHtml(text) {
 }
 
 export function included(payload) {
-  return payload.options.filter((o) => o.included).sort((a, b) => a.npv_usd - b.npv_usd);
+  const byName = Object.fromEntries(payload.options.filter((o) => o.included).map((o) => [o.option, o]));
+  return ordered(Object.keys(byName)).map((n) => byName[n]);
 }
 
 const FINISHED = ["succeeded", "failed", "cancelled"];

@@ -1,6 +1,6 @@
 // The scenario editor: live validation, the form, examples, saved versions, import and export.
 
-import { $, api, describe, escapeHtml, notice, state } from "./core.js";
+import { $, api, describe, escapeHtml, notice, showErrors, state } from "./core.js";
 
 let checkTimer = null;
 
@@ -17,18 +17,30 @@ async function check() {
     fillForm(answer.scenario);
     return answer.scenario;
   } catch (err) {
-    box.textContent = `invalid - ${describe(err)}`; box.className = "check bad";
+    showErrors(box, "invalid", err); box.className = "check bad";
     return null;
   }
 }
 
-function setText(text) { $("yaml").value = text; state.checked = null; scheduleCheck(); }
+// The text last loaded or saved: edits beyond it are asked about before they are dropped.
+function setText(text, baseline = false) {
+  $("yaml").value = text; state.checked = null;
+  if (baseline) state.baseline = text;
+  scheduleCheck();
+}
+
+export const dirty = () => $("yaml").value !== state.baseline;
+
+// Before an action that replaces the text: true to go on.
+export function mayDiscard(what) {
+  return !dirty() || window.confirm(`Your edits to this scenario are not saved. ${what} anyway and lose them?`);
+}
 
 export function savedInfo() {
-  const changed = state.savedText !== null && state.savedText !== $("yaml").value;
+  const changed = dirty();
   $("saved-info").textContent = state.id
     ? `saved scenario ${state.id.slice(0, 8)}, version ${state.version}${changed ? " (edited, not saved)" : ""}`
-    : "not saved";
+    : `not saved${changed && state.baseline ? " (edited)" : ""}`;
 }
 
 const FORM = {
@@ -39,6 +51,17 @@ const FORM = {
   percentile: (s) => [s.workloads[0].slo, "percentile"],
   horizon_months: (s) => [s.finance, "horizon_months"],
   electricity_usd_per_kwh: (s) => [s.finance, "electricity_usd_per_kwh"],
+};
+
+// Where each form field lives in the file (POST /yaml/edit changes it there, nothing else).
+const PATHS = {
+  model: "workloads[0].model",
+  requests_per_day: "workloads[0].requests_per_day",
+  ttft_ms: "workloads[0].slo.ttft_ms",
+  tpot_ms: "workloads[0].slo.tpot_ms",
+  percentile: "workloads[0].slo.percentile",
+  horizon_months: "finance.horizon_months",
+  electricity_usd_per_kwh: "finance.electricity_usd_per_kwh",
 };
 
 function fillForm(scenario) {
@@ -56,20 +79,23 @@ function fillForm(scenario) {
 
 export async function applyForm(event) {
   event.preventDefault();
-  const scenario = state.checked ? structuredClone(state.checked) : await check();
+  const scenario = state.checked || await check();
   if (!scenario) { notice("fix the YAML first", true); return; }
   const form = $("form");
+  const changes = {};
   for (const [name, where] of Object.entries(FORM)) {
     const input = form.elements[name];
     if (input.disabled || input.value === "") continue;
     const [obj, key] = where(scenario);
-    if (obj) obj[key] = input.type === "number" ? Number(input.value) : input.value;
+    const value = input.type === "number" ? Number(input.value) : input.value;
+    if (!obj || obj[key] !== value) changes[PATHS[name]] = value;
   }
+  if (!Object.keys(changes).length) { notice("nothing to apply"); return; }
   try {
-    setText(await api("yaml", { method: "POST", body: { scenario } }));
-    notice("form applied");
+    setText(await api("yaml/edit", { method: "POST", body: { text: $("yaml").value, set: changes } }));
+    savedInfo(); notice("form applied");
   } catch (err) {
-    $("check").textContent = `invalid - ${describe(err)}`; $("check").className = "check bad";
+    showErrors($("check"), "invalid", err); $("check").className = "check bad";
   }
 }
 
@@ -101,21 +127,23 @@ export async function loadGpus() {
   } catch (e) { /* the datalist is a convenience */ }
 }
 
-export async function loadExample() {
+export async function loadExample(ask = true) {
   const name = $("examples").value;
+  if (ask && !mayDiscard(`Load the example ${name}`)) return;
   const answer = await api(`examples/${encodeURIComponent(name)}`);
-  const text = await api("yaml", { method: "POST", body: { scenario: answer.scenario } });
+  const text = answer.text || await api("yaml", { method: "POST", body: { scenario: answer.scenario } });
   Object.assign(state, { id: null, version: null, savedText: null });
-  setText(text); savedInfo(); notice(`loaded example ${name}`);
+  setText(text, true); savedInfo(); notice(`loaded example ${name}`);
 }
 
-export async function loadSaved(id = $("saved").value) {
+export async function loadSaved(id = $("saved").value, ask = true) {
   if (!id) return;
+  if (ask && !mayDiscard("Load the saved scenario")) return;
   const response = await api(`scenarios/${id}/yaml`, { raw: true });
   const text = await response.text();
   const meta = await api(`scenarios/${id}`);
   Object.assign(state, { id, version: meta.version, savedText: text });
-  setText(text); savedInfo(); $("conflict").hidden = true;
+  setText(text, true); savedInfo(); $("conflict").hidden = true;
   notice(`loaded ${meta.name} v${meta.version}`);
 }
 
@@ -130,13 +158,13 @@ export async function save(asNew, force = false) {
       const ifMatch = force ? "*" : `"${state.version}"`;
       answer = await api(`scenarios/${state.id}`, { method: "PUT", body: { text }, headers: { "If-Match": ifMatch } });
     }
-    Object.assign(state, { id: answer.id, version: answer.version, savedText: text });
+    Object.assign(state, { id: answer.id, version: answer.version, savedText: text, baseline: text });
     savedInfo(); await loadSavedList(); $("saved").value = answer.id;
     notice(`saved ${answer.name} v${answer.version}`);
   } catch (err) {
     if (err.status === 409) return showConflict(err);
     notice(`not saved - ${describe(err)}`, true);
-    $("check").textContent = `invalid - ${describe(err)}`; $("check").className = "check bad";
+    showErrors($("check"), "invalid", err); $("check").className = "check bad";
   }
 }
 
@@ -146,7 +174,7 @@ function showConflict(err) {
   box.innerHTML = `<strong>Conflict (409):</strong> ${escapeHtml(err.body.message || "someone else saved a newer version")}.
     Your text is not saved. <button id="c-load">Load the latest version (drop my edits)</button>
     <button id="c-new">Save mine as a new scenario</button> <button id="c-force">Overwrite with mine</button>`;
-  $("c-load").onclick = () => loadSaved(state.id);
+  $("c-load").onclick = () => loadSaved(state.id, false);
   $("c-new").onclick = () => save(true);
   $("c-force").onclick = () => save(false, true);
   notice("save conflict", true);
@@ -164,7 +192,8 @@ export function exportYaml() {
 export async function importYaml(event) {
   const file = event.target.files[0];
   if (!file) return;
+  if (!mayDiscard(`Import ${file.name}`)) { event.target.value = ""; return; }
   Object.assign(state, { id: null, version: null, savedText: null });
-  setText(await file.text()); savedInfo(); notice(`imported ${file.name}`);
+  setText(await file.text(), true); savedInfo(); notice(`imported ${file.name}`);
   event.target.value = "";
 }

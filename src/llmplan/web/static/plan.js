@@ -1,108 +1,136 @@
-// The plan view: running a plan job, its tables, cost charts and exports.
+// The plan view: running a plan job, the executive summary, the options table, exports.
+// While a plan runs, after a cancel or a failure, no earlier result stays on screen and no
+// download button is live: the downloads always name the result that is shown.
 
-import { $, api, describe, escapeHtml, fmt, follow, included, notice, PLOT, showTab, state } from "./core.js";
+import { $, api, currencyOf, describe, escapeHtml, fmt, follow, included, notice, optionName, showErrors, showTab, state } from "./core.js";
+import { drawCostCharts } from "./charts.js";
 import { drawDesignCharts } from "./design.js";
+
+const DOWNLOADS = ["dl-html", "dl-xlsx", "dl-pdf", "print"];
+
+// Hide the shown result and disable its downloads (a new plan runs, or none is left).
+function clearPlan(message) {
+  state.payload = null; state.planId = null; state.jobId = null;
+  state.designRun = (state.designRun || 0) + 1;  // stops the design charts' simulations
+  $("plan").hidden = true;
+  $("plan-empty").hidden = false; $("plan-empty").textContent = message;
+  for (const b of DOWNLOADS) $(b).disabled = true;
+}
+
+function refused(err) {
+  // a scenario error belongs to the YAML; the others (samples, seed) to the run controls
+  const field = (err.body && err.body.field) || "";
+  if (!field || field.startsWith("text") || field.startsWith("scenario")) {
+    showErrors($("check"), "invalid", err); $("check").className = "check bad";
+  } else {
+    showErrors($("run-error"), "not run", err); $("run-error").hidden = false;
+  }
+  notice(`plan refused - ${describe(err)}`, true);
+}
 
 export async function runPlan() {
   const samples = Number($("samples").value || 0), seed = Number($("seed").value || 0);
   const unchanged = state.id && state.savedText === $("yaml").value;
+  // saved results stay downloadable however many jobs the server has run since
   const body = unchanged
-    ? { scenario_id: state.id, scenario_version: state.version, samples, seed }
-    : { text: $("yaml").value, samples, seed };
+    ? { scenario_id: state.id, scenario_version: state.version, samples, seed, save: true }
+    : { text: $("yaml").value, samples, seed, save: true };
+  $("run-error").hidden = true;
   let job;
   try {
     job = await api("plans", { method: "POST", body });
-  } catch (err) {
-    $("check").textContent = `invalid - ${describe(err)}`; $("check").className = "check bad";
-    notice(`plan refused - ${describe(err)}`, true);
-    return;
-  }
-  state.jobId = job.id; state.planId = null;
+  } catch (err) { refused(err); return; }
+  clearPlan("Planning...");
+  state.jobId = job.id;
   showTab("plan");
   $("progress-box").hidden = false; $("run").disabled = true;
-  job = await follow(job, (j) => { $("progress").value = j.progress; $("stage").textContent = `${j.status}: ${j.stage}`; });
-  $("progress-box").hidden = true; $("run").disabled = false;
+  try {
+    job = await follow(job, (j) => { $("progress").value = j.progress; $("stage").textContent = `${j.status}: ${j.stage}`; });
+  } finally { $("progress-box").hidden = true; $("run").disabled = false; }
+  if (state.jobId !== job.id) return;  // a newer run took over
   if (job.status === "succeeded") {
     state.planId = job.plan_id;
-    showPlan(job.result);
-    notice("plan done");
-  } else {
-    const why = job.error ? describe({ body: job.error, message: job.error.message }) : job.status;
-    notice(`plan ${job.status}: ${why}`, job.status === "failed");
-    $("plan-empty").textContent = `The plan ${job.status}: ${why}`;
+    await showPlan(job.result);
+    notice(job.result.recommended ? "plan done" : "plan done: no option can serve this scenario", !job.result.recommended);
+    return;
   }
+  const why = job.error ? describe({ body: job.error, message: job.error.message }) : job.status;
+  clearPlan(job.status === "cancelled" ? "The plan was cancelled; run it again to see a result." : `The plan ${job.status}: ${why}`);
+  notice(`plan ${job.status}${job.error ? `: ${why}` : ""}`, job.status === "failed");
 }
 
 export async function cancelPlan() {
-  if (state.jobId) { await api(`jobs/${state.jobId}`, { method: "DELETE" }); notice("cancelled"); }
+  if (!state.jobId) return;
+  const id = state.jobId;
+  clearPlan("Cancelling...");
+  state.jobId = id;
+  await api(`jobs/${id}`, { method: "DELETE" });
+  notice("cancelled");
 }
 
-function showPlan(payload) {
+async function summaryOf() {
+  const path = state.planId ? `plans/${state.planId}/summary` : `jobs/${state.jobId}/summary`;
+  return api(path);
+}
+
+function drawSummary(s) {
+  $("recommended").textContent = s.headline;
+  $("summary-design").textContent = s.design;
+  $("summary-facts").innerHTML = s.facts.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join("");
+  $("summary-deciding").innerHTML = s.deciding.length
+    ? `<h4>The assumptions that decide it</h4><ol>${s.deciding.map((d) => `<li>${escapeHtml(d)}</li>`).join("")}</ol>` : "";
+  $("summary-risks").innerHTML = s.risks.length
+    ? `<h4>${s.facts.length ? "Risks" : "Why"}</h4><ul>${s.risks.map((r) => `<li>${escapeHtml(r)}</li>`).join("")}</ul>` : "";
+}
+
+function designCell(payload, o) {
+  return (o.choices || []).map((c) => {
+    if (!c.gpu) {
+      const w = payload.scenario.workloads.find((x) => x.name === c.workload) || {};
+      return `${escapeHtml(c.workload)}: ${escapeHtml(w.api_model || "API")}`;
+    }
+    const warn = c.slo_optimistic_only ? ' <span class="risk">[!] SLO only at the optimistic end of the 80 % interval</span>' : "";
+    return `${escapeHtml(c.workload)}: ${c.tp * (c.pp || 1)} x ${escapeHtml(c.gpu)} ${escapeHtml(c.precision)} (${escapeHtml(c.engine)})${warn}`;
+  }).join("<br>");
+}
+
+function optionsTable(payload) {
+  const best = payload.recommended && payload.recommended.option;
+  const cur = currencyOf(payload);
+  const sum = (o, key) => {
+    const gpu = (o.choices || []).filter((c) => c.gpu);
+    if (!gpu.length || gpu.some((c) => c[key] === undefined)) return "-";
+    return fmt(gpu.reduce((a, c) => a + c[key], 0));
+  };
+  const rows = included(payload).map((o) => `<tr class="${o.option === best ? "best" : ""}">
+      <td>${escapeHtml(optionName(o.option))}</td><td>${sum(o, "gpus")}</td><td>${sum(o, "servers")}</td><td>${sum(o, "replicas")}</td>
+      <td class="design">${designCell(payload, o)}</td>
+      <td>${fmt(o.npv_usd)}</td><td>${fmt(o.tco_usd)}</td><td>${fmt(o.capex_usd)}</td>
+      <td>${o.usd_per_mtok === null ? "-" : Number(o.usd_per_mtok).toFixed(2)}</td>
+      <td class="source">${(o.choices || []).map((c) => escapeHtml(c.note || "")).join("<br>")}</td></tr>`);
+  $("options").innerHTML = `<tr><th>Option</th><th>GPUs</th><th>Servers</th><th>Replicas</th><th>Design</th>
+      <th>NPV, ${cur}</th><th>Total cost, ${cur}</th><th>Purchases, ${cur}</th><th>Per million tokens, ${cur}</th>
+      <th>Price and its source</th></tr>${rows.join("")}`;
+}
+
+async function showPlan(payload) {
   state.payload = payload;
-  $("plan").hidden = false; $("plan-empty").hidden = true;
-  for (const b of ["dl-html", "dl-xlsx", "dl-pdf", "print"]) $(b).disabled = false;
   $("plan-title").textContent = payload.scenario.name;
-  const best = payload.recommended;
-  $("recommended").innerHTML = best
-    ? `<h3>Recommended: ${escapeHtml(best.option)} - NPV ${fmt(best.npv_usd)} USD</h3>
-       <ul>${best.reasons.map((r) => `<li>${escapeHtml(r)}</li>`).join("")}</ul>
-       ${best.risks && best.risks.length ? `<strong>Risks</strong><ul>${best.risks.map((r) => `<li>${escapeHtml(r)}</li>`).join("")}</ul>` : ""}`
-    : "<h3>No option can serve this scenario</h3>";
-  const rows = included(payload).map((o) => `<tr class="${best && o.option === best.option ? "best" : ""}">
-      <td>${escapeHtml(o.option)}</td><td>${fmt(o.npv_usd)}</td><td>${fmt(o.tco_usd)}</td><td>${fmt(o.capex_usd)}</td>
-      <td>${fmt(o.opex_usd)}</td><td>${o.usd_per_mtok === null ? "-" : Number(o.usd_per_mtok).toFixed(3)}</td>
-      <td>${escapeHtml((o.choices || []).map((c) => [c.gpu, c.precision, c.engine, c.slo_optimistic_only ? "[!] SLO only at the optimistic end of the 80 % interval" : ""].filter(Boolean).join(" ")).join("; "))}</td></tr>`);
-  $("options").innerHTML = `<tr><th>option</th><th>NPV, USD</th><th>TCO, USD</th><th>capex, USD</th><th>opex, USD</th>
-      <th>USD / M tokens</th><th>choices</th></tr>${rows.join("")}`;
+  drawSummary(await summaryOf());
+  optionsTable(payload);
   const excluded = payload.options.filter((o) => !o.included);
   $("excluded").innerHTML = excluded.length
-    ? excluded.map((o) => `<li><strong>${escapeHtml(o.option)}</strong>: ${escapeHtml(o.excluded_reason || "")}</li>`).join("")
+    ? excluded.map((o) => `<li><strong>${escapeHtml(optionName(o.option))}</strong>: ${escapeHtml(o.excluded_reason || "")}</li>`).join("")
     : "<li>none</li>";
-  drawCharts(payload);
+  $("plan").hidden = false; $("plan-empty").hidden = true;
+  for (const b of DOWNLOADS) $(b).disabled = false;
+  // an impossible scenario has no costs to chart: say so instead of empty charts
+  $("charts").hidden = !payload.recommended;
+  if (!payload.recommended) return;
+  drawCostCharts(payload);
   drawDesignCharts(payload).catch((err) => notice(`design charts: ${describe(err)}`, true));
 }
 
-function drawCharts(payload) {
-  const opts = included(payload);
-  const layout = (title, extra = {}) => ({ title: { text: title, font: { size: 14 } }, margin: { t: 40, l: 70, r: 10, b: 50 }, ...extra });
-  // cumulative cost with break-even points
-  const curves = Object.fromEntries(opts.map((o) => [o.option, o.cumulative_usd]));
-  const traces = opts.map((o) => ({ x: o.cumulative_usd.map((_, i) => i), y: o.cumulative_usd, mode: "lines", name: o.option }));
-  const points = payload.breakeven.filter((b) => b.month !== null && curves[b.option]);
-  if (points.length) traces.push({
-    x: points.map((b) => b.month), y: points.map((b) => curves[b.option][b.month]), mode: "markers", name: "break-even",
-    marker: { symbol: "x", size: 11, color: "black" }, text: points.map((b) => `${b.option} no dearer than ${b.versus} from here`),
-    hovertemplate: "%{text}<br>month %{x}<extra></extra>",
-  });
-  Plotly.newPlot("chart-cumulative", traces, layout("Cumulative cost per option (x: break-even)", { xaxis: { title: { text: "month" } }, yaxis: { title: { text: "USD" } } }), PLOT);
-  // TCO breakdown
-  const lines = [...new Set(opts.flatMap((o) => Object.keys(o.lines_usd)))].sort();
-  Plotly.newPlot("chart-breakdown", lines.map((line) => ({ type: "bar", name: line, x: opts.map((o) => o.option), y: opts.map((o) => o.lines_usd[line] || 0) })),
-    layout("TCO by line (undiscounted)", { barmode: "relative", yaxis: { title: { text: "USD" } } }), PLOT);
-  // tornado
-  const best = payload.recommended && payload.recommended.option;
-  const sens = payload.sensitivity || {};
-  const bars = sens.tornado || [];
-  const base = best && sens.base_npv_usd ? sens.base_npv_usd[best] : undefined;
-  if (bars.length && base !== undefined) {
-    const names = bars.map((b) => b.field).reverse();
-    const trace = (key, label) => ({ type: "bar", orientation: "h", name: label, y: names, x: bars.map((b) => b[key][best] - base).reverse() });
-    Plotly.newPlot("chart-tornado", [trace("low_usd", "low value"), trace("high_usd", "high value")],
-      layout(`Sensitivity of ${best}: NPV change, USD`, { barmode: "overlay", margin: { t: 40, l: 200, r: 10, b: 40 } }), PLOT);
-  } else { $("chart-tornado").textContent = "No sensitivity analysis in this plan."; }
-  // Monte Carlo
-  const mc = sens.monte_carlo;
-  if (mc && mc.samples > 0 && mc.npv_usd_p10_p50_p90) {
-    const names = Object.keys(mc.npv_usd_p10_p50_p90);
-    const q = names.map((n) => mc.npv_usd_p10_p50_p90[n]);
-    Plotly.newPlot("chart-montecarlo", [
-      { type: "bar", name: "NPV P50 (bars: P10-P90)", x: names, y: q.map((v) => v[1]),
-        error_y: { type: "data", symmetric: false, array: q.map((v) => v[2] - v[1]), arrayminus: q.map((v) => v[1] - v[0]) } },
-      { type: "scatter", mode: "markers", name: "probability cheapest", x: names, y: names.map((n) => mc.probability_cheapest[n]), yaxis: "y2", marker: { size: 12, symbol: "diamond" } },
-    ], layout(`Monte Carlo (${mc.samples} draws, seed ${mc.seed})`, { margin: { t: 40, l: 70, r: 60, b: 50 }, yaxis: { title: { text: "NPV, USD" } }, yaxis2: { title: { text: "P(cheapest)" }, overlaying: "y", side: "right", range: [0, 1.05] }, legend: { orientation: "h" } }), PLOT);
-  } else { $("chart-montecarlo").textContent = "No Monte Carlo draws in this plan (samples = 0)."; }
-}
-
 export function exportPath(ext) {
-  return state.jobId ? `jobs/${state.jobId}/report.${ext}` : `plans/${state.planId}/report.${ext}`;
+  return state.planId ? `plans/${state.planId}/report.${ext}` : `jobs/${state.jobId}/report.${ext}`;
 }

@@ -1,6 +1,6 @@
 // The simulate tab: the form, the simulation job and its results.
 
-import { $, api, describe, escapeHtml, fmt, follow, notice, num, PLOT, state } from "./core.js";
+import { $, api, describe, escapeHtml, fmt, follow, notice, num, PLOT, showErrors, state } from "./core.js";
 
 const SIM_NUMBERS = ["tp", "pp", "replicas", "rate", "cv", "clients", "think_time_s", "input_tokens", "input_p95",
   "output_tokens", "output_p95", "requests", "seed", "ttft_slo_ms", "tpot_slo_ms", "percentile"];
@@ -33,11 +33,14 @@ export async function runSimulation(event) {
   if (event) event.preventDefault();
   const err = $("sim-error");
   err.hidden = true;
+  // no earlier result stays beside a new run or an error
+  $("sim-result").hidden = true; $("sim-empty").hidden = false; $("sim-empty").textContent = "Simulating...";
   let job;
   try {
     job = await api("simulate", { method: "POST", body: simBody() });
   } catch (e) {
-    err.hidden = false; err.textContent = `refused - ${describe(e)}`;
+    $("sim-empty").textContent = "No result: fix the input above.";
+    err.hidden = false; showErrors(err, "refused", e);
     const input = e.body && e.body.field && $("sim-form").elements[e.body.field];
     if (input && input.focus) input.focus();
     return;
@@ -48,6 +51,7 @@ export async function runSimulation(event) {
   $("sim-progress-box").hidden = true; $("sim-run").disabled = false;
   if (job.status === "succeeded") { showSimulation(job.result); notice("simulation done"); return; }
   const why = job.error ? describe({ body: job.error, message: job.error.message }) : job.status;
+  $("sim-empty").textContent = "No result.";
   err.hidden = false; err.textContent = `The simulation ${job.status}: ${why}`;
 }
 
