@@ -9,15 +9,17 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from llmplan.catalog.loader import Catalog, load_catalog
 from llmplan.errors import LlmplanError
+
+if TYPE_CHECKING:  # the catalog is imported by the commands that read it (fast --help)
+    from llmplan.catalog.loader import Catalog
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -45,6 +47,8 @@ CalibrationOpt = Annotated[
 
 def catalog(calibration: Path | None = None) -> Catalog:
     """The bundled catalog with the user's models, and ``calibration``'s engines if given."""
+    from llmplan.catalog.loader import load_catalog
+
     base = load_catalog(user_home())
     if calibration is None:
         return base
