@@ -68,7 +68,8 @@ def main() -> None:
         )
     header = [
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, Python {sys.version.split()[0]}, "
-        f"{args.repeats} runs each",
+        f"{args.repeats} runs each, load average {os.getloadavg()[0]:.1f} on "
+        f"{os.cpu_count()} cores",
         "",
         "| command | import s (median) | import s (min) | heavy libraries loaded |",
         "| --- | --- | --- | --- |",
