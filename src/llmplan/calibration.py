@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy.optimize import least_squares
 
 from llmplan.catalog.loader import Catalog
 from llmplan.catalog.ranges import efficiency_ranges
@@ -148,6 +147,8 @@ def fit_update(
         fields = [(n, lo, hi, min(max(priors.get(n, p), lo), hi)) for n, lo, hi, p in fields]
     origin = dict(start or {})
     x0 = [min(max(origin.get(n, prior), lo), hi) for n, lo, hi, prior in fields]
+    from scipy.optimize import least_squares  # imported on first use: scipy is slow to import
+
     fit = least_squares(
         lambda p: _residuals(prepared, fields, p),
         x0,

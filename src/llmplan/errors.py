@@ -8,7 +8,8 @@ built-in, so callers may catch either::
     │   ├── UnknownNameError (KeyError)  unknown or ambiguous catalog id
     │   └── ConfigurationError           parameters that cannot work together
     ├── CatalogError (ValueError)        a catalog or data file that fails validation
-    └── DoesNotFitError (ValueError)     a model that does not fit the chosen hardware
+    ├── DoesNotFitError (ValueError)     a model that does not fit the chosen hardware
+    └── MissingDependencyError (ImportError) an optional library a feature needs
 
 The CLI turns these into one line on stderr and exit code 2; the API into HTTP 422.
 Messages name the field and what is allowed.
@@ -60,3 +61,7 @@ class CatalogError(LlmplanError, ValueError):
 
 class DoesNotFitError(LlmplanError, ValueError):
     """The model, cache and overhead do not fit in the memory of the chosen GPUs."""
+
+
+class MissingDependencyError(LlmplanError, ImportError):
+    """An optional library a feature needs is not installed (e.g. pandas for ``to_frame``)."""

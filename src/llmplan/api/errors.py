@@ -30,7 +30,7 @@ MAX_QUOTED_CHARS = 60
 _LOCATIONS = ("body", "query", "path", "header", "cookie")
 
 
-class ApiError(Exception):
+class ApiError(LlmplanError):
     """An error answer raised by a route: HTTP status, code, message and field."""
 
     def __init__(
@@ -47,6 +47,9 @@ class ApiError(Exception):
         self.message = message
         self.field = field
         self.headers = headers or {}
+
+    def __str__(self) -> str:  # the message alone, as before it joined the tree
+        return self.message
 
 
 def error_response(

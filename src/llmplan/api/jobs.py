@@ -34,6 +34,7 @@ from typing import Any
 
 from llmplan.api.schemas import JobStatus
 from llmplan.api.worker import worker_main
+from llmplan.errors import LlmplanError
 
 log = logging.getLogger("llmplan.api.jobs")
 POLL_S = 0.05
@@ -42,11 +43,11 @@ FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 OnSuccess = Callable[[dict[str, Any]], str | None]
 
 
-class JobNotFound(LookupError):
+class JobNotFound(LlmplanError, LookupError):
     """No job with that id (never submitted, or forgotten)."""
 
 
-class QueueFull(RuntimeError):
+class QueueFull(LlmplanError, RuntimeError):
     """Too many jobs are waiting."""
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from llmplan.api.catalogs import CatalogCache
-from llmplan.api.compute import calibrated, calibration_label, clean
+from llmplan.application.compute import calibrated, calibration_label, clean
 from llmplan.catalog.calibration_file import CalibrationProfile
 
 Report = Callable[[float, str], None]
@@ -43,8 +43,8 @@ def run_plan(params: dict[str, Any], cache: CatalogCache, report: Report) -> dic
 def run_simulate(params: dict[str, Any], cache: CatalogCache, report: Report) -> dict[str, Any]:
     """``llmplan simulate --json`` for ``params["request"]`` (a :class:`SimulateRequest`),
     at most ``params["max_requests"]`` requests."""
-    from llmplan.api.schemas import SimulateRequest
-    from llmplan.api.simulation import simulation_of, simulation_payload
+    from llmplan.application.options import SimulateRequest
+    from llmplan.application.simulation import simulation_of, simulation_payload
 
     report(0.02, "building the replica model (step-time table)")
     request = SimulateRequest.model_validate(params["request"])

@@ -20,12 +20,13 @@ import httpx
 import numpy as np
 
 from llmplan.bench.workload import Api, BenchConfig, LoadStep, StepKind, make_prompt
+from llmplan.errors import LlmplanError
 
 ProgressHook = Callable[[LoadStep, int, int | None], None]  # step, requests done, total
 MAX_ERROR_CHARS = 200
 
 
-class StreamError(Exception):
+class StreamError(LlmplanError):
     """A response that is not a valid OpenAI-compatible stream; ``kind`` names the failure."""
 
     def __init__(self, kind: str, detail: str) -> None:

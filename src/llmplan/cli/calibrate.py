@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import numpy as np
 import typer
 from rich.table import Table
 
 from llmplan.cli.common import catalog, console, handle_errors, print_json
-from llmplan.errors import InputError
 
 
 def _pct(value: float) -> str:
@@ -38,68 +35,23 @@ def calibrate_command(
     json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Fit the engine efficiencies to measurements; report errors before and after."""
-    from llmplan.calibration import MIN_ROWS, calibrate_engine, fitted_fields, prepare_all
-    from llmplan.catalog.calibration_file import CalibrationProfile, save_calibration
+    from llmplan.application.calibrate import run_calibration
+    from llmplan.catalog.calibration_file import save_calibration
     from llmplan.limits import MAX_DATA_FILE_BYTES, read_text_bounded
     from llmplan.validation.dataset import parse_measurements
 
-    cat = catalog()
     text = read_text_bounded(measurements, "measurements", MAX_DATA_FILE_BYTES)
-    prepared = prepare_all(parse_measurements(text, str(measurements)), cat)
-    by_engine: dict[str, list[Any]] = {}
-    for item in prepared:
-        by_engine.setdefault(item.deployment.engine.engine_family, []).append(item)
-    usable = {k: v for k, v in by_engine.items() if len(v) >= MIN_ROWS}
-    if not usable:
-        counts = ", ".join(f"{k}: {len(v)}" for k, v in by_engine.items()) or "none"
-        raise InputError(
-            f"no engine has the {MIN_ROWS} predictable rows a fit needs (rows: {counts})",
-            field="measurements",
-        )
-    rng = np.random.default_rng(seed)
-    results = [
-        calibrate_engine(rows, cat.engine(engine), holdout_fraction=holdout, rng=rng)
-        for engine, rows in sorted(usable.items())
-    ]
-    profile = CalibrationProfile(
+    run = run_calibration(
+        parse_measurements(text, str(measurements)),
+        catalog(),
         name=name or measurements.stem,
         source=str(measurements),
-        created=dt.date.today(),
-        rows=sum(r.rows for r in results),
-        engines=tuple(
-            era.model_copy(
-                update={
-                    **{name: getattr(r.engine, name) for name, *_ in fitted_fields()},
-                    "how_obtained": f"llmplan calibrate on {r.rows} rows of {measurements.name}",
-                    "source_date": dt.date.today(),
-                }
-            )
-            for r in results
-            for era in cat.engines
-            if era.engine_family == r.engine.engine_family and era.platform == r.engine.platform
-        ),
+        holdout=holdout,
+        seed=seed,
     )
-    save_calibration(profile, out)
-    payload = {
-        "calibration": str(out),
-        "engines": [
-            {
-                "engine": r.engine.id,
-                "rows": r.rows,
-                "median_ape_before": r.median_ape_before,
-                "median_ape_after": r.median_ape_after,
-                "holdout_rows": r.holdout_rows,
-                "holdout_median_ape_before": r.holdout_ape_before,
-                "holdout_median_ape_after": r.holdout_ape_after,
-                "outliers": [
-                    {"line": o.row.line, "metric": o.row.metric, "reason": o.outlier}
-                    for o in r.outliers
-                ],
-            }
-            for r in results
-        ],
-        "skipped_engines": {k: len(v) for k, v in by_engine.items() if k not in usable},
-    }
+    save_calibration(run.profile, out)
+    payload = run.payload(str(out))
+    results = run.results
     if json_out:
         print_json(payload)
         return

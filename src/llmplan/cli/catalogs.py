@@ -146,9 +146,9 @@ def models_import(
 
 @engines_app.command("list")
 @handle_errors
-def engines_list(json_out: JsonOpt = False) -> None:
+def engines_list(search: SearchOpt = None, json_out: JsonOpt = False) -> None:
     """Engine profiles and their efficiency factors."""
-    engines = list(catalog().engines)
+    engines = [e for e in catalog().engines if _matches(search, e.id, e.name)]
     if json_out:
         print_json([e.model_dump(mode="json") for e in engines])
         return
@@ -195,10 +195,11 @@ def _print_record(title: str, payload: dict[str, object]) -> None:
 
 @precisions_app.command("list")
 @handle_errors
-def precisions_list(json_out: JsonOpt = False) -> None:
+def precisions_list(search: SearchOpt = None, json_out: JsonOpt = False) -> None:
     """Weight formats (--precision) and KV-cache formats (--kv-precision)."""
     cat = catalog()
-    weights, kvs = list(cat.weight_formats), list(cat.kv_formats)
+    weights = [w for w in cat.weight_formats if _matches(search, w.id, *w.aliases)]
+    kvs = [k for k in cat.kv_formats if _matches(search, k.id, *k.aliases)]
     if json_out:
         print_json(
             {

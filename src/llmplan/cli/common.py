@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from llmplan.catalog.loader import Catalog, load_catalog
+from llmplan.application.serialize import jsonable
 from llmplan.errors import LlmplanError
+
+if TYPE_CHECKING:  # the catalog is imported by the commands that read it (fast --help)
+    from llmplan.catalog.loader import Catalog
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -45,6 +47,8 @@ CalibrationOpt = Annotated[
 
 def catalog(calibration: Path | None = None) -> Catalog:
     """The bundled catalog with the user's models, and ``calibration``'s engines if given."""
+    from llmplan.catalog.loader import load_catalog
+
     base = load_catalog(user_home())
     if calibration is None:
         return base
@@ -109,19 +113,10 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, float):
-        return None if not math.isfinite(value) else round(value, 6)
-    if isinstance(value, Mapping):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
-
-
 def print_json(payload: Any) -> None:
-    """Write ``payload`` as JSON on stdout (NaN and infinities become null)."""
-    sys.stdout.write(json.dumps(_clean(payload), indent=2, default=str) + "\n")
+    """Write ``payload`` as JSON on stdout (NaN and infinities become null), through the
+    serializer the REST API uses."""
+    sys.stdout.write(json.dumps(jsonable(payload), indent=2, default=str) + "\n")
 
 
 def key_value_table(title: str, rows: list[tuple[str, str]]) -> Table:

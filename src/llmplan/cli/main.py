@@ -4,28 +4,91 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from llmplan.catalog.loader import Catalog
-from llmplan.cli import (
-    bench,
-    calibrate,
-    catalogs,
-    deploy,
-    plan_view,
-    prices,
-    serve,
-    simulate,
-    sizing,
-    sweep,
-)
 from llmplan.cli.common import CalibrationOpt, console, handle_errors, print_json
+from llmplan.cli.lazy import LazyCommand, lazy_group
 from llmplan.errors import InputError
-from llmplan.limits import MAX_DATA_FILE_BYTES, read_text_bounded
-from llmplan.validation.dataset import Measurement, bundled_measurements_path, parse_measurements
-from llmplan.validation.summary import validate as run_validation
+
+if TYPE_CHECKING:
+    from llmplan.catalog.loader import Catalog
+    from llmplan.validation.dataset import Measurement
+
+# Every command, in the order `llmplan --help` lists them. A command's module is imported
+# only when that command runs (start-up stays fast); `help` is the listing's line and a
+# test checks it against the command's own docstring. Add new commands here.
+COMMANDS: dict[str, LazyCommand] = {
+    "memory": LazyCommand(
+        "llmplan.cli.sizing",
+        "memory_command",
+        "VRAM for weights, KV cache, activations and overhead; whether it fits the GPUs.",
+    ),
+    "perf": LazyCommand(
+        "llmplan.cli.sizing",
+        "perf_command",
+        "Predict TTFT, TPOT, latency and throughput from first principles (roofline).",
+    ),
+    "example": LazyCommand(
+        "llmplan.cli.sizing",
+        "example_command",
+        "Run memory and performance for the bundled example (Llama-3.1-70B, FP8, 2 x H100).",
+    ),
+    "plan": LazyCommand(
+        "llmplan.cli.plan_view",
+        "plan_command",
+        "Recommend hardware and deployment for a scenario: cost, latency, break-even, risks.",
+    ),
+    "deploy": LazyCommand(
+        "llmplan.cli.deploy",
+        "deploy_command",
+        "Write what starts the plan's design: launch commands (vllm, sglang, trtllm),\n"
+        "docker-compose, systemd or Kubernetes files, with a README and bench.sh.",
+    ),
+    "calibrate": LazyCommand(
+        "llmplan.cli.calibrate",
+        "calibrate_command",
+        "Fit the engine efficiencies to measurements; report errors before and after.",
+    ),
+    "bench": LazyCommand(
+        "llmplan.cli.bench",
+        "bench_command",
+        "Benchmark an OpenAI-compatible endpoint (streaming) and write measurement rows.",
+    ),
+    "serve": LazyCommand(
+        "llmplan.cli.serve",
+        "serve_command",
+        "Serve the REST API (OpenAPI schema at /openapi.json, interactive docs at /docs).",
+    ),
+    "simulate": LazyCommand(
+        "llmplan.cli.simulate",
+        "simulate_command",
+        "Simulate requests through continuous batching: TTFT/TPOT/ITL percentiles, goodput.",
+    ),
+    "sweep": LazyCommand(
+        "llmplan.cli.sweep",
+        "sweep_command",
+        "Plan many variants of a scenario; resumable (finished points are kept beside OUT).",
+    ),
+    "validate": LazyCommand(
+        "llmplan.cli.main",
+        "validate_command",
+        "Predict every row of a measurements CSV and report the errors per metric family,\n"
+        "with the share of rows inside their 80 % interval.",
+    ),
+    "gpus": LazyCommand("llmplan.cli.catalogs", "gpus_app", "The GPU catalog."),
+    "models": LazyCommand("llmplan.cli.catalogs", "models_app", "The model catalog."),
+    "engines": LazyCommand("llmplan.cli.catalogs", "engines_app", "Serving-engine profiles."),
+    "precisions": LazyCommand(
+        "llmplan.cli.catalogs", "precisions_app", "Weight and KV-cache precisions."
+    ),
+    "prices": LazyCommand(
+        "llmplan.cli.prices",
+        "prices_app",
+        "Prices: buying GPUs and servers, renting cloud GPUs, paying per token.",
+    ),
+}
 
 app = typer.Typer(
     name="llmplan",
@@ -33,25 +96,15 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=lazy_group(COMMANDS),
 )
-app.command("memory")(sizing.memory_command)
-app.command("perf")(sizing.perf_command)
-app.command("example")(sizing.example_command)
-app.command("plan")(plan_view.plan_command)
-app.command("deploy")(deploy.deploy_command)
-app.command("calibrate")(calibrate.calibrate_command)
-app.command("bench")(bench.bench_command)
-app.command("serve")(serve.serve_command)
-app.command("simulate")(simulate.simulate_command)
-app.command("sweep")(sweep.sweep_command)
-app.add_typer(catalogs.gpus_app, name="gpus")
-app.add_typer(catalogs.models_app, name="models")
-app.add_typer(catalogs.engines_app, name="engines")
-app.add_typer(catalogs.precisions_app, name="precisions")
-app.add_typer(prices.prices_app, name="prices")
 
 
-@app.command("validate")
+@app.callback()
+def _root() -> None:
+    """(typer needs a callback to build a group whose commands are all lazy)"""
+
+
 @handle_errors
 def validate_command(
     file: Annotated[
@@ -85,6 +138,13 @@ def validate_command(
     with the share of rows inside their 80 % interval."""
     from llmplan.cli.common import catalog
     from llmplan.cli.validation_view import render_validation, validation_payload
+    from llmplan.limits import MAX_DATA_FILE_BYTES, read_text_bounded
+    from llmplan.validation.dataset import (
+        Measurement,
+        bundled_measurements_path,
+        parse_measurements,
+    )
+    from llmplan.validation.summary import validate as run_validation
 
     columns = list(Measurement.__dataclass_fields__)
     if by not in columns:

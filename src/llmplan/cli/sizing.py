@@ -8,6 +8,13 @@ from typing import Annotated, Any
 
 import typer
 
+from llmplan.application.compute import (
+    LoadOptions,
+    load_of,
+    perf_result_payload,
+    resolve_tp,
+    serving_memory_payload,
+)
 from llmplan.cli.common import (
     CalibrationOpt,
     calibration_label,
@@ -117,13 +124,7 @@ def build_deployment(
     """Resolve names and parallelism into a Deployment; num_gpus must equal tp x pp.
     ``calibration``: a calibration profile whose engines replace the bundled ones;
     ``ep``, ``dp_attention``, ``ep_load_imbalance``: the expert-parallel layout."""
-    for name, value in (("num_gpus", num_gpus), ("tp", tp), ("pp", pp)):
-        if value is not None and value < 1:
-            raise InputError(f"must be >= 1, got {value}", field=name)
-    if tp is None:
-        tp = max(1, (num_gpus or pp) // pp)
-    if num_gpus is not None and num_gpus != tp * pp:
-        raise InputError(f"num_gpus={num_gpus} must equal tp x pp = {tp * pp}", field="num_gpus")
+    tp = resolve_tp(num_gpus, tp, pp)
     return Deployment.from_names(
         catalog(calibration),
         model=model,
@@ -233,22 +234,8 @@ def memory_command(
         return
     check_context_window(deployment, context, "context")
     estimate = estimate_memory(deployment, context_tokens=context, batch=batch)
-    payload: dict[str, Any] = estimate.as_dict()
-    if gpu is None:
-        for key in ("per_gpu_bytes", "gpu_memory_bytes", "fits", "max_concurrent_sequences"):
-            payload.pop(key)
     if json_out:
-        print_json(
-            payload
-            | {
-                "model": deployment.model.id,
-                "gpu": gpu and deployment.gpu.id,
-                "precision": deployment.weights.id,
-                "kv_precision": deployment.kv.id,
-                "ep": deployment.ep,
-                "dp_attention": deployment.dp_attention,
-            }
-        )
+        print_json(serving_memory_payload(estimate, deployment, gpu_given=gpu is not None))
         return
     rows = memory_rows(estimate) if gpu else memory_rows(estimate)[:6]
     console.print(
@@ -305,39 +292,20 @@ def _load_from_options(
     concurrency: int | None,
     requests: int | None = None,
 ) -> Load:
-    chosen = [
-        n
-        for n, v in (
-            ("--batch", batch),
-            ("--offline", offline or None),
-            ("--request-rate", request_rate),
-            ("--concurrency", concurrency),
-        )
-        if v
-    ]
-    if len(chosen) > 1:
-        raise InputError(f"give only one of {', '.join(chosen)}", field="load")
     _positive("input_tokens", input_tokens)
     _positive("output_tokens", output_tokens)
-    if offline:
-        return Load(LoadKind.OFFLINE, input_tokens, output_tokens)
-    if requests is not None and request_rate is None:
-        raise InputError("only with --request-rate (a finite run of arrivals)", field="requests")
-    if requests is not None:
+    if requests is not None and not offline:
         _positive("requests", requests)
-    if request_rate is not None:
-        return Load(
-            LoadKind.RATE,
-            input_tokens,
-            output_tokens,
-            request_rate=request_rate,
-            num_requests=requests,
-        )
-    if concurrency is not None:
-        return Load(LoadKind.CONCURRENCY, input_tokens, output_tokens, batch=concurrency)
-    return Load(
-        LoadKind.BATCH, input_tokens, output_tokens, batch=batch if batch is not None else 1
+    options = LoadOptions(
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        batch=batch,
+        offline=offline,
+        request_rate=request_rate,
+        concurrency=concurrency,
+        requests=requests,
     )
+    return load_of(options, flag=lambda name: "--" + name.replace("_", "-"))
 
 
 @handle_errors
@@ -408,15 +376,10 @@ def perf_command(
         _perf_disaggregated(deployment, load, split, json_out, calibration)
         return
     result = predict(deployment, load)
-    intervals = perf_intervals(deployment, load, result)
     if json_out:
-        print_json(
-            result.as_dict()
-            | deployment.identity()
-            | load.serving_features()
-            | {"intervals": intervals, "calibration": calibration_label(calibration)}
-        )
+        print_json(perf_result_payload(deployment, load, result, calibration_label(calibration)))
         return
+    intervals = perf_intervals(deployment, load, result)
     title = (
         f"Performance: {deployment.model.id} ({deployment.weights.id}) on {deployment.num_gpus} x "
         f"{deployment.gpu.id}, tp={deployment.tp} pp={deployment.pp}{_layout_label(deployment)}, "

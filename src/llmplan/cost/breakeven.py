@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
-from scipy.optimize import brentq
 
 from llmplan.cost.assumptions import FinanceAssumptions
 from llmplan.cost.inputs import ApiUsage, CloudRental, Fleet, SiteKind, check_range
@@ -109,6 +108,8 @@ def crossing_point(
         return high
     if (gap_low > 0.0) == (gap_high > 0.0):
         return None
+    from scipy.optimize import brentq  # imported on first use: scipy is slow to import
+
     return float(brentq(gap, low, high, xtol=xtol))
 
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
-from scipy.stats import norm
 
 from llmplan.cost.assumptions import FinanceAssumptions, with_overrides
 from llmplan.cost.result import FloatArray
@@ -199,6 +198,8 @@ class Uncertainty:
             else:
                 draws = rng.triangular(self.low, mode, self.high, size)
         else:
+            from scipy.stats import norm  # imported on first use: scipy is slow to import
+
             z_span = norm.ppf(LOGNORMAL_HIGH_QUANTILE) - norm.ppf(LOGNORMAL_LOW_QUANTILE)
             sigma = math.log(self.high / self.low) / z_span
             draws = rng.lognormal(math.log(math.sqrt(self.low * self.high)), sigma, size)

@@ -46,7 +46,6 @@ from functools import cache
 
 import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
-from scipy.special import ndtr, ndtri
 
 from llmplan.deployment import Deployment
 from llmplan.errors import InputError
@@ -359,6 +358,8 @@ def _fine(values: np.ndarray, law: Lengths) -> np.ndarray:
     a smooth law, not the few quadrature nodes."""
     if law.cv == 0:
         return values
+    from scipy.special import ndtri  # imported on first use: scipy is slow to import
+
     probabilities = (np.arange(CDF_POINTS) + 0.5) / CDF_POINTS
     sigma = math.sqrt(math.log1p(law.cv**2))
     mu = math.log(law.mean_tokens) - sigma**2 / 2
@@ -453,6 +454,8 @@ def tpot_quantile_s(state: OpenLoopState, q: float) -> float:
     mean = state.decode_s + extra
     sigma = np.sqrt(np.log1p(np.maximum(var, 1e-18) / mean**2))
     mu = np.log(mean) - sigma**2 / 2
+
+    from scipy.special import ndtr  # imported on first use: scipy is slow to import
 
     def cdf(t: float) -> float:
         calm = ndtr((t - state.decode_s) / np.maximum(batch_sd, 1e-12))

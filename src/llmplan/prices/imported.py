@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from llmplan.errors import LlmplanError
 from llmplan.prices.loader import PriceEntries
 
 
@@ -23,10 +24,13 @@ class ImportedPrices:
         return len(self.entries)
 
 
-class RowError(Exception):
+class RowError(LlmplanError):
     """A malformed value in one row or entry (turned into InputError or a skip)."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
         self.message = message
+
+    def __str__(self) -> str:  # the message alone, as before it joined the tree
+        return self.message

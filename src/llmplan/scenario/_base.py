@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from llmplan.errors import LlmplanError
+
 
 class ScenarioModel(BaseModel):
     """Base of every scenario block: immutable, unknown keys and inf/NaN are errors."""
@@ -11,7 +13,7 @@ class ScenarioModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
-class FieldValueError(ValueError):
+class FieldValueError(LlmplanError, ValueError):
     """Raised inside a model validator to blame one field of that model.
 
     Pydantic reports a model validator's error at the model's own path; the scenario
@@ -22,3 +24,6 @@ class FieldValueError(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
+
+    def __str__(self) -> str:  # the message alone, as before it joined the tree
+        return self.message

@@ -9,8 +9,10 @@ The API turns them into HTTP 404 and 409.
 
 from __future__ import annotations
 
+from llmplan.errors import LlmplanError
 
-class StoreError(Exception):
+
+class StoreError(LlmplanError):
     """Base of the errors raised on purpose by :mod:`llmplan.store`."""
 
 

@@ -42,7 +42,7 @@ GPUS_PER_NODE = 8
 Extractor = Callable[[PerfResult, Measurement, Load], float]
 
 
-class Skip(Exception):
+class Skip(LlmplanError):
     """A row that cannot be predicted, with the reason."""
 
 

@@ -23,6 +23,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from llmplan.errors import LlmplanError
+
 #: Where Debian installs Chromium; else the first ``chromium`` on the PATH.
 CHROMIUM_PATH = Path("/usr/bin/chromium")
 PDF_TIMEOUT_S = 90.0
@@ -46,11 +48,11 @@ OFFLINE_FLAGS = (
 )
 
 
-class PdfUnavailable(RuntimeError):
+class PdfUnavailable(LlmplanError, RuntimeError):
     """No Chromium to print with."""
 
 
-class PdfFailed(RuntimeError):
+class PdfFailed(LlmplanError, RuntimeError):
     """Chromium ran but wrote no PDF (or ran past the time limit)."""
 
 

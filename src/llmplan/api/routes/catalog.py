@@ -12,10 +12,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from llmplan.api.compute import clean
 from llmplan.api.errors import ApiError
 from llmplan.api.schemas import CatalogPage, Payload
 from llmplan.api.state import API_PREFIX, State
+from llmplan.application.serialize import clean
 from llmplan.errors import UnknownNameError
 from llmplan.limits import MAX_DATABASE_INT
 from llmplan.prices.schema import Pricing

@@ -8,7 +8,6 @@ from typing import Any
 from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
-from llmplan.api.compute import memory_payload, perf_payload, validation_result
 from llmplan.api.jobs import FINISHED, Job
 from llmplan.api.routes.plans import Wait, job_out, wait_for
 from llmplan.api.schemas import (
@@ -20,8 +19,10 @@ from llmplan.api.schemas import (
     SimulateRequest,
     ValidateRequest,
 )
-from llmplan.api.simulation import simulation_of
 from llmplan.api.state import API_PREFIX, AppState, State
+from llmplan.application.compute import memory_payload, perf_payload, validation_result
+from llmplan.application.results import MemoryReport, PerfReport, ValidationReport
+from llmplan.application.simulation import simulation_of
 
 #: Simulated requests per second of work, for the job queue's order (200,000 took 2.6 s).
 SIM_REQUESTS_PER_S = 50_000
@@ -35,6 +36,8 @@ BAD_INPUT: dict[int | str, dict[str, Any]] = {422: {"model": ErrorBody}}
     "/memory",
     summary="VRAM for weights, KV cache, activations and overhead (llmplan memory)",
     responses=BAD_INPUT,
+    response_model=MemoryReport,
+    response_model_exclude_unset=True,  # the keys --json prints, no more
 )
 async def memory(request: MemoryRequest, state: State) -> Payload:
     """What ``llmplan memory --json`` prints for the same options."""
@@ -45,6 +48,8 @@ async def memory(request: MemoryRequest, state: State) -> Payload:
     "/perf",
     summary="Latency and throughput from first principles (llmplan perf)",
     responses=BAD_INPUT,
+    response_model=PerfReport,
+    response_model_exclude_unset=True,  # the keys --json prints, no more
 )
 async def perf(request: PerfRequest, state: State) -> Payload:
     """What ``llmplan perf --json`` prints for the same options."""
@@ -55,6 +60,8 @@ async def perf(request: PerfRequest, state: State) -> Payload:
     "/validate",
     summary="Prediction error on a measurements CSV (llmplan validate)",
     responses=BAD_INPUT,
+    response_model=ValidationReport,
+    response_model_exclude_unset=True,  # the keys --json prints, no more
 )
 def validate(request: ValidateRequest, state: State) -> Payload:
     """``llmplan validate --json`` (rows, summary, skipped) plus ``breakdown`` by ``by``.

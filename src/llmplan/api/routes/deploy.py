@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 from pydantic import Field
 
-from llmplan.api.compute import calibrated
+from llmplan.application.compute import calibrated
 from llmplan.api.inputs import plan_target
 from llmplan.api.schemas import ErrorBody, Payload, PlanRequest
 from llmplan.api.state import API_PREFIX, AppState, State

@@ -16,7 +16,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 
-from llmplan.api.compute import calibrated
 from llmplan.api.inputs import PlanTarget, plan_target
 from llmplan.api.jobs import FINISHED, Job
 from llmplan.api.schemas import (
@@ -29,6 +28,7 @@ from llmplan.api.schemas import (
     PlanSummaryOut,
 )
 from llmplan.api.state import API_PREFIX, AppState, State
+from llmplan.application.compute import calibrated
 from llmplan.limits import MAX_DATABASE_INT
 from llmplan.plan.quotes import with_currency
 from llmplan.scenario import scenario_to_data

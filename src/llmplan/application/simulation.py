@@ -15,8 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from llmplan.api.compute import clean, deployment_of, disaggregation_of, features_of_request
-from llmplan.api.schemas import SimulateRequest
+from llmplan.application.compute import (
+    clean,
+    deployment_of,
+    disaggregation_of,
+    features_of_request,
+)
+from llmplan.application.options import SimulateRequest
 from llmplan.catalog.loader import Catalog
 from llmplan.deployment import Deployment
 from llmplan.errors import InputError, LlmplanError

@@ -1,25 +1,20 @@
-"""Memory, performance and validation for API requests: the CLI's arithmetic and payloads.
+"""Memory, performance and validation: the arithmetic and payloads the command line, the
+REST API and the Python API share.
 
-Each function takes a request body and a catalog and returns what ``llmplan memory|perf|
-validate --json`` prints for the same options; errors are the core's
-:class:`~llmplan.errors.InputError` with the field named as in the request.
+Each ``*_payload`` function takes typed options (:mod:`llmplan.application.options`) and a
+catalog and returns what ``llmplan memory|perf|validate --json`` prints for the same
+options; errors are the core's :class:`~llmplan.errors.InputError` with the field named
+as the option is.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
-from dataclasses import replace
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from llmplan.api.schemas import (
-    DeploymentInput,
-    MemoryRequest,
-    PerfRequest,
-    ServingFeaturesInput,
-    SimulateRequest,
-    ValidateRequest,
-)
+from llmplan.application.serialize import clean, jsonable
 from llmplan.catalog.calibration_file import CalibrationProfile
 from llmplan.catalog.loader import Catalog
 from llmplan.deployment import Deployment, check_context_window
@@ -27,39 +22,30 @@ from llmplan.errors import InputError
 from llmplan.perf.disagg import Disaggregation
 from llmplan.perf.disagg_serving import predict_disaggregated
 from llmplan.perf.intervals import perf_intervals
-from llmplan.perf.load import Load, LoadKind
+from llmplan.perf.load import Load, LoadKind, PerfResult
 from llmplan.perf.openloop_costs import Features
 from llmplan.perf.serving import predict
 from llmplan.perf.speculative import speculation_of
 from llmplan.sizing.finetune import estimate_finetune_memory
-from llmplan.sizing.memory import estimate_memory
-from llmplan.validation.dataset import (
-    Measurement,
-    bundled_measurements_path,
-    parse_measurements,
-    read_measurements,
-)
-from llmplan.validation.summary import validate
+from llmplan.sizing.memory import MemoryEstimate, estimate_memory
+
+if TYPE_CHECKING:  # the options' module imports the simulator; validation imports numpy
+    from llmplan.application.options import (
+        DeploymentInput,
+        MemoryRequest,
+        PerfRequest,
+        ServingFeaturesInput,
+        SimulateRequest,
+        ValidateRequest,
+    )
+    from llmplan.validation.dataset import Measurement
+
+__all__ = ["clean", "jsonable"]  # the one serializer, re-exported for the edges
 
 #: The GPU ``llmplan memory`` sizes against when none is given (totals only).
 DEFAULT_MEMORY_GPU = "H100-SXM-80GB"
-DIGITS = 6
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` with NaN and infinities as None and floats rounded as the CLI prints them."""
-    if isinstance(value, float):
-        return round(value, DIGITS) if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    return value
-
-
-def clean(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """:func:`jsonable` of a mapping."""
-    return {str(k): jsonable(v) for k, v in payload.items()}
+#: Keys of a memory estimate that need a GPU (dropped when none is given).
+GPU_KEYS = ("per_gpu_bytes", "gpu_memory_bytes", "fits", "max_concurrent_sequences")
 
 
 def calibrated(catalog: Catalog, profile: CalibrationProfile | None) -> Catalog:
@@ -67,23 +53,31 @@ def calibrated(catalog: Catalog, profile: CalibrationProfile | None) -> Catalog:
     return catalog if profile is None else profile.apply(catalog)
 
 
-def calibration_label(profile: CalibrationProfile | None) -> str:
-    """Which engine profiles were used, as the CLI's payloads say it."""
+def calibration_label(profile: CalibrationProfile | None, path: Path | None = None) -> str:
+    """Which engine profiles were used, as the payloads say it (with the file, if read
+    from one)."""
     if profile is None:
         return "bundled engine profiles"
-    return f"{profile.name} ({profile.rows} rows of {profile.source})"
+    where = f"{path}, " if path is not None else ""
+    return f"{profile.name} ({where}{profile.rows} rows of {profile.source})"
+
+
+def resolve_tp(num_gpus: int | None, tp: int | None, pp: int) -> int:
+    """The tensor-parallel degree: ``tp``, else all of ``num_gpus`` over ``pp`` stages;
+    ``num_gpus`` (if given) must equal tp x pp."""
+    for name, value in (("num_gpus", num_gpus), ("tp", tp), ("pp", pp)):
+        if value is not None and value < 1:
+            raise InputError(f"must be >= 1, got {value}", field=name)
+    if tp is None:
+        tp = max(1, (num_gpus or pp) // pp)
+    if num_gpus is not None and num_gpus != tp * pp:
+        raise InputError(f"num_gpus={num_gpus} must equal tp x pp = {tp * pp}", field="num_gpus")
+    return tp
 
 
 def deployment_of(request: DeploymentInput, gpu: str, catalog: Catalog) -> Deployment:
     """The replica the request describes; ``num_gpus`` must equal tp x pp."""
-    tp = request.tp
-    if tp is None:
-        tp = max(1, (request.num_gpus or request.pp) // request.pp)
-    if request.num_gpus is not None and request.num_gpus != tp * request.pp:
-        raise InputError(
-            f"num_gpus={request.num_gpus} must equal tp x pp = {tp * request.pp}",
-            field="num_gpus",
-        )
+    tp = resolve_tp(request.num_gpus, request.tp, request.pp)
     return Deployment.from_names(
         calibrated(catalog, request.calibration),
         model=request.model,
@@ -117,25 +111,45 @@ def memory_payload(request: MemoryRequest, catalog: Catalog) -> dict[str, Any]:
         return clean(finetune)
     check_context_window(deployment, request.context, "context")
     serving = estimate_memory(deployment, context_tokens=request.context, batch=request.batch)
-    payload: dict[str, Any] = {**serving.as_dict()}
-    if request.gpu is None:
-        for key in ("per_gpu_bytes", "gpu_memory_bytes", "fits", "max_concurrent_sequences"):
+    return clean(serving_memory_payload(serving, deployment, gpu_given=request.gpu is not None))
+
+
+def serving_memory_payload(
+    estimate: MemoryEstimate, deployment: Deployment, *, gpu_given: bool
+) -> dict[str, Any]:
+    """The estimate with the deployment's names; without a GPU, totals only."""
+    payload: dict[str, Any] = {**estimate.as_dict()}
+    if not gpu_given:
+        for key in GPU_KEYS:
             payload.pop(key)
-    payload |= {
+    return payload | {
         "model": deployment.model.id,
-        "gpu": request.gpu and deployment.gpu.id,
+        "gpu": deployment.gpu.id if gpu_given else None,
         "precision": deployment.weights.id,
         "kv_precision": deployment.kv.id,
         "ep": deployment.ep,
         "dp_attention": deployment.dp_attention,
     }
-    return clean(payload)
 
 
-def load_of(request: PerfRequest) -> Load:
-    """The load the request describes (at most one of its four kinds)."""
+@dataclass(frozen=True)
+class LoadOptions:
+    """The load options of ``perf`` alone (what :func:`load_of` reads)."""
+
+    input_tokens: int
+    output_tokens: int
+    batch: int | None = None
+    offline: bool = False
+    request_rate: float | None = None
+    concurrency: int | None = None
+    requests: int | None = None
+
+
+def load_of(request: PerfRequest | LoadOptions, flag: Callable[[str], str] = str) -> Load:
+    """The load the request describes (at most one of its four kinds; none: a batch of 1).
+    ``flag`` names an option in messages (``--request-rate`` on the command line)."""
     given = [
-        name
+        flag(name)
         for name, value in (
             ("batch", request.batch),
             ("offline", request.offline or None),
@@ -149,11 +163,16 @@ def load_of(request: PerfRequest) -> Load:
     tokens = (request.input_tokens, request.output_tokens)
     if request.offline:
         return Load(LoadKind.OFFLINE, *tokens)
+    if request.requests is not None and request.request_rate is None:
+        raise InputError(
+            f"only with {flag('request_rate')} (a finite run of arrivals)", field="requests"
+        )
     if request.request_rate is not None:
-        return Load(LoadKind.RATE, *tokens, request_rate=request.request_rate)
+        rate = request.request_rate
+        return Load(LoadKind.RATE, *tokens, request_rate=rate, num_requests=request.requests)
     if request.concurrency is not None:
         return Load(LoadKind.CONCURRENCY, *tokens, batch=request.concurrency)
-    return Load(LoadKind.BATCH, *tokens, batch=request.batch or 1)
+    return Load(LoadKind.BATCH, *tokens, batch=1 if request.batch is None else request.batch)
 
 
 def features_of_request(
@@ -209,20 +228,31 @@ def perf_payload(request: PerfRequest, catalog: Catalog) -> dict[str, Any]:
             | {"intervals": None, "calibration": calibration_label(request.calibration)}
         )
     result = predict(deployment, load)
-    payload = (
+    label = calibration_label(request.calibration)
+    return clean(perf_result_payload(deployment, load, result, label))
+
+
+def perf_result_payload(
+    deployment: Deployment, load: Load, result: PerfResult, calibration: str
+) -> dict[str, Any]:
+    """A prediction with the deployment, the load's serving features, the 80 % intervals
+    and the calibration used."""
+    return (
         result.as_dict()
         | deployment.identity()
         | load.serving_features()
-        | {
-            "intervals": perf_intervals(deployment, load, result),
-            "calibration": calibration_label(request.calibration),
-        }
+        | {"intervals": perf_intervals(deployment, load, result), "calibration": calibration}
     )
-    return clean(payload)
 
 
 def measurements_of(request: ValidateRequest, max_rows: int) -> list[Measurement]:
     """The rows to validate: the request's CSV or the bundled development set."""
+    from llmplan.validation.dataset import (
+        bundled_measurements_path,
+        parse_measurements,
+        read_measurements,
+    )
+
     if request.csv is None:
         return read_measurements(bundled_measurements_path())
     rows = parse_measurements(request.csv.removeprefix("\ufeff"), "csv")  # a byte-order mark
@@ -237,7 +267,9 @@ def measurements_of(request: ValidateRequest, max_rows: int) -> list[Measurement
 
 def validation_result(request: ValidateRequest, catalog: Catalog, max_rows: int) -> dict[str, Any]:
     """What ``llmplan validate --json`` prints, plus the breakdown by ``request.by``."""
-    from llmplan.cli.validation_view import validation_payload
+    from llmplan.application.validation import validation_payload
+    from llmplan.validation.dataset import Measurement
+    from llmplan.validation.summary import validate
 
     columns = list(Measurement.__dataclass_fields__)
     if request.by not in columns:

@@ -1,0 +1,86 @@
+"""Issue 14, item 4: the command line starts without the heavy libraries.
+
+Behaviour, not timing: a fresh interpreter imports the CLI (and runs ``--help`` and
+``memory``) and must not have imported SciPy, plotly, SQLAlchemy or FastAPI; the figure
+itself is measured by ``benchmarks/bench_startup.py``. Also checks that the lazily loaded
+commands are the ones their listing describes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer.main
+from typer.core import TyperGroup
+
+from llmplan.cli.main import COMMANDS, app
+
+HEAVY = ("scipy", "plotly", "sqlalchemy", "fastapi", "pandas", "jinja2")
+SRC = Path(__file__).resolve().parents[1] / "src"
+PROBE = """
+import json, sys
+{body}
+print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}})), file=sys.stderr)
+"""
+
+
+def _loaded(body: str) -> set[str]:
+    """Top-level packages a fresh interpreter has imported after running ``body``."""
+    env = {**os.environ, "PYTHONPATH": str(SRC), "COLUMNS": "100"}
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE.format(body=body)],
+        capture_output=True, text=True, env=env, check=False, timeout=120,
+    )
+    last = proc.stderr.strip().splitlines()[-1]
+    return set(json.loads(last))
+
+
+def _run_cli(*argv: str) -> str:
+    args = ", ".join(repr(a) for a in argv)
+    return (
+        "from llmplan.cli.main import app\n"
+        f"try:\n    app([{args}])\nexcept SystemExit as exit_:\n    assert exit_.code == 0, exit_"
+    )
+
+
+def test_importing_the_cli_loads_no_heavy_library() -> None:
+    loaded = _loaded("import llmplan.cli.main")
+    assert "llmplan" in loaded and "typer" in loaded  # the probe really ran
+    assert not loaded & set(HEAVY), loaded & set(HEAVY)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("--help",),
+        ("memory", "--model", "meta-llama/Llama-3.1-8B", "--gpu", "H100", "--context", "4096"),
+        ("memory", "--help"),
+    ],
+)
+def test_help_and_memory_load_no_heavy_library(argv: tuple[str, ...]) -> None:
+    loaded = _loaded(_run_cli(*argv))
+    assert not loaded & set(HEAVY), loaded & set(HEAVY)
+
+
+def test_import_llmplan_is_light() -> None:
+    """The public API resolves its attributes on first use (PEP 562)."""
+    loaded = _loaded("import llmplan; assert llmplan.__version__")
+    assert not loaded & {*HEAVY, "numpy", "typer", "rich"}
+
+
+def test_each_listed_command_is_the_command_it_describes() -> None:
+    """The top-level listing shows a stored line; it must be the command's own help."""
+    group = typer.main.get_command(app)
+    assert isinstance(group, TyperGroup)
+    ctx = typer.Context(group)
+    assert group.list_commands(ctx)[: len(COMMANDS)] == list(COMMANDS)
+    for name, spec in COMMANDS.items():
+        command = group.get_command(ctx, name)
+        assert command is not None and command.name == name
+        own = (command.help or "").strip().split("\n\n")[0]
+        assert spec.help == own, name
