@@ -63,6 +63,9 @@ CLI_ONLY: dict[str, set[str]] = {
     "plan": {
         "report",  # an HTML file; the API has GET /plans/{id}/report.html
     },
+    "deploy": {
+        "out",  # a folder on this machine; the API answers the files (or a zip)
+    },
     "simulate": {
         "plot",  # an HTML file
         "trace",  # a trace file on this machine
@@ -85,6 +88,16 @@ API_ONLY: dict[str, set[str]] = {
         "scenario_id",  # a saved scenario (the store is the server's)
         "scenario_version",
         "save",  # keep the plan in the store
+    },
+    "deploy": {
+        "text",  # the scenario as YAML text (the CLI reads a file)
+        "scenario_id",  # a saved scenario (the store is the server's)
+        "scenario_version",
+        # the body is the plan request's; these do not change the design or its files
+        "save",
+        "samples",
+        "seed",
+        "currency",
     },
     # paging of long lists over HTTP; the CLI prints the whole list
     "gpus list": {"limit", "offset"},

@@ -130,9 +130,9 @@ async def _llmplan(request: Request, exc: Exception) -> JSONResponse:
 async def _not_found(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, JobNotFound):
         message = (
-            f"no job '{exc}': this server keeps the newest finished jobs in memory and "
-            "forgets older ones (and all of them on a restart); a plan's result is kept "
-            "if it was saved: GET /api/v1/plans"
+            f"no job '{exc}': never submitted, or forgotten (this server keeps the newest "
+            "finished jobs in memory, none after a restart); a plan's result is kept if it "
+            "was saved: GET /api/v1/plans"
         )
     else:
         message = str(exc)
