@@ -25,6 +25,7 @@ from llmplan.plan.capacity import (
     ReplicaCapacity,
     try_replica_capacity,
 )
+from llmplan.plan.layouts import Layout, layout_name, layouts_for
 from llmplan.scenario import InferenceWorkload, LengthDistribution, MeasuredThroughput
 from llmplan.sim.lengths import LognormalLength
 from llmplan.sim.scenario import features_from, lengths_from
@@ -73,8 +74,7 @@ class Design:
     @property
     def label(self) -> str:
         dep = self.deployment
-        layout = f"tp{dep.tp}" + (f" pp{dep.pp}" if dep.pp > 1 else "")
-        return f"{dep.gpu.id} {dep.weights.id} {dep.engine.id} {layout}"
+        return f"{dep.gpu.id} {dep.weights.id} {dep.engine.id} {layout_label(dep)}"
 
     def memory_per_gpu_bytes(self) -> float:
         """Weights, overhead and the KV cache of the planned batch, per GPU."""
@@ -90,6 +90,14 @@ class Rejected:
     workload: str
     label: str
     reason: str
+
+
+def layout_label(dep: Deployment) -> str:
+    """``tp8``, ``tp8 pp2``, ``tp8 ep8 dp-attention``: the replica's parallel layout."""
+    words = [f"tp{dep.tp}"] + ([f"pp{dep.pp}"] if dep.pp > 1 else [])
+    words += [f"ep{dep.ep}"] if dep.ep > 1 else []
+    words += ["dp-attention"] if dep.dp_attention else []
+    return " ".join(words)
 
 
 def length_law(lengths: LengthDistribution) -> tuple[float, float]:
@@ -164,21 +172,28 @@ def _deployments(
     engine: EngineProfile,
     max_gpus: int,
     required: tuple[tuple[int, int], ...] = (),
-) -> Iterator[Deployment | str]:
-    """Deployments in rising GPU count, or the reason one cannot be built."""
-    for tp, pp in parallel_layouts(gpu, model, max_gpus, required):
+) -> Iterator[tuple[Layout, Deployment | str]]:
+    """Layouts (:func:`~llmplan.plan.layouts.layouts_for`) in rising GPU count, each with
+    its deployment or the reason one cannot be built."""
+    plain = parallel_layouts(gpu, model, max_gpus, required)
+    for layout in layouts_for(model, engine, plain):
         try:
-            yield Deployment.from_names(
-                catalog,
-                model=model.id,
-                gpu=gpu.id,
-                precision=precision.id,
-                engine=engine.id,
-                tp=tp,
-                pp=pp,
+            yield (
+                layout,
+                Deployment.from_names(
+                    catalog,
+                    model=model.id,
+                    gpu=gpu.id,
+                    precision=precision.id,
+                    engine=engine.id,
+                    tp=layout.tp,
+                    pp=layout.pp,
+                    ep=layout.ep,
+                    dp_attention=layout.dp_attention,
+                ),
             )
         except LlmplanError as exc:
-            yield str(exc)
+            yield layout, str(exc)
 
 
 def _size(
@@ -228,6 +243,8 @@ def _measured_for(
             and item.gpu == dep.gpu.id
             and item.tp == dep.tp
             and item.pp == dep.pp
+            and dep.ep == 1
+            and not dep.dp_attention
             and item.precision in (None, dep.weights.id)
             and item.engine in (None, dep.engine.id)
         ):
@@ -290,9 +307,10 @@ def _designs_on(
     deployments = _deployments(
         catalog, model, gpu, precision, engine, space.max_gpus_per_replica, measured_layouts
     )
-    for dep in deployments:
-        fitted_enough = len(found) >= FITTING_DEGREES_TRIED
-        if fitted_enough and (isinstance(dep, str) or (dep.tp, dep.pp) not in measured_layouts):
+    fitted: dict[tuple[int, bool], int] = {}
+    for layout, dep in deployments:
+        measured_layout = layout.is_plain and (layout.tp, layout.pp) in measured_layouts
+        if fitted.get(layout.family, 0) >= FITTING_DEGREES_TRIED and not measured_layout:
             continue
         if isinstance(dep, str):
             reason = dep
@@ -307,8 +325,10 @@ def _designs_on(
             features=features,
         )
         if isinstance(capacity, Infeasible):
-            reason = f"tp{dep.tp} pp{dep.pp}: {capacity.reason}"
+            expert = f" {layout_name(dep)}" if not layout.is_plain else ""
+            reason = f"tp{dep.tp} pp{dep.pp}{expert}: {capacity.reason}"
             continue
+        fitted[layout.family] = fitted.get(layout.family, 0) + 1
         measured = _measured_for(dep, space.measured)
         found.append(
             _size(workload, capacity, space.horizon_months, measured, space.max_utilisation)
