@@ -64,9 +64,9 @@ def _options_table(payload: dict[str, Any]) -> Table:
 
 
 def features_text(choice: dict[str, Any]) -> str:
-    """A design's serving features as text, e.g. ``, prefix cache 50 %, eagle K=3
-    (2.73 tokens/step)``; empty without them."""
-    text = ""
+    """A design's layout and serving features as text, e.g. ``, EP8 + DP attention,
+    prefix cache 50 %, eagle K=3 (2.73 tokens/step)``; empty without them."""
+    text = f", {choice['layout']}" if choice.get("layout") else ""
     if choice.get("prefix_hit"):
         text += f", prefix cache {100 * choice['prefix_hit']:.0f} %"
     if choice.get("spec_method", "none") != "none":
@@ -77,11 +77,16 @@ def features_text(choice: dict[str, Any]) -> str:
     return text
 
 
+def _replica_gpus(choice: dict[str, Any]) -> int:
+    """GPUs of one replica (a prefill + decode unit when disaggregated)."""
+    return int(choice.get("gpus_per_replica") or choice["tp"] * choice["pp"])
+
+
 def _choice_text(choice: dict[str, Any]) -> str:
     if "gpu" not in choice:
         return f"{choice['workload']}: {choice['note'].split(':')[0]}"
     text = (
-        f"{choice['workload']}: {choice['replicas']} x {choice['tp'] * choice['pp']} "
+        f"{choice['workload']}: {choice['replicas']} x {_replica_gpus(choice)} "
         f"{choice['gpu']} {choice['precision']} ({choice['engine']}{features_text(choice)})"
     )
     intervals = choice.get("intervals")

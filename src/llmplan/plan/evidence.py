@@ -88,7 +88,10 @@ def features_summary(design: Design) -> str:
     """A design's prefix-cache hits and speculative decoding as text, e.g. ``, prefix
     cache 50 %, eagle K=3 (2.53 tokens/step)``; empty without them."""
     features = design.capacity.features
-    text = f", prefix cache {100 * features.prefix_hit:.0f} %" if features.prefix_hit else ""
+    layout = f", {design.layout_name}" if design.layout_name else ""
+    text = layout
+    if features.prefix_hit:
+        text += f", prefix cache {100 * features.prefix_hit:.0f} %"
     spec = features.spec
     if spec is not None:
         text += (
@@ -114,7 +117,7 @@ def design_summary(design: Design) -> str:
     latency = f"{p} " + ", ".join(targets) if targets else f"{p} {ttft})"
     memory = design.memory_per_gpu_bytes() / GIB
     return (
-        f"{design.workload.name}: {design.replicas} x {dep.num_gpus} {dep.gpu.id} "
+        f"{design.workload.name}: {design.replicas} x {design.gpus_per_replica} {dep.gpu.id} "
         f"({dep.weights.id}, {dep.engine.id}, tp{dep.tp}{features_summary(design)}); "
         f"{latency}; "
         f"{memory:,.1f} of {dep.gpu.memory_gib:g} GiB per GPU; up to "

@@ -7,8 +7,9 @@ expert-parallel variant ``ep = tp`` (every engine listed allows it), with DP att
 where the engine runs it. ``ep`` below ``tp`` (TensorRT-LLM's hybrid expert/tensor
 parallelism) is not searched: the step model sends each token to one GPU per expert and
 does not yet charge the traffic of experts tensor-split over ``tp / ep`` GPUs (every GPU
-of the group needs the token), so it would rate those layouts too high. Expert parallelism *without* DP attention is only searched on an engine without
-DP attention: under the step model (:mod:`llmplan.perf.expert_parallel`) it moves the
+of the group needs the token), so it would rate those layouts too high. Expert
+parallelism *without* DP attention is only searched on an engine without DP attention:
+under the step model (:mod:`llmplan.perf.expert_parallel`) it moves the
 same bytes and FLOPs as tensor parallelism and adds the load imbalance, so it is never
 faster (``tests/test_plan_layouts.py`` checks it). DP attention without expert
 parallelism is not searched either (the routed experts then gather every token, one

@@ -205,7 +205,7 @@ def fleet_for(
     if price is None:
         return f"no purchase price for {gpu.id}; set overrides.gpus.{gpu.id}.purchase_price_usd"
     usd_per_gpu, includes_server, _ = price
-    per_replica = design.deployment.num_gpus
+    per_replica = design.gpus_per_replica
     busy = min(1.0, volume * design.busy_fraction * design.replicas / replicas)
     if ctx.capacity.whole_servers:
         packing = packing_for(design, replicas, finance, ctx)
@@ -253,7 +253,7 @@ def packing_for(
     override applies); otherwise servers of just the GPUs needed (price per GPU)."""
     gpu = design.deployment.gpu
     price = gpu_price_usd(gpu, ctx)
-    per_replica = design.deployment.num_gpus
+    per_replica = design.gpus_per_replica
     if not ctx.capacity.whole_servers:
         fleet = fleet_for(design, replicas, finance, ctx)
         if isinstance(fleet, str):
@@ -333,7 +333,7 @@ def _cloud_recipe(design: Design, option: DeploymentOption, usd_per_gpu_hour: fl
 
     def recipe(finance: FinanceAssumptions, volume: float = 1.0) -> OptionCost:
         billed = min(hours, finance.hours_per_month) if hours is not None else None
-        gpus = design.replicas_at(volume) * design.deployment.num_gpus
+        gpus = design.replicas_at(volume) * design.gpus_per_replica
         paid = usd_per_gpu_hour * finance.cloud_price_multiple
         rental = CloudRental(gpus, paid, billed, commitment)
         return cost_cloud(rental, finance, name=option.value)
@@ -365,7 +365,7 @@ def phased_fleet(
         average /= HOURS_PER_MONTH * SECONDS_PER_HOUR
         fraction = min(1.0, average / (count * design.capacity.max_requests_per_s))
         if ctx.capacity.whole_servers:  # as fleet_for: idle GPUs and spares lower it
-            fraction *= count * design.deployment.num_gpus / (servers * packing.gpus_per_server)
+            fraction *= count * design.gpus_per_replica / (servers * packing.gpus_per_server)
         elif spare:
             fraction *= (servers - spare) / servers
         busy.append(fraction)
@@ -388,7 +388,7 @@ def _phased_cloud_recipe(
 
     def recipe(finance: FinanceAssumptions, volume: float = 1.0) -> OptionCost:
         replicas = replicas_by_month(design, volume, finance.horizon_months)
-        gpus = [r * design.deployment.num_gpus for r in replicas]
+        gpus = [r * design.gpus_per_replica for r in replicas]
         term = commitment.term_months
         billed = finance.hours_per_month if term else min(hours, finance.hours_per_month)
         paid = usd_per_gpu_hour * finance.cloud_price_multiple  # a Monte Carlo draw
@@ -430,8 +430,8 @@ def _hybrid_recipe(
         cloud = api = None
         per_day = split.burst_replica_hours_per_day
         if per_day > 0 and isinstance(burst, float):
-            gpus = design.deployment.num_gpus * max(1, design.replicas_at(volume) - base)
-            hours = per_day * workload.days_per_month * design.deployment.num_gpus / gpus
+            gpus = design.gpus_per_replica * max(1, design.replicas_at(volume) - base)
+            hours = per_day * workload.days_per_month * design.gpus_per_replica / gpus
             paid = burst * finance.cloud_price_multiple
             cloud = CloudRental(gpus, paid, min(hours, finance.hours_per_month))
         elif split.burst_request_share > 0 and isinstance(burst, ApiPrice):

@@ -22,6 +22,7 @@ from llmplan.plan.evidence import (
 from llmplan.plan.options import PriceContext
 from llmplan.plan.planner import BreakEven, OptionPlan, Plan, WorkloadChoice
 from llmplan.plan.schedule import design_footprint, owns_hardware, schedule_payload
+from llmplan.plan.search import Design
 from llmplan.plan.uncertainty import design_intervals
 from llmplan.scenario import scenario_to_data
 
@@ -43,6 +44,7 @@ def _choice(choice: WorkloadChoice) -> dict[str, Any]:
         engine=dep.engine.id,
         tp=dep.tp,
         pp=dep.pp,
+        **_layout(design),
         replicas=design.replicas,
         gpus=design.gpus,
         max_requests_per_s_per_replica=design.capacity.max_requests_per_s,
@@ -62,6 +64,20 @@ def _choice(choice: WorkloadChoice) -> dict[str, Any]:
     features = design.capacity.features
     out.update(serving_features(features.prefix_hit, features.spec))
     return out
+
+
+def _layout(design: Design) -> dict[str, Any]:
+    """Expert parallelism and the prefill/decode split of a design (null when not used);
+    ``gpus_per_replica`` counts a whole prefill + decode unit; ``layout`` in words."""
+    dep, split = design.deployment, design.split
+    return {
+        "ep": dep.ep if dep.ep > 1 else None,
+        "dp_attention": True if dep.dp_attention else None,
+        "prefill_gpus": split.prefill_gpus if split is not None else None,
+        "decode_gpus": split.decode_gpus if split is not None else None,
+        "gpus_per_replica": design.gpus_per_replica,
+        "layout": design.layout_name,
+    }
 
 
 def _cost(cost: OptionCost, tokens: float) -> dict[str, Any]:

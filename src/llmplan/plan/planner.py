@@ -306,7 +306,7 @@ def _staffing(
         replicas = design.replicas_at(volume)
         if option is DeploymentOption.HYBRID:
             replicas = min(replicas, hybrid_split(design, percentile, volume).base_replicas)
-        return replicas * design.deployment.num_gpus
+        return replicas * design.gpus_per_replica
 
     def fte(finance: FinanceAssumptions, volume: float) -> FloatArray:
         months = finance.horizon_months + 1

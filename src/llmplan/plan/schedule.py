@@ -57,7 +57,7 @@ def design_footprint(
     packing = packing_for(design, replicas, finance, ctx)
     if isinstance(fleet, str) or isinstance(packing, str):
         return Footprint()
-    used = replicas * design.deployment.num_gpus
+    used = replicas * design.gpus_per_replica
     return footprint(
         fleet, used, packing.rack_units, finance, ctx.capacity, fills_rack=packing.fills_rack
     )
@@ -146,7 +146,7 @@ def _rented_gpus(
     design: Design, option: DeploymentOption, finance: FinanceAssumptions, ctx: PriceContext
 ) -> tuple[int, ...]:
     months = finance.horizon_months
-    per_replica = design.deployment.num_gpus
+    per_replica = design.gpus_per_replica
     if not ctx.capacity.phased:
         return (design.replicas * per_replica,) * months
     gpus = [r * per_replica for r in replicas_by_month(design, 1.0, months)]

@@ -17,6 +17,7 @@ from llmplan.catalog.loader import Catalog
 from llmplan.catalog.schema import EngineProfile, GpuSpec, ModelSpec, WeightFormat
 from llmplan.deployment import Deployment
 from llmplan.errors import LlmplanError
+from llmplan.perf.disagg import Disaggregation
 from llmplan.perf.load import DATASET_LENGTH_CV
 from llmplan.plan.capacity import (
     MAX_LOAD_FACTOR,
@@ -49,6 +50,9 @@ class Design:
     peak_requests_per_s: float
     measured_source: str | None = None
     sizing_month: int = 0
+    split: Disaggregation | None = None
+    """Prefill and decode GPUs of one unit of a disaggregated design (None: aggregated);
+    a replica is then one such unit (``split.prefill_gpus + split.decode_gpus`` GPUs)."""
 
     def replicas_at(self, volume: float) -> int:
         """Replicas carrying ``volume`` times the workload's peak (at least one)."""
@@ -62,8 +66,24 @@ class Design:
         return self.capacity.deployment
 
     @property
+    def gpus_per_replica(self) -> int:
+        """GPUs of one replica (of one prefill + decode unit when disaggregated)."""
+        if self.split is not None:
+            return self.split.prefill_gpus + self.split.decode_gpus
+        return self.deployment.num_gpus
+
+    @property
     def gpus(self) -> int:
-        return self.replicas * self.deployment.num_gpus
+        return self.replicas * self.gpus_per_replica
+
+    @property
+    def layout_name(self) -> str:
+        """The layout in words: "EP8 + DP attention", "8 prefill : 16 decode" (per unit),
+        empty for plain tensor x pipeline parallelism."""
+        words = [layout_name(self.deployment)] if layout_name(self.deployment) else []
+        if self.split is not None:
+            words.append(f"{self.split.prefill_gpus} prefill : {self.split.decode_gpus} decode")
+        return ", ".join(words)
 
     @property
     def busy_fraction(self) -> float:
@@ -74,7 +94,10 @@ class Design:
     @property
     def label(self) -> str:
         dep = self.deployment
-        return f"{dep.gpu.id} {dep.weights.id} {dep.engine.id} {layout_label(dep)}"
+        label = f"{dep.gpu.id} {dep.weights.id} {dep.engine.id} {layout_label(dep)}"
+        if self.split is not None:
+            label += f" {self.split.prefill_gpus}P:{self.split.decode_gpus}D"
+        return label
 
     def memory_per_gpu_bytes(self) -> float:
         """Weights, overhead and the KV cache of the planned batch, per GPU."""

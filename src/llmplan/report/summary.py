@@ -41,7 +41,8 @@ def design_of(option: dict[str, Any]) -> str:
         if c.get("gpu"):
             parts.append(
                 f"{c['replicas']} replica{'s' if c['replicas'] != 1 else ''} x "
-                f"{c['tp'] * c.get('pp', 1)} {c['gpu']} ({c['precision']}, {c['engine']}) "
+                f"{c.get('gpus_per_replica') or c['tp'] * c.get('pp', 1)} {c['gpu']} "
+                f"({c['precision']}, {c['engine']}{', ' + c['layout'] if c.get('layout') else ''}) "
                 f"for {c['workload']}"
             )
         else:
