@@ -105,6 +105,9 @@ def _spec_method(table: EngineOptions, spec: ServiceSpec) -> str:
 
 def _parallel(table: EngineOptions, spec: ServiceSpec) -> list[str]:
     args = [table.option("tensor_parallel"), str(spec.tp)]
+    if spec.dp_attention and spec.family == "vllm":
+        # vLLM runs attention DP as data-parallel ranks of one GPU, EP = TP x DP
+        args = [table.option("tensor_parallel"), "1", table.option("data_parallel"), str(spec.tp)]
     if spec.pp > 1:
         args += [table.option("pipeline_parallel"), str(spec.pp)]
     return args
@@ -125,7 +128,7 @@ def _vllm(spec: ServiceSpec, port: str, node: NodeRole | None, paths: Paths) -> 
     weights, notes = _weights(t, spec)
     argv = [*t.command, spec.model, t.option("served_name"), spec.model]
     argv += [t.option("host"), "0.0.0.0", t.option("port"), port, *_parallel(t, spec)]
-    if spec.ep > 1:
+    if spec.ep > 1 or spec.dp_attention:
         argv.append(t.option("expert_parallel"))
     argv += [*weights, t.option("kv_cache_dtype"), _kv(t, spec), *_limits(t, spec)]
     argv.append(t.option("prefix_caching_on" if spec.prefix_caching else "prefix_caching_off"))
@@ -152,6 +155,8 @@ def _sglang(spec: ServiceSpec, port: str, node: NodeRole | None, paths: Paths) -
     argv += [t.option("host"), "0.0.0.0", t.option("port"), port, *_parallel(t, spec)]
     if spec.ep > 1:
         argv += [t.option("expert_parallel"), str(spec.ep)]
+    if spec.dp_attention:
+        argv += [t.option("dp_attention"), t.option("data_parallel"), str(spec.tp)]
     argv += [*weights, t.option("kv_cache_dtype"), _kv(t, spec), *_limits(t, spec)]
     if not spec.prefix_caching:
         argv.append(t.option("prefix_caching_off"))
@@ -201,6 +206,8 @@ def trtllm_config(spec: ServiceSpec) -> dict[str, object]:
     }
     if spec.precision in ("fp16", "bf16"):
         config["dtype"] = "float16" if spec.precision == "fp16" else "bfloat16"
+    if spec.dp_attention:
+        config["enable_attention_dp"] = True
     if spec.speculative is not None:
         spec_config: dict[str, object] = {
             "decoding_type": _spec_method(t, spec),

@@ -83,7 +83,9 @@ def _header(spec: ServiceSpec, what: str) -> str:
         f"{what} for workload '{spec.workload}' ({spec.option}): {spec.replicas} x "
         f"{spec.gpus_per_replica} {spec.gpu}, {spec.precision}, {spec.engine.id}"
         + (f" tp{spec.tp}" if spec.tp > 1 else "")
-        + (f" pp{spec.pp}" if spec.pp > 1 else ""),
+        + (f" pp{spec.pp}" if spec.pp > 1 else "")
+        + (f" ep{spec.ep}" if spec.ep > 1 else "")
+        + (" dp-attention" if spec.dp_attention else ""),
         f"Written by `llmplan deploy`; options from {spec.family} {table.version}.",
     ]
     if not spec.predicted:

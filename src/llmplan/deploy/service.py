@@ -65,6 +65,8 @@ class ServiceSpec:
     """Upper bound of the weights' size on disk (for the model-cache volume)."""
     predicted: bool = True
     """False when the engine is not the one the plan predicted (another target engine)."""
+    dp_attention: bool = False
+    """Attention data-parallel over the ``tp`` GPUs (with ``ep``, the expert layout)."""
 
     @property
     def gpus_per_replica(self) -> int:
@@ -151,6 +153,7 @@ def service_spec(design: Design, option: str, base_percentile: float = 50.0) -> 
         output_tokens_mean=out_mean,
         output_tokens_cv=out_cv,
         checkpoint_gib=checkpoint_gib(design),
+        dp_attention=dep.dp_attention,
     )
 
 
