@@ -3,8 +3,9 @@
 The planner sizes replicas with the analytical percentile model; before recommending, it
 replays each chosen design's busiest hour (the last month's peak rate, Poisson, lengths
 through the scenario's quantiles) through the discrete-event simulator
-(:mod:`llmplan.sim`) on the planned number of replicas, and reports the simulated TTFT
-and TPOT at the SLO percentile against the targets.
+(:mod:`llmplan.sim`) on the planned number of replicas (a disaggregated design's units
+as one prefill and one decode pool, :mod:`llmplan.sim.disagg`), and reports the simulated
+TTFT and TPOT at the SLO percentile against the targets.
 """
 
 from __future__ import annotations
@@ -14,9 +15,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from llmplan.errors import LlmplanError
+from llmplan.perf.disagg import Disaggregation
 from llmplan.plan.search import Design
 from llmplan.sim import ReplicaModel, SimConfig, simulate
+from llmplan.sim.arrivals import Workload
+from llmplan.sim.disagg import DisaggregatedModel, simulate_disaggregated
 from llmplan.sim.scenario import open_loop_from, slo_from
+from llmplan.sim.stats import SimResult
 
 CONFIRM_REQUESTS = 3000
 """Requests simulated per design: enough for a stable p95 (about 150 requests above it)."""
@@ -47,9 +52,8 @@ def simulate_design(
     slo = slo_from(workload)
     rate = workload.peak_requests_per_s(design.sizing_month)
     try:
-        model = ReplicaModel.of(design.deployment, work, design.capacity.features)
         config = SimConfig(num_requests=requests, replicas=design.replicas, slo=slo)
-        result = simulate(model, work, config, np.random.default_rng(seed))
+        result = _run(design, work, config, np.random.default_rng(seed))
     except LlmplanError as exc:
         return SimulationCheck(
             workload.name,
@@ -75,6 +79,22 @@ def simulate_design(
         result.slo_attainment,
         result.meets_slo,
     )
+
+
+def _run(design: Design, work: Workload, config: SimConfig, rng: np.random.Generator) -> SimResult:
+    """Simulate the design's replicas; a disaggregated design as one prefill pool and one
+    decode pool of all its units' replicas (:mod:`llmplan.sim.disagg`)."""
+    split = design.split
+    if split is None:
+        model = ReplicaModel.of(design.deployment, work, design.capacity.features)
+        return simulate(model, work, config, rng)
+    fleet = Disaggregation(
+        split.prefill_gpus * design.replicas,
+        split.decode_gpus * design.replicas,
+        split.kv_transfer_layerwise,
+    )
+    pools = DisaggregatedModel.of(design.deployment, fleet, work)
+    return simulate_disaggregated(pools, work, config, rng)
 
 
 def confirm_designs(designs: list[Design], *, seed: int) -> list[SimulationCheck]:

@@ -9,6 +9,7 @@ are kept as :class:`Rejected` with the reason, so the plan can say why.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from llmplan.deployment import Deployment
 from llmplan.errors import LlmplanError
 from llmplan.perf.disagg import Disaggregation
 from llmplan.perf.load import DATASET_LENGTH_CV
+from llmplan.perf.openloop import Lengths
+from llmplan.perf.openloop_costs import NO_FEATURES
 from llmplan.plan.capacity import (
     MAX_LOAD_FACTOR,
     Infeasible,
@@ -26,6 +29,7 @@ from llmplan.plan.capacity import (
     ReplicaCapacity,
     try_replica_capacity,
 )
+from llmplan.plan.disagg import SplitWorkload, split_candidates, try_split_capacity
 from llmplan.plan.layouts import Layout, layout_name, layouts_for
 from llmplan.scenario import InferenceWorkload, LengthDistribution, MeasuredThroughput
 from llmplan.sim.lengths import LognormalLength
@@ -356,7 +360,30 @@ def _designs_on(
         found.append(
             _size(workload, capacity, space.horizon_months, measured, space.max_utilisation)
         )
+    work = SplitWorkload(Lengths(max(inp, 1.0), cv_in), Lengths(out, cv_out), targets, features)
+    found += [d for d in (_best_split(design, work, space) for design in found) if d]
     return found, reason
+
+
+def _best_split(design: Design, work: SplitWorkload, space: SearchSpace) -> Design | None:
+    """The disaggregated variant of ``design`` (:mod:`llmplan.plan.disagg`) that serves
+    the busiest hour with the fewest GPUs, or None (none tried, none serves, or the
+    workload uses prefix caching or speculative decoding)."""
+    if design.measured_source or work.features != NO_FEATURES:
+        return None
+    best: Design | None = None
+    for split in split_candidates(design.deployment, design.replicas):
+        capacity = try_split_capacity(design.deployment, split, work, space.max_utilisation)
+        if isinstance(capacity, Infeasible):
+            continue
+        sized = _size(design.workload, capacity, space.horizon_months, None, space.max_utilisation)
+        sized = dataclasses.replace(sized, split=split)
+        if best is None or (sized.gpus, -capacity.max_requests_per_s) < (
+            best.gpus,
+            -best.capacity.max_requests_per_s,
+        ):
+            best = sized
+    return best
 
 
 def _measured_layouts(
