@@ -7,12 +7,12 @@ llmplan bench "$ENDPOINT" \
     --model deepseek-ai/DeepSeek-R1 \
     --served-model deepseek-ai/DeepSeek-R1 \
     --gpu H200-SXM-141GB \
-    --engine vllm \
+    --engine trtllm \
     --precision fp8 \
     --num-gpus 8 \
     --tp 8 \
     --pp 1 \
-    --rate 4.823,9.645,12.06 \
+    --rate 19.29,38.58,48.23 \
     --requests 200 \
     --input-tokens 1017 \
     --output-tokens 1017 \

@@ -88,6 +88,12 @@ def _header(spec: ServiceSpec, what: str) -> str:
         + (" dp-attention" if spec.dp_attention else ""),
         f"Written by `llmplan deploy`; options from {spec.family} {table.version}.",
     ]
+    if spec.split:
+        lines.append(
+            f"NOTE: the plan chose disaggregated units of {spec.split} prefill:decode GPUs; "
+            "these commands start aggregated replicas of the same layout (the engine's "
+            "prefill/decode disaggregation is not generated yet; set it up by hand)."
+        )
     if not spec.predicted:
         lines.append(
             f"NOTE: the plan predicted another engine; {spec.engine.id}'s own limits are used."

@@ -67,6 +67,9 @@ class ServiceSpec:
     """False when the engine is not the one the plan predicted (another target engine)."""
     dp_attention: bool = False
     """Attention data-parallel over the ``tp`` GPUs (with ``ep``, the expert layout)."""
+    split: str = ""
+    """The plan's prefill:decode GPUs per unit ("8:24") when it chose a disaggregated
+    design (its launch commands are not generated yet); empty otherwise."""
 
     @property
     def gpus_per_replica(self) -> int:
@@ -118,8 +121,10 @@ def service_spec(design: Design, option: str, base_percentile: float = 50.0) -> 
     """The service of ``design`` (a plan's choice for one workload under ``option``).
     A hybrid fleet owns the replicas of its base demand (``base_percentile`` of the
     operating hours, :func:`~llmplan.plan.demand.hybrid_split`) and may grow to the full
-    design's replicas on burst capacity."""
+    design's replicas on burst capacity. A disaggregated design's units count as the
+    replicas of the layout they hold (``replicas`` x (P + D) / GPUs per replica)."""
     dep = design.deployment
+    per_unit = design.gpus_per_replica // dep.num_gpus
     work = design.workload
     in_mean, in_cv = length_law(work.input_tokens)
     out_mean, out_cv = length_law(work.output_tokens)
@@ -127,6 +132,7 @@ def service_spec(design: Design, option: str, base_percentile: float = 50.0) -> 
     replicas = design.replicas
     if option == DeploymentOption.HYBRID.value:
         replicas = min(replicas, hybrid_split(design, base_percentile).base_replicas)
+    replicas *= per_unit
     return ServiceSpec(
         workload=work.name,
         name=slug(work.name),
@@ -142,18 +148,23 @@ def service_spec(design: Design, option: str, base_percentile: float = 50.0) -> 
         pp=dep.pp,
         ep=int(getattr(dep, "ep", 1)),
         replicas=replicas,
-        max_replicas=max(design.replicas, design.replicas_at(SCALE_OUT_VOLUME)),
+        max_replicas=per_unit * max(design.replicas, design.replicas_at(SCALE_OUT_VOLUME)),
         max_model_len=max_model_len(design),
         prefix_caching=work.cached_input_fraction > 0,
         speculative=spec,
-        running_per_replica=max(1, math.ceil(design.capacity.result.batch)),
-        peak_requests_per_s_per_replica=design.peak_requests_per_s / design.replicas,
+        running_per_replica=max(1, math.ceil(design.capacity.result.batch / per_unit)),
+        peak_requests_per_s_per_replica=design.peak_requests_per_s / (design.replicas * per_unit),
         input_tokens_mean=in_mean,
         input_tokens_cv=in_cv,
         output_tokens_mean=out_mean,
         output_tokens_cv=out_cv,
         checkpoint_gib=checkpoint_gib(design),
         dp_attention=dep.dp_attention,
+        split=(
+            f"{design.split.prefill_gpus}:{design.split.decode_gpus}"
+            if design.split is not None
+            else ""
+        ),
     )
 
 

@@ -104,9 +104,13 @@ class Design:
         return label
 
     def memory_per_gpu_bytes(self) -> float:
-        """Weights, overhead and the KV cache of the planned batch, per GPU."""
+        """Weights, overhead and the KV cache of the planned batch, per GPU (of a decode
+        replica when disaggregated)."""
         context = int(self.workload.input_tokens.mean + self.workload.output_tokens.mean)
-        batch = max(1, math.ceil(self.capacity.result.batch))
+        batch = self.capacity.result.batch
+        if self.split is not None:  # the decode replicas hold the running sequences
+            batch /= self.split.decode_gpus // self.deployment.num_gpus
+        batch = max(1, math.ceil(batch))
         return estimate_memory(self.deployment, context, batch).per_gpu_bytes
 
 

@@ -15,8 +15,10 @@ import math
 from dataclasses import dataclass
 
 from llmplan.perf.intervals import Cell, IntervalTable, Regime, bundled_intervals
+from llmplan.perf.openloop import Lengths
 from llmplan.perf.percentiles import LatencyPercentiles
 from llmplan.plan.capacity import latency_at_rate
+from llmplan.plan.disagg import SplitWorkload, unit_latency, unit_of
 from llmplan.plan.search import Design, length_law, targets_of
 
 
@@ -46,6 +48,14 @@ def operating_latency(design: Design) -> LatencyPercentiles:
     inp, cv_in = length_law(workload.input_tokens)
     out, cv_out = length_law(workload.output_tokens)
     rate = min(rate, design.capacity.max_requests_per_s)
+    if design.split is not None:
+        work = SplitWorkload(
+            Lengths(max(inp, 1.0), cv_in),
+            Lengths(out, cv_out),
+            targets_of(workload),
+            design.capacity.features,
+        )
+        return unit_latency(unit_of(design.deployment, design.split, work), work, rate)
     return latency_at_rate(
         design.deployment,
         inp,
