@@ -5,10 +5,10 @@ uses (:mod:`llmplan.perf.disagg_serving`).
 **What is searched** (:func:`split_candidates`): a design that already serves the
 workload aggregated, on multi-GPU replicas, that needs at least
 :data:`MIN_REPLICAS_FOR_SPLIT` replicas (a large fleet), is also tried as units of
-``p`` prefill and ``d`` decode replicas of the same layout for each ratio of
-:data:`SPLIT_RATIOS`; a unit must span more than one node (so that its KV transfers
-cross the scale-out network, as they do between the units of a fleet and in the
-simulator's confirmation of the whole fleet). The ratio that serves the busiest hour
+``p`` prefill and ``d`` decode replicas of the same layout for each ratio of the
+scenario's ``candidates.split_ratios`` (default :data:`SPLIT_RATIOS`); a unit must span
+more than one node (so that its KV transfers cross the scale-out network, as they do
+between the units of a fleet and in the simulator's confirmation of the whole fleet). The ratio that serves the busiest hour
 with the fewest GPUs is kept (one disaggregated design per aggregated one). Workloads
 with prefix caching or speculative decoding are not split yet (the simulator's
 disaggregated pools do not model them).
@@ -54,12 +54,13 @@ from llmplan.plan.capacity import (
 )
 
 SPLIT_RATIOS: tuple[tuple[int, int], ...] = ((2, 1), (1, 1), (1, 2), (1, 3), (1, 4))
-"""Prefill replicas : decode replicas of one unit. 1:1 is SGLang's published 1P1D
-DeepSeek-R1 run (2 x 8 H200, sglang#5490); 1:3 SGLang's large-scale EP deployment (3
-prefill and 9 decode nodes, lmsys.org/blog/2025-05-05-large-scale-ep); 1:4 close to
-DeepSeek's own inference system (about 4 prefill to 18 decode nodes per unit, DeepSeek
-"Day 6" open-source-week disclosure, 2025); 1:2 between them and 2:1 for prompt-heavy
-workloads (long prompts, short answers), where the prefill pool binds."""
+"""Default prefill replicas : decode replicas of one unit (the scenario's
+``candidates.split_ratios``). 1:1 is SGLang's published 1P1D DeepSeek-R1 run (2 x 8
+H200, sglang#5490); 1:3 SGLang's large-scale EP deployment (3 prefill and 9 decode
+nodes, lmsys.org/blog/2025-05-05-large-scale-ep); 1:4 close to DeepSeek's own inference
+system (about 4 prefill to 18 decode nodes per unit, DeepSeek's "Day 6" open-source-week
+disclosure, 2025); 1:2 between them and 2:1 for prompt-heavy workloads (long prompts,
+short answers), where the prefill pool binds."""
 
 MIN_REPLICAS_FOR_SPLIT = 4
 """Aggregated replicas a design needs before its disaggregated variants are tried: a
@@ -177,8 +178,10 @@ def _capacity(
     return ReplicaCapacity(dep, rate, saturation, result, latency, limited_by, work.features)
 
 
-def split_candidates(dep: Deployment, replicas: int) -> list[Disaggregation]:
-    """Units of :data:`SPLIT_RATIOS` worth trying for an aggregated design of
+def split_candidates(
+    dep: Deployment, replicas: int, ratios: tuple[tuple[int, int], ...] = SPLIT_RATIOS
+) -> list[Disaggregation]:
+    """Units of ``ratios`` (prefill : decode replicas) worth trying for a design of
     ``replicas`` replicas of ``dep`` (module docstring): none for single-GPU replicas or
     small fleets; only units that span more than one node."""
     size = dep.num_gpus
@@ -186,7 +189,7 @@ def split_candidates(dep: Deployment, replicas: int) -> list[Disaggregation]:
         return []
     node = dep.gpu.max_gpus_per_node
     out = []
-    for prefill, decode in SPLIT_RATIOS:
+    for prefill, decode in ratios:
         if (prefill + decode) * size > node:
             out.append(Disaggregation(prefill * size, decode * size))
     return out

@@ -76,12 +76,12 @@ def expert_layouts(model: ModelSpec, engine: EngineProfile, tp: int, pp: int) ->
 
 
 def layouts_for(
-    model: ModelSpec, engine: EngineProfile, plain: list[tuple[int, int]]
+    model: ModelSpec, engine: EngineProfile, plain: list[tuple[int, int]], *, expert: bool = True
 ) -> list[Layout]:
     """Every layout searched, in the order of ``plain`` (rising GPU count), each plain
-    ``(tp, pp)`` followed by its expert-parallel variants."""
+    ``(tp, pp)`` followed by its expert-parallel variants (none when not ``expert``)."""
     out: list[Layout] = []
     for tp, pp in plain:
         out.append(Layout(tp, pp))
-        out += expert_layouts(model, engine, tp, pp)
+        out += expert_layouts(model, engine, tp, pp) if expert else []
     return out

@@ -166,6 +166,8 @@ def _space(scenario: Scenario, catalog: Catalog) -> tuple[SearchSpace, dict[str,
         horizon_months=scenario.finance.horizon_months,
         measured=resolved.measured_throughput,
         max_utilisation=scenario.finance.max_utilisation,
+        expert_parallel=scenario.candidates.expert_parallel,
+        split_ratios=scenario.candidates.split_ratio_pairs(),
     )
     models = {w.name: resolved.model_of(w.name) for w in scenario.workloads}
     return space, {"models": models, "overrides": resolved.gpu_overrides}

@@ -29,7 +29,12 @@ from llmplan.plan.capacity import (
     ReplicaCapacity,
     try_replica_capacity,
 )
-from llmplan.plan.disagg import SplitWorkload, split_candidates, try_split_capacity
+from llmplan.plan.disagg import (
+    SPLIT_RATIOS,
+    SplitWorkload,
+    split_candidates,
+    try_split_capacity,
+)
 from llmplan.plan.layouts import Layout, layout_name, layouts_for
 from llmplan.scenario import InferenceWorkload, LengthDistribution, MeasuredThroughput
 from llmplan.sim.lengths import LognormalLength
@@ -203,11 +208,13 @@ def _deployments(
     engine: EngineProfile,
     max_gpus: int,
     required: tuple[tuple[int, int], ...] = (),
+    *,
+    expert: bool = True,
 ) -> Iterator[tuple[Layout, Deployment | str]]:
     """Layouts (:func:`~llmplan.plan.layouts.layouts_for`) in rising GPU count, each with
     its deployment or the reason one cannot be built."""
     plain = parallel_layouts(gpu, model, max_gpus, required)
-    for layout in layouts_for(model, engine, plain):
+    for layout in layouts_for(model, engine, plain, expert=expert):
         try:
             yield (
                 layout,
@@ -294,6 +301,10 @@ class SearchSpace:
     horizon_months: int
     measured: tuple[MeasuredThroughput, ...] = ()
     max_utilisation: float = MAX_LOAD_FACTOR
+    expert_parallel: bool = True
+    """Search expert-parallel + DP-attention layouts (:mod:`llmplan.plan.layouts`)."""
+    split_ratios: tuple[tuple[int, int], ...] = SPLIT_RATIOS
+    """Prefill : decode replicas of the disaggregated units tried (:mod:`llmplan.plan.disagg`)."""
 
 
 def designs_for(
@@ -336,7 +347,14 @@ def _designs_on(
     reason = "no parallel layout within candidates.max_gpus_per_replica"
     measured_layouts = _measured_layouts(model, gpu, space.measured)
     deployments = _deployments(
-        catalog, model, gpu, precision, engine, space.max_gpus_per_replica, measured_layouts
+        catalog,
+        model,
+        gpu,
+        precision,
+        engine,
+        space.max_gpus_per_replica,
+        measured_layouts,
+        expert=space.expert_parallel,
     )
     fitted: dict[tuple[int, bool], int] = {}
     for layout, dep in deployments:
@@ -376,7 +394,7 @@ def _best_split(design: Design, work: SplitWorkload, space: SearchSpace) -> Desi
     if design.measured_source or work.features != NO_FEATURES:
         return None
     best: Design | None = None
-    for split in split_candidates(design.deployment, design.replicas):
+    for split in split_candidates(design.deployment, design.replicas, space.split_ratios):
         capacity = try_split_capacity(design.deployment, split, work, space.max_utilisation)
         if isinstance(capacity, Infeasible):
             continue

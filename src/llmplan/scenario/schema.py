@@ -198,6 +198,12 @@ class Overrides(ScenarioModel):
     )
 
 
+DEFAULT_SPLIT_RATIOS = ("2:1", "1:1", "1:2", "1:3", "1:4")
+"""Prefill:decode replica ratios of disaggregated units (see llmplan.plan.disagg)."""
+MAX_SPLIT_RATIOS = 8
+MAX_SPLIT_REPLICAS = 16
+
+
 class Candidates(ScenarioModel):
     """The planner's search space."""
 
@@ -235,6 +241,38 @@ class Candidates(ScenarioModel):
         "demand over operating hours (50 = the median hour, 100 = the peak: no bursts); "
         "the rest bursts to cloud on-demand or the API.",
     )
+    expert_parallel: bool = Field(
+        True,
+        description="Also search expert parallelism (ep = tp) with DP attention for "
+        "mixture-of-experts models on the engines that run it (SGLang, TensorRT-LLM, vLLM; "
+        "data/expert-parallel.yaml). false: tensor x pipeline parallel layouts only.",
+    )
+    split_ratios: tuple[str, ...] = Field(
+        DEFAULT_SPLIT_RATIOS,
+        max_length=MAX_SPLIT_RATIOS,
+        description="Disaggregated prefill/decode units tried for large fleets (designs of "
+        "4+ multi-GPU replicas, units wider than a node), as prefill replicas:decode "
+        f"replicas of the design's layout, each 1-{MAX_SPLIT_REPLICAS}; the ratio that "
+        "serves the busiest hour on the fewest GPUs is kept. []: no disaggregation.",
+    )
+
+    @model_validator(mode="after")
+    def _check_split_ratios(self) -> Candidates:
+        for text in self.split_ratios:
+            parts = text.split(":")
+            ok = len(parts) == 2 and all(p.strip().isdigit() for p in parts)
+            if not ok or not all(1 <= int(p) <= MAX_SPLIT_REPLICAS for p in parts):
+                raise FieldValueError(
+                    "split_ratios",
+                    f"expected prefill:decode replicas, each 1-{MAX_SPLIT_REPLICAS} "
+                    f"(e.g. 1:3), got {text[:20]!r}",
+                )
+        return self
+
+    def split_ratio_pairs(self) -> tuple[tuple[int, int], ...]:
+        """:attr:`split_ratios` as (prefill replicas, decode replicas)."""
+        pairs = (tuple(int(p) for p in text.split(":")) for text in self.split_ratios)
+        return tuple((a, b) for a, b in pairs)
 
 
 class Scenario(ScenarioModel):
