@@ -46,12 +46,16 @@ def _plan(name: str) -> Plan:
 
 def _chosen(plan: Plan) -> list[Design]:
     """Each design some option of ``plan`` chose, once, sized by the model (not by a
-    measured throughput) and held to latency targets."""
+    measured throughput) and held to latency targets. Disaggregated units have no
+    ``--find-max-rate`` yet; their simulated latencies at the planned peak are checked
+    against the plan's in ``tests/test_plan_layouts.py``."""
     seen: dict[str, Design] = {}
     for option in plan.options:
         for choice in option.choices:
             design = choice.design
             if design is None or design.measured_source or not design.workload.slo.has_targets():
+                continue
+            if design.split is not None:
                 continue
             seen.setdefault(f"{design.workload.name} {design.label}", design)
     return list(seen.values())
