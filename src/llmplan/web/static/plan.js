@@ -90,7 +90,9 @@ function designCell(payload, o) {
       return `${escapeHtml(c.workload)}: ${escapeHtml(w.api_model || "API")}`;
     }
     const warn = c.slo_optimistic_only ? ' <span class="risk">[!] SLO only at the optimistic end of the 80 % interval</span>' : "";
-    return `${escapeHtml(c.workload)}: ${c.tp * (c.pp || 1)} x ${escapeHtml(c.gpu)} ${escapeHtml(c.precision)} (${escapeHtml(c.engine)})${warn}`;
+    const gpus = c.gpus_per_replica || c.tp * (c.pp || 1);
+    const layout = c.layout ? `, ${escapeHtml(c.layout)}` : "";
+    return `${escapeHtml(c.workload)}: ${gpus} x ${escapeHtml(c.gpu)} ${escapeHtml(c.precision)} (${escapeHtml(c.engine)}${layout})${warn}`;
   }).join("<br>");
 }
 
