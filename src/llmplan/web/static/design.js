@@ -33,10 +33,12 @@ export async function drawDesignCharts(payload) {
   const { option, choice: c, workload: w } = design;
   const base = { model: w.model, gpu: c.gpu, tp: c.tp, pp: c.pp || 1, precision: c.precision, engine: c.engine };
   if (c.kv_precision) base.kv_precision = c.kv_precision;
+  if (c.ep) base.ep = c.ep;  // the replica's expert layout (a disaggregated unit's replicas)
+  if (c.dp_attention) base.dp_attention = true;
   const tokens = (d) => Math.max(1, Math.round(d.mean));
   const recommended = payload.recommended && payload.recommended.option === option;
   // plain text: it is shown with textContent
-  const label = `${recommended ? "recommended" : "cheapest self-hosted"} ${optionName(option)}: ${w.model} on ${c.tp * (c.pp || 1)} x ${c.gpu} (${c.precision})`;
+  const label = `${recommended ? "recommended" : "cheapest self-hosted"} ${optionName(option)}: ${w.model} on ${c.tp * (c.pp || 1)} x ${c.gpu} (${c.precision}${c.layout ? ", " + c.layout : ""})`;
   const checked = (payload.simulation || []).find((x) => x.workload === w.name);
   await Promise.all([drawMemory(base, w, c), drawLatency(base, w, c, label, tokens, checked)]);
 }
