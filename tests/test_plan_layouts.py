@@ -27,7 +27,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from llmplan.catalog.expert_parallel import EpSizes, engine_expert_support, expert_support_of
+from llmplan.catalog.expert_parallel import (
+    EpSizes,
+    engine_expert_support,
+    ep_constant,
+    expert_support_of,
+)
 from llmplan.catalog.loader import bundled_catalog
 from llmplan.cli.main import app
 from llmplan.cli.plan_view import features_text
@@ -35,6 +40,7 @@ from llmplan.deploy.engines import launch
 from llmplan.deploy.options import check_argv
 from llmplan.deploy.service import service_spec
 from llmplan.deployment import Deployment
+from llmplan.perf.expert_parallel import dispatch_combine_bytes
 from llmplan.perf.openloop import Lengths
 from llmplan.perf.step import StepShape, step_time
 from llmplan.plan.capacity import ReplicaCapacity
@@ -347,3 +353,45 @@ def test_api_names_the_bad_field(client: Any, key: str, value: Any, field: str) 
     response = client.post("/api/v1/plans", json={"scenario": data})
     assert response.status_code == 422, response.text
     assert response.json()["field"] == f"scenario.{field}"
+
+
+@settings(max_examples=25, deadline=None)
+@given(decode=st.floats(1, 2048), context=st.floats(100, 8000), ep=st.sampled_from([2, 4]))
+def test_ep_below_tp_is_never_faster_than_ep_equal_tp(
+    decode: float, context: float, ep: int
+) -> None:
+    """Why the search tries ``ep < tp`` only where ``ep = tp`` cannot be (plan/layouts.py)."""
+    catalog = bundled_catalog()
+    full = Deployment.from_names(
+        catalog, model=R1, gpu="H200", precision="fp8", tp=8, ep=8, dp_attention=True
+    )
+    part = dataclasses.replace(full, ep=ep)
+    shape = StepShape(decode_seqs=decode, decode_context=context)
+    assert step_time(part, shape).total_s >= step_time(full, shape).total_s * (1 - 1e-12)
+
+
+def test_ep_below_tp_moves_the_group_times_the_bytes() -> None:
+    """Hand-derived: DeepSeek-R1 (top 8, hidden 7168) on tp8, 128 tokens per GPU, no
+    imbalance. EP8: 128 x 8 x 7/8 = 896 token copies leave a GPU; EP2: each expert is
+    split over 4 GPUs, so 128 x 8 x 4 x 7/8 = 3,584 copies, four times as many."""
+    catalog = bundled_catalog()
+    full = Deployment.from_names(
+        catalog, model=R1, gpu="H200", precision="fp8", tp=8, ep=8, dp_attention=True,
+        ep_load_imbalance=1.0,
+    )  # fmt: skip
+    half = dataclasses.replace(full, ep=2)
+    dispatch_full = dispatch_combine_bytes(full, 128)[0]
+    dispatch_half = dispatch_combine_bytes(half, 128)[0]
+    per_element = ep_constant("dispatch_bytes_per_element")
+    assert dispatch_full == pytest.approx(896 * 7168 * per_element, rel=1e-12)
+    assert dispatch_half == pytest.approx(3584 * 7168 * per_element, rel=1e-12)
+
+
+def test_ep_below_tp_is_searched_only_where_ep_equal_tp_cannot_be() -> None:
+    """A model whose routed experts do not divide by tp (here DeepSeek-R1 given 100)
+    gets the largest divisor that does on TensorRT-LLM and none on SGLang (EP = TP)."""
+    catalog = bundled_catalog()
+    r1 = catalog.model(R1)
+    odd = r1.model_copy(update={"moe": r1.moe.model_copy(update={"num_experts": 100})})
+    assert expert_layouts(odd, catalog.engine("trtllm"), 8, 1) == [Layout(8, 1, 4, True)]
+    assert expert_layouts(odd, catalog.engine("sglang"), 8, 1) == []

@@ -52,12 +52,16 @@ def busiest_experts_touched(dep: Deployment, touched: float) -> float:
 
 def dispatch_combine_bytes(dep: Deployment, tokens_per_gpu: float) -> tuple[float, float]:
     """(dispatch, combine) bytes one GPU sends to other GPUs in one MoE layer: every
-    token goes to ``top_k`` experts, ``(ep - 1) / ep`` of them on other GPUs, scaled by
-    the load imbalance (the busiest GPU receives and returns that much more)."""
+    token goes to ``top_k`` experts, each held by a group of ``g = tp / ep`` GPUs (one
+    GPU when ``ep = tp``; with ``ep < tp`` the expert is tensor-split over the group and
+    every GPU of it needs the token and returns a partial sum), of which
+    ``g (tp - 1) / tp`` are other GPUs on average (``(ep - 1) / ep`` for ``ep = tp``);
+    scaled by the load imbalance (the busiest GPU receives and returns that much more)."""
     moe = dep.model.moe
     if moe is None or dep.ep <= 1:
         return 0.0, 0.0
-    copies = tokens_per_gpu * moe.experts_per_token * (dep.ep - 1) / dep.ep
+    group = dep.tp // dep.ep
+    copies = tokens_per_gpu * moe.experts_per_token * group * (dep.tp - 1) / dep.tp
     elements = copies * dep.model.hidden_size * load_imbalance(dep)
     return (
         elements * ep_constant("dispatch_bytes_per_element"),
@@ -66,11 +70,13 @@ def dispatch_combine_bytes(dep: Deployment, tokens_per_gpu: float) -> tuple[floa
 
 
 def _node_split(dep: Deployment) -> tuple[int, float]:
-    """(expert-parallel ranks on one node, share of the leaving bytes that crosses nodes)."""
-    per_node = max(1, dep.ep * min(dep.gpu.max_gpus_per_node, dep.tp) // dep.tp)
-    if per_node >= dep.ep or dep.scale_out is None or dep.scale_out.link_bandwidth_gbps is None:
-        return min(per_node, dep.ep), 0.0
-    return per_node, (dep.ep - per_node) / (dep.ep - 1)
+    """(ranks of the all-to-all on one node, share of the leaving bytes that crosses
+    nodes); every GPU of the stage takes part (``tp`` ranks: with ``ep < tp`` each
+    expert's group spans several of them)."""
+    per_node = max(1, min(dep.gpu.max_gpus_per_node, dep.tp))
+    if per_node >= dep.tp or dep.scale_out is None or dep.scale_out.link_bandwidth_gbps is None:
+        return min(per_node, dep.tp), 0.0
+    return per_node, (dep.tp - per_node) / (dep.tp - 1)
 
 
 def _one_all_to_all_s(dep: Deployment, leaving_bytes: float) -> float:
@@ -89,7 +95,7 @@ def _one_all_to_all_s(dep: Deployment, leaving_bytes: float) -> float:
     if remote_share <= 0 or network is None or network.link_bandwidth_gbps is None:
         return local
     remote = all_to_all_time_s(
-        network, network.link_bandwidth_gbps, dep.ep, leaving_bytes * remote_share, efficiency
+        network, network.link_bandwidth_gbps, dep.tp, leaving_bytes * remote_share, efficiency
     )
     return max(local, remote)
 

@@ -5,9 +5,11 @@ For every ``tp x pp`` layout of :func:`llmplan.plan.search.parallel_layouts`, a 
 on an engine listed in ``data/expert-parallel.yaml`` (``engines``) also gets the
 expert-parallel variant ``ep = tp`` (every engine listed allows it), with DP attention
 where the engine runs it. ``ep`` below ``tp`` (TensorRT-LLM's hybrid expert/tensor
-parallelism) is not searched: the step model sends each token to one GPU per expert and
-does not yet charge the traffic of experts tensor-split over ``tp / ep`` GPUs (every GPU
-of the group needs the token), so it would rate those layouts too high. Expert
+parallelism) is searched only where ``ep = tp`` cannot be (the routed experts do not
+divide by ``tp``), as the largest degree that can: its experts are tensor-split over
+``tp / ep`` GPUs which all need each token, so it moves ``tp / ep`` times the all-to-all
+bytes for the same expert weights per GPU and is never faster than ``ep = tp``
+(:func:`llmplan.perf.expert_parallel.dispatch_combine_bytes`; a test checks it). Expert
 parallelism *without* DP attention is only searched on an engine without DP attention:
 under the step model (:mod:`llmplan.perf.expert_parallel`) it moves the
 same bytes and FLOPs as tensor parallelism and adds the load imbalance, so it is never
@@ -64,15 +66,15 @@ def layout_name(dep: Deployment) -> str:
 
 
 def expert_layouts(model: ModelSpec, engine: EngineProfile, tp: int, pp: int) -> list[Layout]:
-    """The expert-parallel variants of ``tp x pp`` searched for ``model`` on ``engine``
-    (module docstring: ``ep = tp``); none for a dense model or another engine."""
+    """The expert-parallel variant of ``tp x pp`` searched for ``model`` on ``engine``:
+    the largest degree the engine allows that divides the routed experts (``ep = tp``
+    where it can; module docstring); none for a dense model or another engine."""
     moe = model.moe
     support = expert_support_of(engine)
     if moe is None or support is None:
         return []
-    searched = (tp,)  # ep = tp only (module docstring)
-    degrees = [ep for ep in support.ep_degrees(tp) if ep in searched and moe.num_experts % ep == 0]
-    return [Layout(tp, pp, ep, support.dp_attention) for ep in degrees]
+    degrees = [ep for ep in support.ep_degrees(tp) if moe.num_experts % ep == 0]
+    return [Layout(tp, pp, degrees[0], support.dp_attention)] if degrees else []
 
 
 def layouts_for(
