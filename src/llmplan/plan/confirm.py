@@ -10,12 +10,12 @@ TTFT and TPOT at the SLO percentile against the targets.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
 from llmplan.errors import LlmplanError
-from llmplan.perf.disagg import Disaggregation
 from llmplan.plan.search import Design
 from llmplan.sim import ReplicaModel, SimConfig, simulate
 from llmplan.sim.arrivals import Workload
@@ -88,10 +88,10 @@ def _run(design: Design, work: Workload, config: SimConfig, rng: np.random.Gener
     if split is None:
         model = ReplicaModel.of(design.deployment, work, design.capacity.features)
         return simulate(model, work, config, rng)
-    fleet = Disaggregation(
-        split.prefill_gpus * design.replicas,
-        split.decode_gpus * design.replicas,
-        split.kv_transfer_layerwise,
+    fleet = dataclasses.replace(
+        split,
+        prefill_gpus=split.prefill_gpus * design.replicas,
+        decode_gpus=split.decode_gpus * design.replicas,
     )
     pools = DisaggregatedModel.of(design.deployment, fleet, work)
     return simulate_disaggregated(pools, work, config, rng)
