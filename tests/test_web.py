@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from llmplan.api import Settings, create_app
-from llmplan.web.xlsx import monthly_cash_flows, plan_workbook, yearly_cash_flows
+from llmplan.report.xlsx import monthly_cash_flows, plan_workbook, yearly_cash_flows
 
 with warnings.catch_warnings():  # starlette suggests httpx2; httpx works
     warnings.filterwarnings("ignore", message=".*httpx2")
@@ -263,7 +263,7 @@ def test_pdf_report_of_a_job_and_of_a_saved_plan(jobs: TestClient, job: dict[str
 def test_pdf_without_chromium_is_501_saying_so(
     jobs: TestClient, job: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from llmplan.web import pdf
+    from llmplan.report import pdf
 
     monkeypatch.setattr(pdf, "CHROMIUM_PATH", Path("/nonexistent/chromium"))
     monkeypatch.setattr(pdf.shutil, "which", lambda _: None)
@@ -275,7 +275,7 @@ def test_pdf_without_chromium_is_501_saying_so(
 
 def test_pdf_that_chromium_cannot_print_in_time(monkeypatch: pytest.MonkeyPatch) -> None:
     """A browser that hangs is stopped (with its process group) at the time limit."""
-    from llmplan.web import pdf
+    from llmplan.report import pdf
 
     monkeypatch.setattr(pdf, "chromium", lambda: Path("/bin/sleep"))
     monkeypatch.setattr(pdf, "_command", lambda *_: ["/bin/sleep", "30"])

@@ -21,6 +21,7 @@ from llmplan.cli.common import (
     user_home,
 )
 from llmplan.cost.currency import Currency
+from llmplan.report.paper import DEFAULT_PAPER, Paper
 from llmplan.errors import InputError
 from llmplan.limits import check_monte_carlo_size
 
@@ -263,8 +264,15 @@ def plan_command(
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     report: Annotated[
-        Path | None, typer.Option(help="Write an HTML report (charts included, works offline).")
+        Path | None,
+        typer.Option(
+            help="Write the report: .html (charts included, works offline), .pdf (printed "
+            "by Chromium) or .xlsx (the same tables as a workbook)."
+        ),
     ] = None,
+    paper: Annotated[
+        Paper, typer.Option(help="Paper size of the printed report (HTML and PDF).")
+    ] = DEFAULT_PAPER,
     seed: Annotated[int, typer.Option(min=0, help="Monte Carlo seed.")] = 0,
     samples: Annotated[
         int, typer.Option(min=0, max=100_000, help="Monte Carlo draws (0: none).")
@@ -284,6 +292,10 @@ def plan_command(
 
     if scenario is not None and example is not None:
         raise InputError("give a scenario file or --example, not both", field="example")
+    if report is not None:
+        from llmplan.report.plan import check_report_path
+
+        check_report_path(report)  # before the plan runs, not after
     if scenario is not None:
         loaded = load_scenario(scenario)
     else:
@@ -302,7 +314,7 @@ def plan_command(
     if report is not None:
         from llmplan.report.plan import write_plan_report
 
-        write_plan_report(payload, report)
+        write_plan_report(payload, report, paper)
     if json_out:
         print_json(payload)
     else:

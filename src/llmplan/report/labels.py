@@ -68,6 +68,8 @@ def field_value(field: str, value: Any) -> str:
     """An assumption's value as people write it: 0.08 a year -> "8 %", 150000 -> "150,000"."""
     known = labels()["fields"].get(field.rsplit(".", 1)[-1])
     kind = known[1] if known else "number"
+    if value is None:
+        return "not set"
     if isinstance(value, bool) or not isinstance(value, int | float):
         return "yes" if value is True else "no" if value is False else str(value)
     if kind == "percent":
@@ -81,6 +83,17 @@ def field_value(field: str, value: Any) -> str:
     if kind == "ratio":
         return f"{value:,.2f}".rstrip("0").rstrip(".")
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.4g}"
+
+
+def field_unit(field: str) -> str:
+    """An assumption's unit: from its name's suffix (``_usd_per_kwh`` -> "USD/kWh"), "%"
+    for a share, "x" for a multiple, "-" for a number without one."""
+    name = field.rsplit(".", 1)[-1]
+    for suffix, words in _UNITS:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return words.removeprefix(", ")
+    known = labels()["fields"].get(name)
+    return {"percent": "%", "multiple": "x"}.get(known[1] if known else "", "-")
 
 
 def money(value: float | None, currency: str = "USD") -> str:
