@@ -260,7 +260,7 @@ def test_pdf_report_of_a_job_and_of_a_saved_plan(jobs: TestClient, job: dict[str
     assert jobs.get("/api/v1/plans/nope/report.pdf").status_code == 404
 
 
-def test_pdf_without_chromium_is_501_saying_so(
+def test_pdf_without_chromium_is_503_saying_so(
     jobs: TestClient, job: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from llmplan.report import pdf
@@ -268,9 +268,10 @@ def test_pdf_without_chromium_is_501_saying_so(
     monkeypatch.setattr(pdf, "CHROMIUM_PATH", Path("/nonexistent/chromium"))
     monkeypatch.setattr(pdf.shutil, "which", lambda _: None)
     response = jobs.get(f"/api/v1/jobs/{job['id']}/report.pdf")
-    assert response.status_code == 501
+    assert response.status_code == 503
     assert response.json()["code"] == "not_available"
     assert "Chromium" in response.json()["message"]
+    assert "\n" not in response.json()["message"]
 
 
 def test_pdf_that_chromium_cannot_print_in_time(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -87,13 +87,19 @@ def field_value(field: str, value: Any) -> str:
 
 def field_unit(field: str) -> str:
     """An assumption's unit: from its name's suffix (``_usd_per_kwh`` -> "USD/kWh"), "%"
-    for a share, "x" for a multiple, "-" for a number without one."""
+    for a share (shown x100), "x" for a multiple, "-" for a number without one."""
     name = field.rsplit(".", 1)[-1]
-    for suffix, words in _UNITS:
-        if name.endswith(suffix) and len(name) > len(suffix):
-            return words.removeprefix(", ")
+    suffix = next(
+        (words.removeprefix(", ") for end, words in _UNITS if name.endswith(end) and name != end),
+        "",
+    )
     known = labels()["fields"].get(name)
-    return {"percent": "%", "multiple": "x"}.get(known[1] if known else "", "-")
+    kind = known[1] if known else ""
+    if kind == "percent":
+        return f"% {suffix}" if suffix else "%"
+    if kind == "multiple":
+        return "x"
+    return suffix or "-"
 
 
 def money(value: float | None, currency: str = "USD") -> str:

@@ -1,7 +1,8 @@
 """Routes of the web UI: the page, its static files, and plan exports (HTML, XLSX, PDF).
 
 ``GET /`` is the page, ``/web/static/*`` its scripts and styles, ``/web/vendor/plotly.min.js``
-the installed plotly.js; these hold no data and are open without a token. The exports of a
+the installed plotly.js (gzipped once, :mod:`.compress`); these hold no data and are open
+without a token. Every large response is gzipped for a client that accepts it. The exports of a
 saved plan result (``/api/v1/plans/{id}/report.html|.xlsx|.pdf``) or of a finished plan
 job's result (``/api/v1/jobs/{id}/report.html|.xlsx|.pdf``) are API routes like any other;
 the PDF is the HTML report printed by headless Chromium (:mod:`llmplan.report.pdf`), 503
@@ -17,7 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Query
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import (
     FileResponse,
     HTMLResponse,
@@ -39,6 +40,7 @@ from llmplan.report.summary import executive_summary
 from llmplan.scenario import dump_scenario
 from llmplan.report.pdf import PdfFailed, PdfUnavailable, html_to_pdf
 from llmplan.report.xlsx import XLSX_MEDIA_TYPE, plan_workbook
+from llmplan.web.compress import accepts_gzip, gzipped_file, install_compression
 
 STATIC_DIR = Path(str(resources.files("llmplan.web") / "static"))
 STATIC_PREFIX = "/web/static"
@@ -76,13 +78,17 @@ def index() -> HTMLResponse:
 
 
 @page.get(PLOTLY_PATH)
-def plotly_script() -> FileResponse:
+async def plotly_script(request: Request) -> Response:
+    """plotly.js, gzipped (once per process) for a client that accepts it."""
     path = plotly_js()
     if path is None:  # pragma: no cover - plotly is a core dependency
         raise ApiError(404, "not_found", "plotly is not installed")
-    return FileResponse(
-        path, media_type="text/javascript", headers={"Cache-Control": "max-age=86400"}
-    )
+    headers = {"Cache-Control": "max-age=86400", "Vary": "Accept-Encoding"}
+    if not accepts_gzip(request.headers.get("accept-encoding", "")):
+        return FileResponse(path, media_type="text/javascript", headers=headers)
+    data = await run_in_threadpool(gzipped_file, path)
+    headers["Content-Encoding"] = "gzip"
+    return Response(data, media_type="text/javascript", headers=headers)
 
 
 def _attachment(name: str) -> dict[str, str]:
@@ -232,7 +238,8 @@ def edit_yaml(body: YamlEdit, state: State) -> PlainTextResponse:
 
 
 def install_web(app: FastAPI) -> None:
-    """Serve the UI and the exports on ``app``."""
+    """Serve the UI and the exports on ``app``, large responses gzipped."""
+    install_compression(app)
     app.include_router(page)
     app.include_router(exports)
     app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="web-static")
