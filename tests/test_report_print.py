@@ -116,7 +116,8 @@ def test_print_rules_number_pages_keep_charts_whole_and_hide_toolbars(
 ) -> None:
     html = render_plan_report(payload)
     style = html.split("<style>")[1].split("</style>")[0]
-    assert re.search(r'@bottom-right \{ content: "page " counter\(page\) " of " counter\(pages\)', style)
+    footer = r'@bottom-right \{ content: "page " counter\(page\) " of " counter\(pages\)'
+    assert re.search(footer, style)
     assert re.search(r"\.chart \{[^}]*break-inside: avoid", style)
     assert re.search(r"\.modebar[^{]*\{ display: none !important", style)
     assert html.count('"displayModeBar": false') == html.count('class="chart"') >= 3

@@ -21,9 +21,9 @@ from llmplan.cli.common import (
     user_home,
 )
 from llmplan.cost.currency import Currency
-from llmplan.report.paper import DEFAULT_PAPER, Paper
 from llmplan.errors import InputError
 from llmplan.limits import check_monte_carlo_size
+from llmplan.report.paper import DEFAULT_PAPER, Paper
 
 DEFAULT_EXAMPLE = "chat-assistant"
 OPTIMISTIC_MARK = "[!]"

@@ -144,7 +144,7 @@ def uncertainty_table(payload: dict[str, Any]) -> tuple[list[str], list[list[Cel
     """The Monte Carlo spread of each option's NPV (empty without draws)."""
     currency, rate = currency_of(payload), rate_of(payload)
     mc = (payload.get("sensitivity") or {}).get("monte_carlo") or {}
-    header = [f"Option", f"P10, {currency}", f"P50, {currency}", f"P90, {currency}", "Cheapest in"]
+    header = ["Option", f"P10, {currency}", f"P50, {currency}", f"P90, {currency}", "Cheapest in"]
     rows: list[list[Cell]] = []
     for name, quantiles in (mc.get("npv_usd_p10_p50_p90") or {}).items():
         share = (mc.get("probability_cheapest") or {}).get(name, 0.0)

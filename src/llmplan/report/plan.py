@@ -19,8 +19,8 @@ from llmplan.errors import InputError
 from llmplan.files import write_bytes_atomic
 from llmplan.report.content import (
     assumptions_table,
-    included,
     breakeven_table,
+    included,
     options_table,
     tornado_table,
     uncertainty_table,

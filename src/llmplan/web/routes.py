@@ -36,10 +36,10 @@ from llmplan.api.state import API_PREFIX, AppState, State
 from llmplan.api.yamltext import set_fields
 from llmplan.report.labels import labels
 from llmplan.report.paper import DEFAULT_PAPER, Paper
-from llmplan.report.summary import executive_summary
-from llmplan.scenario import dump_scenario
 from llmplan.report.pdf import PdfFailed, PdfUnavailable, html_to_pdf
+from llmplan.report.summary import executive_summary
 from llmplan.report.xlsx import XLSX_MEDIA_TYPE, plan_workbook
+from llmplan.scenario import dump_scenario
 from llmplan.web.compress import accepts_gzip, gzipped_file, install_compression
 
 STATIC_DIR = Path(str(resources.files("llmplan.web") / "static"))
