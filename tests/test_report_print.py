@@ -215,6 +215,47 @@ def test_pdf_is_a4_by_default_with_the_summary_first(payload: dict[str, Any]) ->
     assert "Options" not in texts[0].split("\n")[:3]  # the summary has its own page
 
 
+#: Printable width of each paper at 96 CSS px per inch, less the report's 12 mm side margins.
+PRINTABLE_PX = {
+    Paper.A4: (210 - 2 * 12) / 25.4 * 96,  # 703 px
+    Paper.LETTER: (8.5 * 25.4 - 2 * 12) / 25.4 * 96,  # 726 px
+}
+
+
+@needs_chromium
+@pytest.mark.parametrize("paper", list(Paper))
+def test_charts_drawn_in_a_wide_window_fit_the_paper_when_printed(
+    payload: dict[str, Any], paper: Paper, tmp_path: Path
+) -> None:
+    """A 1,440 px window draws the charts wider than the paper; before printing they are
+    redrawn within its printable width, and after printing given the window back."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    page_file = tmp_path / "report.html"
+    page_file.write_text(render_plan_report(payload, paper), encoding="utf-8")
+    widths = "Array.from(document.querySelectorAll('.js-plotly-plot .main-svg:first-child'))" \
+        ".map(svg => svg.getBoundingClientRect().width)"  # fmt: skip
+    chromium = pdf.chromium()
+    assert chromium is not None
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium), args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            page.route("http*://**", lambda route: route.abort())  # offline, as printed
+            page.goto(page_file.as_uri())
+            screen = page.evaluate(widths)
+            page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
+            printed = page.evaluate(widths)
+            page.evaluate("window.dispatchEvent(new Event('afterprint'))")
+            after = page.evaluate(widths)
+        finally:
+            browser.close()
+    assert len(screen) >= 3 and min(screen) > PRINTABLE_PX[paper]
+    assert all(0 < w <= PRINTABLE_PX[paper] for w in printed)
+    assert after == pytest.approx(screen, abs=1)
+
+
 # --- CLI and API errors --------------------------------------------------------------------
 def _error_line(args: list[str]) -> str:
     result = CliRunner().invoke(app, args)
