@@ -294,3 +294,13 @@ def test_cli_writes_the_workbook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     result = CliRunner().invoke(app, [*args, "--report", str(out)])
     assert result.exit_code == 0, result.output
     assert out.read_bytes()[:2] == b"PK"
+
+
+def test_cli_xlsx_without_openpyxl_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "openpyxl", None)  # import openpyxl -> ImportError
+    line = _error_line(["plan", "--report", str(tmp_path / "plan.xlsx")])
+    assert "report" in line and "openpyxl" in line

@@ -15,7 +15,7 @@ from typing import Any
 
 import jinja2
 
-from llmplan.errors import InputError
+from llmplan.errors import InputError, MissingDependencyError
 from llmplan.files import write_bytes_atomic
 from llmplan.report.content import (
     assumptions_table,
@@ -338,6 +338,14 @@ def check_report_path(path: Path) -> None:
         from llmplan.report.pdf import require_chromium
 
         require_chromium()
+    if path.suffix.lower() == ".xlsx":
+        try:
+            import openpyxl  # noqa: F401
+        except ImportError:
+            raise MissingDependencyError(
+                "the XLSX report needs openpyxl: python3 -m pip install 'llmplan[web]'",
+                field="report",
+            ) from None
 
 
 def plan_report_bytes(payload: dict[str, Any], suffix: str, paper: Paper = DEFAULT_PAPER) -> bytes:
