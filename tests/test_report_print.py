@@ -256,6 +256,38 @@ def test_charts_drawn_in_a_wide_window_fit_the_paper_when_printed(
     assert after == pytest.approx(screen, abs=1)
 
 
+@needs_chromium
+@pytest.mark.parametrize("paper", list(Paper))
+def test_every_table_fits_the_printable_width(
+    payload: dict[str, Any], paper: Paper, tmp_path: Path
+) -> None:
+    """With the print styles at the paper's printable width, no table (the ten-column
+    options table above all) reaches past the right margin, where print would cut it."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    page_file = tmp_path / "report.html"
+    page_file.write_text(render_plan_report(payload, paper), encoding="utf-8")
+    width = int(PRINTABLE_PX[paper])
+    chromium = pdf.chromium()
+    assert chromium is not None
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium), args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": width, "height": 1000})
+            page.route("http*://**", lambda route: route.abort())
+            page.emulate_media(media="print")
+            page.goto(page_file.as_uri())
+            rights = page.evaluate(
+                "Array.from(document.querySelectorAll('table'))"
+                ".map(t => [t.id, Math.ceil(t.getBoundingClientRect().right)])"
+            )
+        finally:
+            browser.close()
+    assert {"options", "assumptions", "breakeven"} <= {name for name, _ in rights}
+    assert all(right <= width for _, right in rights), rights
+
+
 # --- CLI and API errors --------------------------------------------------------------------
 def _error_line(args: list[str]) -> str:
     result = CliRunner().invoke(app, args)
