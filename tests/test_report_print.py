@@ -131,6 +131,7 @@ def test_units_come_from_the_field_name_or_its_kind() -> None:
     assert field_unit("max_utilisation") == "%"
     assert field_unit("inference_volume_multiple") == "x"
     assert field_unit("currency") == "-"
+    assert field_unit("currency_units_per_usd") == "per USD"  # not "USD"
 
 
 def test_assumptions_table_has_units_and_sources(payload: dict[str, Any]) -> None:

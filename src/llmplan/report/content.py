@@ -195,7 +195,7 @@ def assumptions_table(payload: dict[str, Any]) -> tuple[list[str], list[list[Cel
             field_name(key),
             field_value(key, value),
             field_unit(key),
-            str(fields.get(key, {}).get("description", "")),
+            str(fields.get(key, {}).get("description", "")).replace("`", ""),
         ]
         for key, value in finance.items()
     ]

@@ -22,6 +22,7 @@ _UNITS = (
     ("_usd_per_month", ", USD/month"),
     ("_usd_per_year", ", USD/year"),
     ("_usd_per_kwh", ", USD/kWh"),
+    ("_per_usd", ", per USD"),
     ("_per_year", ", per year"),
     ("_months", ", months"),
     ("_years", ", years"),
