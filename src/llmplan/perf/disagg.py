@@ -34,6 +34,7 @@ from llmplan.catalog.schema import InterconnectProfile
 from llmplan.deployment import Deployment
 from llmplan.errors import DoesNotFitError, InputError
 from llmplan.perf.disagg_layout import (
+    DEPLOYMENT_LAYOUT,
     POOLS,
     PoolLayout,
     check_pool,
@@ -65,8 +66,8 @@ class Disaggregation:
     prefill_gpus: int
     decode_gpus: int
     kv_transfer_layerwise: bool = DEFAULT_KV_TRANSFER_LAYERWISE
-    prefill_layout: PoolLayout = PoolLayout()
-    decode_layout: PoolLayout = PoolLayout()
+    prefill_layout: PoolLayout = DEPLOYMENT_LAYOUT
+    decode_layout: PoolLayout = DEPLOYMENT_LAYOUT
 
     def __post_init__(self) -> None:
         for value in (self.prefill_gpus, self.decode_gpus):
@@ -83,8 +84,8 @@ class Disaggregation:
         text: str,
         *,
         kv_transfer_layerwise: bool = False,
-        prefill_layout: PoolLayout = PoolLayout(),
-        decode_layout: PoolLayout = PoolLayout(),
+        prefill_layout: PoolLayout = DEPLOYMENT_LAYOUT,
+        decode_layout: PoolLayout = DEPLOYMENT_LAYOUT,
     ) -> Disaggregation:
         """From ``"P:D"`` (prefill GPUs : decode GPUs), e.g. ``"8:8"``, and the pools'
         own layouts."""
@@ -100,7 +101,9 @@ class Disaggregation:
     def deployments(self, dep: Deployment) -> tuple[Deployment, Deployment]:
         """(prefill replica, decode replica): ``dep`` with each pool's own layout."""
         layouts = (self.prefill_layout, self.decode_layout)
-        prefill, decode = (pool_deployment(dep, lay, pool) for lay, pool in zip(layouts, POOLS))
+        prefill, decode = (
+            pool_deployment(dep, lay, pool) for lay, pool in zip(layouts, POOLS, strict=True)
+        )
         return prefill, decode
 
     def replicas(self, dep: Deployment) -> tuple[int, int]:
@@ -117,6 +120,31 @@ class Disaggregation:
             "decode_gpus": self.decode_gpus,
             "kv_transfer_layerwise": self.kv_transfer_layerwise,
         }
+
+
+def split_of(
+    text: str | None,
+    *,
+    kv_transfer_layerwise: bool = False,
+    prefill_layout: PoolLayout = DEPLOYMENT_LAYOUT,
+    decode_layout: PoolLayout = DEPLOYMENT_LAYOUT,
+    flag: str = "disaggregate",
+) -> Disaggregation | None:
+    """The split ``text`` ("P:D") gives with the pools' own layouts, or None (an
+    aggregated replica); the transfer and layout options need a split (``flag`` names
+    the split's option in the message)."""
+    if text is not None:
+        return Disaggregation.parse(
+            text, kv_transfer_layerwise=kv_transfer_layerwise,
+            prefill_layout=prefill_layout, decode_layout=decode_layout,
+        )  # fmt: skip
+    if kv_transfer_layerwise:
+        raise InputError(f"only applies with {flag}", field="kv_transfer_layerwise")
+    for pool, layout in zip(POOLS, (prefill_layout, decode_layout), strict=True):
+        for name in ("tp", "ep", "dp_attention"):
+            if getattr(layout, name) is not None:
+                raise InputError(f"only applies with {flag}", field=f"{pool}_{name}")
+    return None
 
 
 def check_split(dep: Deployment, split: Disaggregation) -> None:

@@ -47,6 +47,10 @@ class PoolLayout:
         return any(v is not None for v in (self.tp, self.ep, self.dp_attention))
 
 
+DEPLOYMENT_LAYOUT = PoolLayout()
+"""A pool laid out as the deployment is (no field of its own)."""
+
+
 def layout_dict(pool: str, dep: Deployment) -> dict[str, int | bool]:
     """``--json`` keys of a pool's resolved layout, e.g. ``decode_tp``."""
     return {

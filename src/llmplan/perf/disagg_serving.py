@@ -70,9 +70,7 @@ class Design:
             decode_dep=decode_dep,
             split=split,
             prefill=prefill_pool(prefill_dep, load.input_tokens, load.prefix_hit),
-            decode=decode_pool(
-                decode_dep, load.input_tokens, load.output_tokens, load.speculative
-            ),
+            decode=decode_pool(decode_dep, load.input_tokens, load.output_tokens, load.speculative),
             prefill_replicas=prefill_n,
             decode_replicas=decode_n,
             input_tokens=load.input_tokens,
