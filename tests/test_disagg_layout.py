@@ -222,6 +222,16 @@ def test_bad_pool_layout_names_the_pool_field(kwargs: dict[str, PoolLayout], fie
     assert "\n" not in caught.value.message
 
 
+def test_pool_tp_beyond_the_link_domain_is_refused() -> None:
+    """A100-PCIe pairs GPUs by an NVLink bridge: a tp=2 deployment's decode pool cannot
+    take tp=4 (its replicas would need the PCIe-only variant of the GPU)."""
+    dep = Deployment.from_names(CATALOG, model="Llama-3.1-8B", gpu="A100-PCIe-80GB", tp=2)
+    with pytest.raises(InputError) as caught:
+        Disaggregation(2, 4, decode_layout=PoolLayout(tp=4)).replicas(dep)
+    assert caught.value.field == "decode_tp"
+    assert "at most 2" in caught.value.message
+
+
 def test_pool_layout_without_a_split_is_refused() -> None:
     with pytest.raises(InputError) as caught:
         split_of(None, decode_layout=PoolLayout(ep=8))

@@ -72,8 +72,9 @@ def pool_deployment(dep: Deployment, layout: PoolLayout, pool: str) -> Deploymen
     domain = dep.gpu.link_domain_gpus
     if domain is not None and tp > domain >= dep.tp:
         raise ConfigurationError(
-            f"{tp} GPUs exceed the {domain} GPUs {dep.gpu.id}'s link joins; give at most "
-            f"{domain}, or the same value as --tp",
+            f"{tp} GPUs exceed the {domain} that {dep.gpu.id}'s {dep.gpu.interconnect.value} "
+            f"joins; a pool keeps the replica's link: give at most {domain}, or tp={tp} "
+            "for the deployment (both pools over PCIe)",
             field=f"{pool}_tp",
         )
     try:
