@@ -232,13 +232,22 @@ def test_form_adds_a_price_quote_and_a_gpu_price(client: TestClient) -> None:
         json={
             "text": COMMENTED,
             "append": {"overrides.api_prices": quote},
-            "set": {"overrides.gpus.H100.purchase_price_usd": 30000},
+            # a GPU id with dashes is quoted in the path
+            "set": {'overrides.gpus["H100-SXM-80GB"].purchase_price_usd': 30000},
         },
     )
     assert answer.status_code == 200, answer.text
     overrides = yaml.safe_load(answer.text)["overrides"]
     assert overrides["api_prices"] == [quote]
-    assert overrides["gpus"] == {"H100": {"purchase_price_usd": 30000}}
+    assert overrides["gpus"] == {"H100-SXM-80GB": {"purchase_price_usd": 30000}}
+    price = 'overrides.gpus["H100-SXM-80GB"].purchase_price_usd'
+    again = client.post("/api/v1/yaml/edit", json={"text": answer.text, "set": {price: 28000}})
+    assert again.text == answer.text.replace("30000", "28000")  # now in place
+    gone = client.post(
+        "/api/v1/yaml/edit",
+        json={"text": answer.text, "remove": ['overrides.gpus["H100-SXM-80GB"]']},
+    )
+    assert yaml.safe_load(gone.text)["overrides"]["gpus"] == {}
 
 
 def test_structural_edit_errors_name_the_field(client: TestClient) -> None:

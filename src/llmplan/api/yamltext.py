@@ -16,7 +16,7 @@ from typing import Any
 
 from llmplan.errors import InputError
 
-_PART = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
+_PART = re.compile(r'(\.)?([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\["([^"\\\]]+)"\]')
 
 
 #: (mapping, sequence, offset) indents tried, to write lists the way the file does.
@@ -50,15 +50,26 @@ def _matching_yaml(text: str, document: Any) -> Any:
 
 
 def split_path(path: str) -> list[str | int]:
-    """``workloads[0].slo.ttft_ms`` -> ``['workloads', 0, 'slo', 'ttft_ms']``."""
+    """``workloads[0].slo.ttft_ms`` -> ``['workloads', 0, 'slo', 'ttft_ms']``.
+
+    A key that is not a plain name (a GPU id such as ``RTX-4090``) is quoted in brackets:
+    ``overrides.gpus["RTX-4090"].purchase_price_usd``."""
     parts: list[str | int] = []
-    for piece in path.split("."):
-        matches = list(_PART.finditer(piece))
-        if not matches or "".join(m.group(0) for m in matches) != piece:
+    position = 0
+    while position < len(path):
+        match = _PART.match(path, position)
+        misplaced_dot = match is not None and (match.group(1) is not None) != (position > 0)
+        if match is None or (match.group(2) is not None and misplaced_dot):
             raise InputError(
                 f"'{path}' is not a field path like workloads[0].slo.ttft_ms", field="set"
             )
-        parts.extend(m.group(1) if m.group(1) else int(m.group(2)) for m in matches)
+        name, index, quoted = match.group(2, 3, 4)
+        parts.append(int(index) if index is not None else name or quoted)
+        position = match.end()
+    if not parts:
+        raise InputError(
+            "an empty field path; write one like workloads[0].slo.ttft_ms", field="set"
+        )
     return parts
 
 
