@@ -25,11 +25,13 @@ async function start() {
   on("yaml", "scroll", lineNumbers);
   initForm({ edit: applyEdit });
   on("diff", "click", showDiff);
+  on("diff-from", "change", showDiff);
+  on("diff-to", "change", showDiff);
   on("hist-rename", "click", rename);
   on("hist-delete", "click", removeScenario);
   on("hist-versions", "click", (e) => { const b = e.target.closest("button[data-restore]"); return b ? restore(Number(b.dataset.restore)) : null; });
   // a shared address opens what it names; back and forward too
-  window.addEventListener("hashchange", () => openRoute());
+  window.addEventListener("hashchange", () => { openRoute(); });
   on("load-example", "click", () => loadExample());
   // a reload or a closed tab asks first when the text has edits that are not saved
   window.addEventListener("beforeunload", (e) => { if (dirty()) { e.preventDefault(); e.returnValue = ""; } });
@@ -62,26 +64,30 @@ async function boot() {
     await loadSavedList();
     loadModels();
     loadGpus();
-    await openRoute();
+    const problem = await openRoute();
     if (!$("yaml").value) await loadExample(false, false);
-    notice("ready");
+    notice(problem || "ready", Boolean(problem));
     document.body.dataset.ready = "1";
   } catch (err) { notice(describe(err), true); }
 }
 
 // #/scenarios/{id} loads that saved scenario, #/plans/{id} shows that plan (and its scenario).
+// The problem, if what the address names cannot be opened (null: opened, or no address).
 async function openRoute() {
   const route = routeOf();
-  if (!route) return;
+  if (!route) return null;
   try {
     if (route.kind === "scenarios") {
       if (await loadSaved(route.id, true, false)) showTab("editor");
-      return;
+      return null;
     }
     const plan = await openPlan(route.id);
     if (!$("yaml").value && plan.scenario_id) await loadSaved(plan.scenario_id, false, false).catch(() => null);
+    return null;
   } catch (err) {
-    notice(`cannot open ${route.kind.slice(0, -1)} ${route.id}: ${describe(err)}`, true);
+    const problem = `cannot open the saved ${route.kind.slice(0, -1)} ${route.id}: ${describe(err)}`;
+    notice(problem, true);
+    return problem;
   }
 }
 
