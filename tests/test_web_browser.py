@@ -352,7 +352,7 @@ def test_phone_width_has_no_horizontal_overflow(server: str, browser: Any) -> No
     page.fill("#samples", "0")
     page.click("#run")
     page.wait_for_selector("#chart-cumulative .main-svg", timeout=PLAN_TIMEOUT_MS)
-    for tab in ("plan", "editor", "compare", "simulate"):
+    for tab in ("plan", "editor", "compare", "simulate", "history"):
         page.click(f"#tabs button[data-tab={tab}]")
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"{tab} tab is {width} px wide at 390 px"
