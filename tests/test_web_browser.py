@@ -415,6 +415,18 @@ def test_form_edits_a_workload_field_in_the_yaml_keeping_its_comments(
     page.wait_for_selector("#form-error:not([hidden])")
     assert "percentile" in page.inner_text("#form-error")
     assert page.input_value("#yaml") == kept
+    # a workload's kind: the new kind's required fields are asked first
+    page.select_option("select[data-kind-of='workloads[0]']", "finetune")
+    page.wait_for_selector(".draft")
+    assert page.input_value("[name='draft.name']") == "code-chat"
+    page.fill("[name='draft.dataset_tokens']", "200000000")
+    page.fill("[name='draft.runs_per_year']", "4")
+    page.select_option("[name='draft.method']", "lora")
+    page.click("button[data-action=draft-ok]")
+    _yaml_has(page, "  - kind: finetune\n")
+    assert "dataset_tokens: 200000000\n" in page.input_value("#yaml")
+    assert _comments(before)[:3] == _comments(page.input_value("#yaml"))[:3]
+    page.wait_for_selector("[name='workloads[0].lora_rank']")
     page.close()
 
 

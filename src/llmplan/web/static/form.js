@@ -126,7 +126,7 @@ function draftAt(path) {
     return input(prop, rel.split(".").pop(), `draft.${rel}`, seed ?? (node.enum ? node.enum[0] : ""), nullable, text);
   });
   return `<fieldset class="draft"><legend>${escapeHtml(draft.title)}</legend>${inputs.join("")}
-    ${button("draft-ok", path, "Add", "primary")} ${button("draft-cancel", path, "Cancel")}</fieldset>`;
+    ${button("draft-ok", path, draft.op === "append" ? "Add" : "Apply", "primary")} ${button("draft-cancel", path, "Cancel")}</fieldset>`;
 }
 
 export function renderForm(checked) {
