@@ -201,6 +201,7 @@ SECOND = {
     "requests_per_day": 500.0,
     "input_tokens": {"mean": 2000},
     "output_tokens": 300,
+    "hourly_profile": [0] * 12 + [1.0] * 12,
 }
 
 
@@ -212,6 +213,8 @@ def test_form_adds_and_removes_a_workload_keeping_comments(client: TestClient) -
     text = added.text
     assert "# pilot logs, busiest week" in text and "# the IT budget period" in text
     assert "requests_per_day: 500\n" in text  # a form's 500.0 written as an integer
+    # a list of numbers on one line, integers as written
+    assert f"hourly_profile: [{', '.join(['0'] * 12 + ['1'] * 12)}]\n" in text
     assert [w["name"] for w in yaml.safe_load(text)["workloads"]] == ["chat", "batch"]
     removed = client.post("/api/v1/yaml/edit", json={"text": text, "remove": ["workloads[0]"]})
     assert removed.status_code == 200, removed.text

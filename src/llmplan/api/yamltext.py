@@ -221,13 +221,17 @@ def edit_text(
 
 
 def _block(value: Any) -> Any:
-    """``value`` with integral floats as integers and mappings written as blocks."""
+    """``value`` with integral floats as integers, mappings as blocks, lists of scalars in
+    flow style (``[0, 1, 4]``)."""
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
     if isinstance(value, dict):
         return CommentedMap((k, _block(v)) for k, v in value.items())
     if isinstance(value, list):
-        return CommentedSeq(_block(v) for v in value)
+        seq = CommentedSeq(_block(v) for v in value)
+        if not any(isinstance(v, dict | list) for v in value):
+            seq.fa.set_flow_style()  # numbers and names on one line: [0, 1, 4]
+        return seq
     return _plain(value)
 
 

@@ -76,7 +76,12 @@ export function minimal(node, value) {
   for (const [key, prop] of Object.entries(node.properties || {})) {
     const v = value[key];
     if (v === undefined || v === null || JSON.stringify(v) === JSON.stringify(prop.default)) continue;
-    out[key] = v;
+    out[key] = withoutNulls(v);
   }
   return out;
+}
+
+function withoutNulls(v) {
+  if (Array.isArray(v) || v === null || typeof v !== "object") return v;
+  return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== null).map(([k, x]) => [k, withoutNulls(x)]));
 }
