@@ -43,6 +43,7 @@ with warnings.catch_warnings():
 
 ASSETS = ("/", "/web/static/app.css", "/web/static/app.js", "/web/static/core.js",
           "/web/static/plan.js", "/web/static/charts.js", "/web/static/editor.js",
+          "/web/static/form.js",
           routes.PLOTLY_PATH, routes.LABELS_PATH)  # fmt: skip
 #: (name, download Mbit/s, round-trip ms): an office link, a VPN or hotel Wi-Fi (about the
 #: speed at which 4.8 MB takes the issue's 2.5-3.8 s), and loopback (no throttling).

@@ -33,7 +33,7 @@ from llmplan.api.errors import ApiError
 from llmplan.api.inputs import scenario_of
 from llmplan.api.schemas import ErrorBody, ScenarioInput, YamlEdit
 from llmplan.api.state import API_PREFIX, AppState, State
-from llmplan.api.yamltext import set_fields
+from llmplan.api.yamltext import edit_text
 from llmplan.report.labels import labels
 from llmplan.report.paper import DEFAULT_PAPER, Paper
 from llmplan.report.pdf import PdfFailed, PdfUnavailable, html_to_pdf
@@ -227,12 +227,13 @@ def scenario_yaml(body: ScenarioInput, state: State) -> PlainTextResponse:
 
 @exports.post(
     "/yaml/edit",
-    summary="Change fields of a scenario file's text; comments, integers and order kept",
+    summary="Set, append or remove fields of a scenario file's text; comments, integers and "
+    "order kept",
     response_class=PlainTextResponse,
     responses={200: {"content": {"application/yaml": {}}}, 422: {"model": ErrorBody}},
 )
 def edit_yaml(body: YamlEdit, state: State) -> PlainTextResponse:
-    text = set_fields(body.text, body.set)
+    text = edit_text(body.text, body.set, body.append, body.remove)
     scenario_of(None, text, state.catalogs.catalog())  # the edited file must still be valid
     return PlainTextResponse(text, media_type="application/yaml")
 
