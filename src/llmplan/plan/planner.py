@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from llmplan.catalog.loader import Catalog
+from llmplan.catalog.schema import ModelSpec
 from llmplan.catalog.servers import bundled_servers
 from llmplan.cost import (
     CostLine,
@@ -38,7 +39,8 @@ from llmplan.plan.confirm import SimulationCheck, confirm_designs
 from llmplan.plan.crossing import crossing_multiple, volume_bar, volume_curves
 from llmplan.plan.demand import hybrid_split
 from llmplan.plan.draws import throughput_log_spread
-from llmplan.plan.finetune import TrainingSetup, best_setup, training_cost
+from llmplan.plan.finetune import TrainingSetup, best_setup, setup_on, training_cost
+from llmplan.plan.idle_training import IDLE_OPTIONS, place_on_idle
 from llmplan.plan.options import (
     Costed,
     PriceContext,
@@ -56,6 +58,7 @@ from llmplan.plan.sensitivity import (
     monte_carlo_with_volume,
     tornado_inputs,
 )
+from llmplan.plan.sharing import SharedServers, shareable
 from llmplan.prices.book import PriceBook
 from llmplan.scenario import DeploymentOption, Scenario, resolve
 
@@ -70,6 +73,8 @@ class WorkloadChoice:
     design: Design | None
     note: str
     origin: PriceOrigin | None = None
+    placement: str = ""
+    shared_with: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,7 @@ class OptionPlan:
     recipe: Recipe | None = None
     cost: OptionCost | None = None
     tokens_over_horizon: float = 0.0
+    shared: SharedServers | None = None
 
     @property
     def included(self) -> bool:
@@ -171,6 +177,164 @@ def _space(scenario: Scenario, catalog: Catalog) -> tuple[SearchSpace, dict[str,
     return space, {"models": models, "overrides": resolved.gpu_overrides}
 
 
+@dataclass(frozen=True)
+class _Served:
+    """How an option serves the inference workloads: choices, recipes, a shared fleet."""
+
+    choices: tuple[WorkloadChoice, ...]
+    recipes: tuple[Recipe, ...]
+    shared: SharedServers | None = None
+
+    @property
+    def designs(self) -> tuple[Design, ...]:
+        return tuple(c.design for c in self.choices if c.design is not None)
+
+
+def _served(
+    option: DeploymentOption,
+    scenario: Scenario,
+    designs: dict[str, list[Design]],
+    ctx: PriceContext,
+    model_ids: dict[str, str],
+    no_design: dict[str, str],
+) -> _Served | str:
+    """Each inference workload's cheapest design (or the API) under ``option``, or why
+    the option is excluded."""
+    recipes: list[Recipe] = []
+    choices: list[WorkloadChoice] = []
+    for workload in scenario.inference_workloads():
+        if option is DeploymentOption.API:
+            api = cost_api_option(workload, model_ids[workload.name], ctx)
+            if isinstance(api, str):
+                return f"api excluded ({workload.name}): {api}"
+            recipes.append(api[0])
+            choices.append(WorkloadChoice(workload.name, None, api[1], api[2]))
+            continue
+        if not designs[workload.name]:
+            why = no_design[workload.name]
+            return f"{option.value} excluded ({workload.name}): {why}"
+        best = _cheapest_design(designs[workload.name], option, scenario.finance, ctx)
+        if isinstance(best, str):
+            return f"{option.value} excluded ({workload.name}): {best}"
+        recipes.append(best.recipe)
+        choices.append(WorkloadChoice(workload.name, best.design, best.price_note, best.origin))
+    return _Served(tuple(choices), tuple(recipes))
+
+
+def _shared_alternatives(
+    option: DeploymentOption,
+    served: _Served,
+    designs: dict[str, list[Design]],
+    finance: FinanceAssumptions,
+    ctx: PriceContext,
+) -> list[_Served]:
+    """For each GPU type, the workloads that have a design on it packed into shared
+    servers (each with its cheapest design on that GPU), the others as ``served``."""
+    out: list[_Served] = []
+    gpus = dict.fromkeys(d.deployment.gpu.id for ds in designs.values() for d in ds)
+    for gpu in gpus:
+        picked: dict[str, Costed] = {}
+        for choice in served.choices:
+            on_gpu = [d for d in designs.get(choice.workload, []) if d.deployment.gpu.id == gpu]
+            best = _cheapest_design(on_gpu, option, finance, ctx) if on_gpu else None
+            if best is not None and not isinstance(best, str):
+                picked[choice.workload] = best
+        group = shareable([c.design for c in picked.values()], option, finance, ctx)
+        if group is None:
+            continue
+        choices, recipes = [], []
+        for choice, recipe in zip(served.choices, served.recipes, strict=True):
+            mine = picked.get(choice.workload)
+            if mine is None:
+                choices.append(choice)
+                recipes.append(recipe)
+                continue
+            others = tuple(w for w in group.workloads if w != choice.workload)
+            note = f"{mine.price_note}; shares servers with {', '.join(others)}"
+            choices.append(
+                WorkloadChoice(choice.workload, mine.design, note, mine.origin, shared_with=others)
+            )
+        recipes.append(group.recipe(option, ctx))
+        out.append(_Served(tuple(choices), tuple(recipes), group))
+    return out
+
+
+def _training_parts(
+    option: DeploymentOption,
+    served: _Served,
+    training: tuple[TrainingSetup, ...],
+    idle_setups: Mapping[str, Mapping[str, TrainingSetup]],
+    finance: FinanceAssumptions,
+    ctx: PriceContext,
+) -> tuple[list[WorkloadChoice], list[Recipe], tuple[TrainingSetup, ...]] | str:
+    """Each fine-tuning job on idle inference GPUs when that fits and is cheaper, else on
+    its own GPUs: (choices, recipes, setups on GPUs of their own), or why it cannot run."""
+    choices: list[WorkloadChoice] = []
+    recipes: list[Recipe] = []
+    dedicated: list[TrainingSetup] = []
+    used: dict[str, float] = {}
+    for setup in training:
+        cost = training_cost(setup, option, finance, ctx)
+        if isinstance(cost, str):
+            return f"{option.value} excluded ({setup.job.name}): {cost}"
+        placed = place_on_idle(
+            idle_setups.get(setup.job.name, {}), served.designs, option, finance, ctx, used
+        )
+        if not isinstance(placed, str) and placed.recipe(finance, 1.0).npv_usd <= cost.npv_usd:
+            origin = _training_origin(placed.setup, option, ctx)
+            note = f"{placed.note}; instead of {setup.gpus} x {setup.gpu.id} of its own"
+            choices.append(WorkloadChoice(setup.job.name, None, note, origin, IDLE_PLACEMENT))
+            recipes.append(placed.recipe)
+            continue
+        if not isinstance(placed, str):  # not cheaper: give its GPU-hours back
+            gpu_id = placed.setup.gpu.id
+            used[gpu_id] -= placed.setup.gpu_hours_per_month
+        dedicated.append(setup)
+        recipes.append(_training_recipe(setup, option, ctx))
+        note = f"{setup.gpus} x {setup.gpu.id}, {setup.hours_per_run:,.1f} h per run"
+        if ctx.capacity.finetune_on_idle_inference and not isinstance(placed, str):
+            note += " (cheaper than the inference fleet's idle hours)"
+        elif ctx.capacity.finetune_on_idle_inference and option in IDLE_OPTIONS:
+            note += f" (not on idle inference GPUs: {placed})"
+        origin = _training_origin(setup, option, ctx)
+        choices.append(WorkloadChoice(setup.job.name, None, note, origin, DEDICATED_PLACEMENT))
+    return choices, recipes, tuple(dedicated)
+
+
+IDLE_PLACEMENT = "idle_inference_capacity"
+DEDICATED_PLACEMENT = "dedicated"
+
+
+def _assembled(
+    option: DeploymentOption,
+    scenario: Scenario,
+    served: _Served,
+    training: tuple[TrainingSetup, ...],
+    idle_setups: Mapping[str, Mapping[str, TrainingSetup]],
+    ctx: PriceContext,
+) -> OptionPlan:
+    """``served`` and the fine-tuning jobs as one option, or excluded by a fleet limit."""
+    finance = scenario.finance
+    parts = _training_parts(option, served, training, idle_setups, finance, ctx)
+    if isinstance(parts, str):
+        return OptionPlan(option, excluded=parts)
+    train_choices, train_recipes, dedicated = parts
+    chosen = served.designs
+    limit = fleet_limit_reason(chosen, option, finance, ctx, served.shared)
+    if limit:
+        return OptionPlan(option, excluded=f"{option.value} excluded: {limit}")
+    staffing = _staffing(option, chosen, dedicated, ctx, served.shared)
+    recipe = _combined(option, (*served.recipes, *train_recipes), staffing)
+    return OptionPlan(
+        option,
+        choices=(*served.choices, *train_choices),
+        recipe=recipe,
+        cost=recipe(finance, 1.0),
+        tokens_over_horizon=_tokens_over_horizon(scenario),
+        shared=served.shared,
+    )
+
+
 def _option_plan(
     option: DeploymentOption,
     scenario: Scenario,
@@ -179,50 +343,24 @@ def _option_plan(
     ctx: PriceContext,
     model_ids: dict[str, str],
     no_design: dict[str, str],
+    idle_setups: Mapping[str, Mapping[str, TrainingSetup]] | None = None,
 ) -> OptionPlan:
-    finance = scenario.finance
-    recipes: list[Recipe] = []
-    choices: list[WorkloadChoice] = []
-    for workload in scenario.inference_workloads():
-        if option is DeploymentOption.API:
-            api = cost_api_option(workload, model_ids[workload.name], ctx)
-            if isinstance(api, str):
-                return OptionPlan(option, excluded=f"api excluded ({workload.name}): {api}")
-            recipes.append(api[0])
-            choices.append(WorkloadChoice(workload.name, None, api[1], api[2]))
-            continue
-        if not designs[workload.name]:
-            why = no_design[workload.name]
-            return OptionPlan(option, excluded=f"{option.value} excluded ({workload.name}): {why}")
-        best = _cheapest_design(designs[workload.name], option, finance, ctx)
-        if isinstance(best, str):
-            return OptionPlan(option, excluded=f"{option.value} excluded ({workload.name}): {best}")
-        recipes.append(best.recipe)
-        choices.append(WorkloadChoice(workload.name, best.design, best.price_note, best.origin))
-    for setup in training:
-        cost = training_cost(setup, option, finance, ctx)
-        if isinstance(cost, str):
-            return OptionPlan(
-                option, excluded=f"{option.value} excluded ({setup.job.name}): {cost}"
-            )
-        recipes.append(_training_recipe(setup, option, ctx))
-        note = f"{setup.gpus} x {setup.gpu.id}, {setup.hours_per_run:,.1f} h per run"
-        choices.append(
-            WorkloadChoice(setup.job.name, None, note, _training_origin(setup, option, ctx))
-        )
-    chosen = tuple(c.design for c in choices if c.design)
-    limit = fleet_limit_reason(chosen, option, finance, ctx)
-    if limit:
-        return OptionPlan(option, excluded=f"{option.value} excluded: {limit}")
-    staffing = _staffing(option, chosen, training, ctx)
-    recipe = _combined(option, tuple(recipes), staffing)
-    return OptionPlan(
-        option,
-        choices=tuple(choices),
-        recipe=recipe,
-        cost=recipe(finance, 1.0),
-        tokens_over_horizon=_tokens_over_horizon(scenario),
-    )
+    """``option`` costed with each workload's cheapest design, and with the workloads of
+    one GPU type on shared servers where allowed: the cheaper plan within the limits."""
+    served = _served(option, scenario, designs, ctx, model_ids, no_design)
+    if isinstance(served, str):
+        return OptionPlan(option, excluded=served)
+    setups = idle_setups or {}
+    candidates = [served, *_shared_alternatives(option, served, designs, scenario.finance, ctx)]
+    best: OptionPlan | None = None
+    first = None
+    for candidate in candidates:
+        plan = _assembled(option, scenario, candidate, training, setups, ctx)
+        first = first or plan
+        if plan.included and (best is None or plan.score_usd() < best.score_usd()):
+            best = plan
+    assert first is not None
+    return best if best is not None else first
 
 
 def _no_design_reason(workload: str, rejected: list[Rejected]) -> str:
@@ -296,6 +434,7 @@ def _staffing(
     designs: tuple[Design, ...],
     training: tuple[TrainingSetup, ...],
     ctx: PriceContext,
+    shared: SharedServers | None = None,
 ) -> Staffing:
     """FTE of the whole option: one team for every owned GPU of the option (inference
     and training), ``cloud_staff_fte`` for rented capacity, none for an API alone."""
@@ -311,7 +450,7 @@ def _staffing(
     def fte(finance: FinanceAssumptions, volume: float) -> FloatArray:
         months = finance.horizon_months + 1
         if ctx.capacity.phased and option.is_owned:
-            gpus = owned_gpus_in_service(designs, finance, ctx, volume)
+            gpus = owned_gpus_in_service(designs, finance, ctx, volume, shared)
             gpus = gpus + sum(t.gpus for t in training)
             per_month = [staff_fte(round(g), finance) for g in gpus]
             return np.asarray([per_month[0], *per_month], dtype=np.float64)
@@ -416,6 +555,7 @@ def _cost_options(
     ctx: PriceContext,
     model_ids: dict[str, str],
     no_design: dict[str, str],
+    idle_setups: Mapping[str, Mapping[str, TrainingSetup]] | None = None,
 ) -> tuple[OptionPlan, ...]:
     """Every deployment option costed with ``designs``, or excluded with its reason."""
     excluded = scenario.constraints.option_exclusions()
@@ -424,7 +564,11 @@ def _cost_options(
         if option in excluded:
             plans.append(OptionPlan(option, excluded=excluded[option]))
             continue
-        plans.append(_option_plan(option, scenario, designs, training, ctx, model_ids, no_design))
+        plans.append(
+            _option_plan(
+                option, scenario, designs, training, ctx, model_ids, no_design, idle_setups
+            )
+        )
     return tuple(plans)
 
 
@@ -454,6 +598,22 @@ def _confirmed(
             designs = {**designs, name: [bigger if d is design else d for d in designs[name]]}
             added[design.label] = added.get(design.label, 0) + 1
     return cost_all(designs), designs, checks, added
+
+
+def _idle_setups(
+    catalog: Catalog, scenario: Scenario, models: dict[str, object], space: SearchSpace
+) -> dict[str, dict[str, TrainingSetup]]:
+    """Each fine-tuning job's setup on each candidate GPU that holds it (for running it on
+    idle inference GPUs of that type)."""
+    if not scenario.capacity.finetune_on_idle_inference:
+        return {}
+    out: dict[str, dict[str, TrainingSetup]] = {}
+    for job in scenario.finetune_workloads():
+        model = models[job.name]
+        assert isinstance(model, ModelSpec)
+        found = {gpu.id: setup_on(catalog, job, model, gpu) for gpu in space.gpus}
+        out[job.name] = {g: s for g, s in found.items() if not isinstance(s, str)}
+    return out
 
 
 def plan_context(scenario: Scenario, catalog: Catalog, prices: PriceBook) -> PriceContext:
@@ -499,9 +659,10 @@ def make_plan(
         training.append(setup)
     model_ids = {name: m.id for name, m in models.items()}
     no_design = {name: _no_design_reason(name, rejected) for name in designs}
+    idle = _idle_setups(catalog, scenario, models, space) if training else {}
 
     def cost_all(current: dict[str, list[Design]]) -> tuple[OptionPlan, ...]:
-        return _cost_options(scenario, current, tuple(training), ctx, model_ids, no_design)
+        return _cost_options(scenario, current, tuple(training), ctx, model_ids, no_design, idle)
 
     options, designs, checks, added = (
         _confirmed(cost_all, designs, scenario, seed)
