@@ -14,9 +14,10 @@ import yaml
 
 from llmplan.cost import CostLine
 from llmplan.errors import CatalogError
+from llmplan.plan.assembly import OptionPlan
 from llmplan.plan.confirm import SimulationCheck
 from llmplan.plan.options import PriceContext, cost_design
-from llmplan.plan.planner import OptionPlan, Plan
+from llmplan.plan.planner import Plan
 from llmplan.plan.search import Design
 from llmplan.plan.uncertainty import design_intervals
 from llmplan.scenario import DeploymentOption

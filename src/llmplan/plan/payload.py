@@ -10,6 +10,7 @@ from typing import Any
 
 from llmplan.cost import OptionCost
 from llmplan.perf.load import serving_features
+from llmplan.plan.assembly import OptionPlan, WorkloadChoice
 from llmplan.plan.decision import plan_confidence
 from llmplan.plan.evidence import (
     GIB,
@@ -20,7 +21,7 @@ from llmplan.plan.evidence import (
     risks,
 )
 from llmplan.plan.options import PriceContext
-from llmplan.plan.planner import BreakEven, OptionPlan, Plan, WorkloadChoice
+from llmplan.plan.planner import BreakEven, Plan
 from llmplan.plan.schedule import design_footprint, owns_hardware, schedule_payload
 from llmplan.plan.uncertainty import design_intervals
 from llmplan.scenario import scenario_to_data
