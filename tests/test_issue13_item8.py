@@ -167,6 +167,20 @@ def test_issue13_problem_7_facility_build_out_is_charged_per_kw_added() -> None:
     assert CostLine.FACILITY not in colo.lines_usd  # the colocation rent pays for it
 
 
+def test_issue13_problem_7_a_free_site_is_named_as_a_risk() -> None:
+    """On premise with no site, build-out or network cost, the option says the site is
+    counted as free; charging the build-out removes the caveat and, without phasing too,
+    costs the rated IT kW x 11,700 USD/kW at month 0 (it was ignored unless phased)."""
+    risks = option(planned(LONG_PROMPTS), "on_premise")["risks"]
+    assert any("site is counted as free" in r for r in risks), risks
+    built = changed(LONG_PROMPTS, capacity={"facility_usd_per_kw": 11_700})
+    risks = option(planned(built), "on_premise")["risks"]
+    assert not any("site is counted as free" in r for r in risks), risks
+    owned = option(planned(built), "on_premise")
+    assert owned["lines_usd"]["facility"] == pytest.approx(owned["it_power_kw"] * 11_700)
+    assert owned["npv_usd"] > option(planned(LONG_PROMPTS), "on_premise")["npv_usd"]
+
+
 # --- item 8: several models on shared servers --------------------------------------------
 
 

@@ -28,7 +28,7 @@ from itertools import pairwise
 
 from llmplan.cost import FinanceAssumptions, Fleet, OptionCost, cost_self_hosted
 from llmplan.cost.model import purchase_months
-from llmplan.cost.phasing import PhasedFleet, cost_phased_owned, purchases
+from llmplan.cost.phasing import PhasedFleet, cost_phased_owned, purchases, with_facility
 from llmplan.cost.phasing import in_service as servers_in_service
 from llmplan.cost.phasing import tranches as tranche_events
 from llmplan.errors import LlmplanError
@@ -184,11 +184,11 @@ class SharedServers:
         def recipe(finance: FinanceAssumptions, volume: float = 1.0) -> OptionCost:
             site = site_of(option)
             if ctx.capacity.phased:
-                fleet = self.phased(finance, ctx, volume)
-                return cost_phased_owned(fleet, finance, ctx.capacity, site, name=option.value)
-            return cost_self_hosted(
-                self.fleet(finance, ctx, volume), finance, site, name=option.value
-            )
+                phased = self.phased(finance, ctx, volume)
+                return cost_phased_owned(phased, finance, ctx.capacity, site, name=option.value)
+            fleet = self.fleet(finance, ctx, volume)
+            cost = cost_self_hosted(fleet, finance, site, name=option.value)
+            return with_facility(cost, fleet.rated_kw, ctx.capacity, site)
 
         return recipe
 
