@@ -440,3 +440,30 @@ def test_api_refuses_a_bad_item8_field_with_422(tmp_path: Path) -> None:
         assert response.json()["field"] == "scenario.capacity.finetune_on_idle_inference"
     finally:
         client.app.state.llmplan.store.close()  # type: ignore[attr-defined]
+
+
+def test_api_plan_reports_shared_servers_and_the_placement(tmp_path: Path) -> None:
+    """The REST API gives what ``plan --json`` gives: the bundled multi-model example's
+    on-premise option shares one server and runs the LoRA on idle inference GPUs."""
+    import time
+    import warnings
+
+    from llmplan.api import Settings, create_app
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*httpx2")
+        from fastapi.testclient import TestClient
+
+    body = {"example": "multi-model-platform", "samples": 0}
+    with TestClient(create_app(Settings(home=tmp_path)), base_url="http://localhost") as client:
+        response = client.post("/api/v1/plans", json=body)
+        assert response.status_code == 202, response.text
+        job: dict[str, Any] = {"status": "queued"}
+        deadline = time.monotonic() + 300
+        while job["status"] not in ("succeeded", "failed") and time.monotonic() < deadline:
+            job = client.get(f"/api/v1/jobs/{response.json()['id']}", params={"wait": 5}).json()
+    assert job["status"] == "succeeded", job
+    owned = option(job["result"], "on_premise")
+    assert owned["shared_servers"]["servers"] < owned["shared_servers"]["servers_if_separate"]
+    placements = {c["workload"]: c.get("placement") for c in owned["choices"]}
+    assert placements["monthly-support-lora"] == "idle_inference_capacity"

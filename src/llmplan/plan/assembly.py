@@ -250,6 +250,10 @@ def _shared_alternatives(
     """For each GPU type, the workloads that have a design on it packed into shared
     servers (each with its cheapest design on that GPU), the others as ``served``."""
     out: list[_Served] = []
+    capacity = ctx.capacity
+    sharing = capacity.whole_servers and capacity.share_servers_across_models
+    if not (sharing and option.is_owned and len(served.designs) >= 2):
+        return out
     gpus = dict.fromkeys(d.deployment.gpu.id for ds in designs.values() for d in ds)
     for gpu in gpus:
         picked: dict[str, Costed] = {}
