@@ -8,6 +8,7 @@ tests check hand-derived server counts, GPU-hours and costs.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from functools import cache
 from pathlib import Path
@@ -26,6 +27,7 @@ from llmplan.cost.inputs import SiteKind
 from llmplan.cost.phasing import CapacityAssumptions, PhasedFleet, cost_phased_owned
 from llmplan.cost.result import CostLine
 from llmplan.errors import InputError
+from llmplan.plan.idle_training import idle_window
 from llmplan.plan.payload import plan_payload
 from llmplan.plan.planner import make_plan, plan_context
 from llmplan.plan.search import length_law
@@ -33,6 +35,7 @@ from llmplan.plan.sharing import packed_servers
 from llmplan.prices.loader import bundled_prices
 from llmplan.report.labels import power_text
 from llmplan.report.summary import executive_summary
+from llmplan.scenario import DeploymentOption
 from llmplan.scenario.io import scenario_from_data
 
 Z95 = 1.6448536269514722
@@ -467,3 +470,31 @@ def test_api_plan_reports_shared_servers_and_the_placement(tmp_path: Path) -> No
     assert owned["shared_servers"]["servers"] < owned["shared_servers"]["servers_if_separate"]
     placements = {c["workload"]: c.get("placement") for c in owned["choices"]}
     assert placements["monthly-support-lora"] == "idle_inference_capacity"
+
+
+@cache
+def _office_design_and_context() -> tuple[Any, Any]:
+    scenario = scenario_from_data(OFFICE_HOURS)
+    catalog, prices = bundled_catalog(), bundled_prices()
+    plan = make_plan(scenario, catalog, prices, monte_carlo_samples=0, confirm=False)
+    return plan.designs["chat"][0], plan_context(scenario, catalog, prices)
+
+
+@given(st.floats(0.5, 24.0), st.floats(0.5, 24.0), st.sampled_from([1, 2, 4]))
+def test_longer_operating_hours_never_leave_more_idle_time(
+    first: float, second: float, group: int
+) -> None:
+    """Idle GPU-hours fall as the operating hours grow, and never exceed the fleet's GPUs
+    x the hours of a month."""
+    design, ctx = _office_design_and_context()
+    finance = FinanceAssumptions(horizon_months=12)
+
+    def idle(hours: float) -> float:
+        workload = design.workload.model_copy(update={"operating_hours_per_day": hours})
+        shifted = dataclasses.replace(design, workload=workload)
+        window = idle_window([shifted], group, DeploymentOption.ON_PREMISE, finance, ctx)
+        return window.gpu_hours_per_month
+
+    short, long = sorted((first, second))
+    assert idle(short) >= idle(long) >= 0
+    assert idle(short) <= design.gpus * 24 * 365 / 12 + 1e-6
