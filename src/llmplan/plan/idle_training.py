@@ -171,8 +171,10 @@ def place_on_idle(
     or why not; ``used`` (GPU id -> GPU-hours per month already placed) is updated."""
     if not ctx.capacity.finetune_on_idle_inference:
         return "capacity.finetune_on_idle_inference is false"
+    if option is DeploymentOption.HYBRID:
+        return "a hybrid's owned base is not used for fine-tuning"
     if option not in IDLE_OPTIONS:
-        return f"{option.value} keeps no inference GPUs when idle"
+        return f"{option.value} releases its inference GPUs when idle"
     why = "no inference fleet on a GPU that holds the job"
     for gpu_id in dict.fromkeys(d.deployment.gpu.id for d in designs):
         setup = setups.get(gpu_id)
