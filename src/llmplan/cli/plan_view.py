@@ -79,6 +79,8 @@ def features_text(choice: dict[str, Any]) -> str:
 
 
 def _choice_text(choice: dict[str, Any]) -> str:
+    if choice.get("placement"):  # a fine-tuning job: where it runs
+        return f"{choice['workload']}: {choice['note']}"
     if "gpu" not in choice:
         return f"{choice['workload']}: {choice['note'].split(':')[0]}"
     text = (
@@ -95,7 +97,14 @@ def _choice_text(choice: dict[str, Any]) -> str:
         )
     if choice.get("slo_optimistic_only"):
         text += f" {OPTIMISTIC_MARK}"
+    if choice.get("shared_with"):
+        text += f", shares servers with {', '.join(choice['shared_with'])}"
     return text
+
+
+def _power(kw: float) -> str:
+    """Power at the wall in kW, or MW from 1,000 kW."""
+    return f"{kw / 1000:,.2f} MW" if kw >= 1000 else f"{kw:,.1f} kW"
 
 
 def _excluded_table(payload: dict[str, Any]) -> Table | None:
@@ -193,9 +202,16 @@ def _fleet_line(payload: dict[str, Any], name: str) -> str:
         for p in option["purchases"][:6]
     )
     more = " ..." if len(option["purchases"]) > 6 else ""
+    shared = option.get("shared_servers")
+    sharing = ""
+    if shared:
+        sharing = (
+            f"{', '.join(shared['workloads'])} share {shared['servers']} {shared['gpu']} "
+            f"servers (instead of {shared['servers_if_separate']} of their own); "
+        )
     return (
         f"Fleet: {option['servers']} servers ({option['idle_gpus']} idle GPUs), "
-        f"{option['power_kw']:,.1f} kW at the wall, {option['racks']} racks; "
+        f"{_power(option['power_kw'])} at the wall, {option['racks']} racks; {sharing}"
         f"servers bought at {bought}{more}\n"
     )
 

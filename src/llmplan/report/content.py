@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmplan.report.labels import field_name, field_unit, field_value, option_name, option_order
+from llmplan.report.labels import (
+    field_name,
+    field_unit,
+    field_value,
+    option_name,
+    option_order,
+    power_text,
+)
 from llmplan.report.summary import currency_of, rate_of
 
 Cell = str | list[str]
@@ -97,7 +104,7 @@ def options_table(payload: dict[str, Any]) -> tuple[list[str], list[list[Cell]]]
     """The options table: header and one row per included option."""
     currency, rate = currency_of(payload), rate_of(payload)
     header = [
-        "Option", "GPUs", "Servers", "Replicas", "Design", f"NPV, {currency}",
+        "Option", "GPUs", "Servers", "Power at the wall", "Replicas", "Design", f"NPV, {currency}",
         f"Total cost, {currency}", f"Purchases, {currency}",
         f"Per million tokens, {currency}", "Price and its source",
     ]  # fmt: skip
@@ -110,7 +117,8 @@ def options_table(payload: dict[str, Any]) -> tuple[list[str], list[list[Cell]]]
             [
                 option_name(o["option"]),
                 _count(gpu_choices, "gpus"),
-                _count(gpu_choices, "servers"),
+                str(o["servers"]) if o.get("servers") else _count(gpu_choices, "servers"),
+                power_text(o["power_kw"]) if o.get("power_kw") else "-",
                 _count(gpu_choices, "replicas"),
                 _design(o, payload),
                 _whole(m["npv"]),

@@ -103,6 +103,17 @@ def field_unit(field: str) -> str:
     return suffix or "-"
 
 
+MW_FROM_KW = 1000.0
+"""Power of 1,000 kW and more reads in MW."""
+
+
+def power_text(kw: float) -> str:
+    """4.24 -> "4.2 kW"; 12345 -> "12.35 MW" (power at the wall of a site)."""
+    if abs(kw) >= MW_FROM_KW:
+        return f"{kw / 1000:,.2f} MW"
+    return f"{kw:,.1f} kW"
+
+
 def money(value: float | None, currency: str = "USD") -> str:
     """612196.4 -> "612,196 USD" (whole units; "-" for None)."""
     if value is None:

@@ -33,6 +33,7 @@ from llmplan.report.labels import (
     money,
     option_colour,
     option_name,
+    power_text,
 )
 from llmplan.report.paper import DEFAULT_PAPER, Paper
 from llmplan.report.summary import currency_of, design_of, executive_summary, rate_of
@@ -48,6 +49,7 @@ _ENV.filters.update(
     field_value=lambda value, field: field_value(field, value),
     money=money,
     design=design_of,
+    power=power_text,
 )
 #: Chart size and margins (px): wide enough for A4 and Letter at 96 dpi.
 HEIGHT = 420

@@ -263,7 +263,7 @@ def _widths(sheet: Worksheet, widths: dict[str, int]) -> None:
 def _report_tables(book: Any, payload: dict[str, Any]) -> None:
     options = book.create_sheet("Options")
     _table(options, options_table(payload))
-    _widths(options, {"A": 26, "E": 80, "J": 60})
+    _widths(options, {"A": 26, "F": 80, "K": 60})
     breakeven = book.create_sheet("Break-even")
     _table(breakeven, breakeven_table(payload))
     _widths(breakeven, {"A": 26, "B": 26, "C": 24, "D": 50})

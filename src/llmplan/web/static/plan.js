@@ -105,7 +105,7 @@ function optionsTable(payload) {
     return fmt(gpu.reduce((a, c) => a + c[key], 0));
   };
   const rows = included(payload).map((o) => `<tr class="${o.option === best ? "best" : ""}">
-      <td>${escapeHtml(optionName(o.option))}</td><td>${sum(o, "gpus")}</td><td>${sum(o, "servers")}</td><td>${sum(o, "replicas")}</td>
+      <td>${escapeHtml(optionName(o.option))}</td><td>${sum(o, "gpus")}</td><td>${o.servers ? fmt(o.servers) : "-"}</td><td>${sum(o, "replicas")}</td>
       <td class="design">${designCell(payload, o)}</td>
       <td>${fmt(o.npv_usd)}</td><td>${fmt(o.tco_usd)}</td><td>${fmt(o.capex_usd)}</td>
       <td>${o.usd_per_mtok === null ? "-" : Number(o.usd_per_mtok).toFixed(2)}</td>
