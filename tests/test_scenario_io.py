@@ -36,6 +36,7 @@ EXPECTED_EXAMPLES = {
     "finetuning-programme",
     "saas-startup-growth",
     "moe-high-volume",
+    "multi-model-platform",
 }
 
 GOOD = textwrap.dedent(

@@ -19,7 +19,8 @@ from llmplan.catalog.calibration_file import CalibrationProfile
 from llmplan.catalog.loader import Catalog
 from llmplan.deployment import Deployment, check_context_window
 from llmplan.errors import InputError
-from llmplan.perf.disagg import Disaggregation
+from llmplan.perf.disagg import Disaggregation, split_of
+from llmplan.perf.disagg_layout import PoolLayout
 from llmplan.perf.disagg_serving import predict_disaggregated
 from llmplan.perf.intervals import perf_intervals
 from llmplan.perf.load import Load, LoadKind, PerfResult
@@ -202,13 +203,14 @@ def _with_features(
 
 
 def disaggregation_of(request: PerfRequest | SimulateRequest) -> Disaggregation | None:
-    """The request's ``disaggregate`` split ("P:D"), or None."""
-    if request.disaggregate is None:
-        if request.kv_transfer_layerwise:
-            raise InputError("only applies with disaggregate", field="kv_transfer_layerwise")
-        return None
-    return Disaggregation.parse(
-        request.disaggregate, kv_transfer_layerwise=request.kv_transfer_layerwise
+    """The request's ``disaggregate`` split ("P:D") with each pool's own layout, or None."""
+    return split_of(
+        request.disaggregate,
+        kv_transfer_layerwise=request.kv_transfer_layerwise,
+        prefill_layout=PoolLayout(
+            request.prefill_tp, request.prefill_ep, request.prefill_dp_attention
+        ),
+        decode_layout=PoolLayout(request.decode_tp, request.decode_ep, request.decode_dp_attention),
     )
 
 

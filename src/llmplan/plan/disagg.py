@@ -8,10 +8,10 @@ workload aggregated, on multi-GPU replicas, that needs at least
 ``p`` prefill and ``d`` decode replicas of the same layout for each ratio of the
 scenario's ``candidates.split_ratios`` (default :data:`SPLIT_RATIOS`); a unit must span
 more than one node (so that its KV transfers cross the scale-out network, as they do
-between the units of a fleet and in the simulator's confirmation of the whole fleet). The ratio that serves the busiest hour
-with the fewest GPUs is kept (one disaggregated design per aggregated one). Workloads
-with prefix caching or speculative decoding are not split yet (the simulator's
-disaggregated pools do not model them).
+between the units of a fleet and in the simulator's confirmation of the whole fleet).
+The ratio that serves the busiest hour with the fewest GPUs is kept (one disaggregated
+design per aggregated one). Workloads with prefix caching or speculative decoding are
+not split yet (the simulator's disaggregated pools do not model them).
 
 **Capacity of a unit** (:func:`split_capacity`): the highest rate whose SLO-percentile
 TTFT and TPOT meet the targets, bisected as an aggregated replica's is
