@@ -95,7 +95,7 @@ def unit_of(dep: Deployment, split: Disaggregation, work: SplitWorkload) -> Unit
     out = work.outputs.mean_tokens
     biased = out * (1.0 + work.outputs.cv**2)
     inp = work.inputs.mean_tokens
-    limit = capacity(dep, inp, biased, work.features.spec)
+    limit = capacity(mean.decode_dep, inp, biased, work.features.spec)
     if limit < 1:
         raise DoesNotFitError(
             f"{dep.model.id} with {inp + biased:.0f}-token contexts does not fit on a "
