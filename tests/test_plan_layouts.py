@@ -263,8 +263,13 @@ def test_json_choices_carry_the_layout() -> None:
     assert split["gpus"] == split["replicas"] * 32 == split["gpus_per_replica"] * split["replicas"]
     assert "EP8 + DP attention" in features_text(split)
     assert "8 prefill : 24 decode" in features_text(split)
-    aggregated = _choice("cloud_on_demand")
-    assert aggregated["prefill_gpus"] is None and aggregated["decode_gpus"] is None
+    plan = plan_of(_example())
+    for option, data in zip(plan.options, _payload()["options"], strict=True):
+        for choice, row in zip(option.choices, data.get("choices") or [], strict=True):
+            design = choice.design
+            if design is not None:
+                assert (row["prefill_gpus"] is None) == (design.split is None)
+                assert row["ep"] == (design.deployment.ep if design.deployment.ep > 1 else None)
     json.dumps(_payload())  # plain data
 
 
@@ -281,7 +286,7 @@ def test_dense_choice_has_null_layout_keys() -> None:
 
 def test_deploy_emits_dp_attention_with_the_engines_own_options() -> None:
     plan = plan_of(_example())
-    design = _chosen(plan, "cloud_on_demand")
+    design = next(d for d in _designs(plan) if d.deployment.ep == 8 and d.split is None)
     spec = service_spec(design, "cloud_on_demand")
     assert (spec.ep, spec.dp_attention) == (8, True)
     catalog = bundled_catalog()
