@@ -40,13 +40,14 @@ from llmplan.cli.serving_options import (
     load_with_features,
 )
 from llmplan.deployment import Deployment, check_context_window
+from llmplan.domain.finetune import FinetuneMethod
 from llmplan.errors import InputError
 from llmplan.perf.disagg import Disaggregation
 from llmplan.perf.disagg_serving import predict_disaggregated
 from llmplan.perf.intervals import perf_intervals
 from llmplan.perf.load import Load, LoadKind, PerfResult
 from llmplan.perf.serving import predict
-from llmplan.sizing.finetune import FinetuneMethod, estimate_finetune_memory
+from llmplan.sizing.finetune import estimate_finetune_memory
 from llmplan.sizing.memory import MemoryEstimate, estimate_memory
 
 ModelOpt = Annotated[

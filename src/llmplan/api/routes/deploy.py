@@ -14,10 +14,10 @@ from typing import Any
 from fastapi import APIRouter, Response
 from pydantic import Field
 
-from llmplan.application.compute import calibrated
 from llmplan.api.inputs import plan_target
 from llmplan.api.schemas import ErrorBody, Payload, PlanRequest
 from llmplan.api.state import API_PREFIX, AppState, State
+from llmplan.application.compute import calibrated
 from llmplan.deploy import DeployTarget, deploy_files, parse_target
 
 router = APIRouter(prefix=API_PREFIX, tags=["deploy"])
