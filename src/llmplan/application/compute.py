@@ -21,9 +21,9 @@ from llmplan.deployment import Deployment, check_context_window
 from llmplan.errors import InputError
 from llmplan.perf.disagg import Disaggregation
 from llmplan.perf.disagg_serving import predict_disaggregated
+from llmplan.perf.features import Features
 from llmplan.perf.intervals import perf_intervals
 from llmplan.perf.load import Load, LoadKind, PerfResult
-from llmplan.perf.openloop_costs import Features
 from llmplan.perf.serving import predict
 from llmplan.perf.speculative import speculation_of
 from llmplan.sizing.finetune import estimate_finetune_memory

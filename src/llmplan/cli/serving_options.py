@@ -13,8 +13,8 @@ from llmplan.deployment import Deployment
 from llmplan.errors import InputError
 from llmplan.perf.disagg import Disaggregation
 from llmplan.perf.disagg_serving import DisaggResult
+from llmplan.perf.features import Features
 from llmplan.perf.load import Load
-from llmplan.perf.openloop_costs import Features
 from llmplan.perf.prefix import check_prefix_hit
 from llmplan.perf.speculative import speculation_of
 
