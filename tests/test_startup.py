@@ -97,3 +97,23 @@ def test_each_listed_command_is_the_command_it_describes() -> None:
         assert command is not None and command.name == name
         own = (command.help or "").strip().split("\n\n")[0]
         assert spec.help == own, name
+
+
+def test_scenario_schema_loads_no_model_package() -> None:
+    """Issue 14 item 3 at run time: reading a scenario (schema, reference docs) imports no
+    model package and no NumPy; import-linter checks the same statically."""
+    probe = (
+        "import sys, llmplan.scenario, llmplan.scenario.docs\n"
+        "print(json.dumps(sorted({m for m in sys.modules if m.startswith('llmplan.')})),"
+        " file=sys.stderr)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    proc = subprocess.run(
+        [sys.executable, "-c", "import json\n" + probe],
+        capture_output=True, text=True, env=env, check=False, timeout=120,
+    )
+    modules = set(json.loads(proc.stderr.strip().splitlines()[-1]))
+    assert "llmplan.scenario.schema" in modules and "llmplan.domain.finance" in modules
+    models = ("sizing", "perf", "sim", "cost", "plan", "validation", "calibration")
+    assert not {m for m in modules if m.split(".")[1] in models}
+    assert "numpy" not in _loaded("import llmplan.scenario")
