@@ -5,7 +5,9 @@ Usage: python benchmarks/bench_startup.py [repeats] [--write benchmarks/startup-
 Runs each command ``repeats`` times (default 5) in a fresh interpreter under
 ``python -X importtime`` and sums the cumulative time of the top-level imports (what the
 interpreter spends importing modules before and while the command runs; the interpreter's
-own start-up is not included). Prints the median and the minimum per command, and the
+own start-up is not included). Prints the median and the minimum per command, the median
+CPU time of the whole process (user + system: interpreter, imports and the command; far
+less disturbed by other jobs on a busy machine than the wall-clock import time), and the
 heavy libraries (SciPy, plotly, SQLAlchemy, FastAPI, pandas, Jinja2, Ray, PyArrow, NumPy)
 the command loaded. The first row imports the CLI and runs nothing; the last, ``python -c
 pass``, is what the interpreter imports by itself (``site``, ``encodings``, ...), included in
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -52,11 +55,21 @@ IMPORT_ONLY = "from llmplan.cli.main import app\n" + REPORT
 BASELINE = "python -c pass"
 
 
-def import_seconds(args: list[str] | None, code: str | None = None) -> tuple[float, set[str]]:
-    """Summed top-level cumulative import time (s) of one run, and the heavy modules seen.
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def import_seconds(
+    args: list[str] | None, code: str | None = None
+) -> tuple[float, float, set[str]]:
+    """Summed top-level cumulative import time (s) of one run, the whole process's CPU
+    time (s; user + system, interpreter start-up and the command included, far less
+    disturbed by other jobs than the wall-clock import time), and the heavy modules seen.
 
     ``args`` None: only import the CLI; ``code`` replaces the program run."""
     program = code if code is not None else (IMPORT_ONLY if args is None else RUN)
+    cpu_before = _children_cpu_s()
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", program, *(args or [])],
         capture_output=True, text=True, env={**os.environ, "COLUMNS": "100"}, check=False,
@@ -66,7 +79,7 @@ def import_seconds(args: list[str] | None, code: str | None = None) -> tuple[flo
         if not match.group(2):  # no indent: a top-level import
             total_us += int(match.group(1))
     loaded = set(proc.stderr.rsplit("HEAVY ", 1)[-1].split()) if "HEAVY " in proc.stderr else set()
-    return total_us / 1e6, loaded & set(HEAVY)
+    return total_us / 1e6, _children_cpu_s() - cpu_before, loaded & set(HEAVY)
 
 
 def main() -> None:
@@ -81,19 +94,21 @@ def main() -> None:
     cases.append((BASELINE, None, "pass\n" + REPORT))
     for name, argv, code in cases:
         runs = [import_seconds(argv, code) for _ in range(args.repeats)]
-        times = [t for t, _ in runs]
-        heavy = sorted(set().union(*(h for _, h in runs)))
+        times = [t for t, _, _ in runs]
+        cpu = [c for _, c, _ in runs]
+        heavy = sorted(set().union(*(h for _, _, h in runs)))
         rows.append(
             f"| `{name}` | {statistics.median(times):.3f} | {min(times):.3f} | "
-            f"{', '.join(heavy) or 'none'} |"
+            f"{statistics.median(cpu):.2f} | {', '.join(heavy) or 'none'} |"
         )
     header = [
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, Python {sys.version.split()[0]}, "
         f"{args.repeats} runs each, load average {os.getloadavg()[0]:.1f} on "
         f"{os.cpu_count()} cores",
         "",
-        "| command | import s (median) | import s (min) | heavy libraries loaded |",
-        "| --- | --- | --- | --- |",
+        "| command | import s (median) | import s (min) | process CPU s (median) "
+        "| heavy libraries loaded |",
+        "| --- | --- | --- | --- | --- |",
     ]
     text = "\n".join([*header, *rows]) + "\n"
     print(text)
