@@ -278,7 +278,9 @@ def test_bench_script_uses_only_bench_options_and_the_planned_rate() -> None:
 
     from llmplan.cli.main import app
 
-    bench = typer.main.get_command(app).commands["bench"]  # type: ignore[attr-defined]
+    group = typer.main.get_command(app)
+    bench = group.get_command(typer.Context(group), "bench")  # type: ignore[attr-defined]
+    assert bench is not None
     known = {opt for p in bench.params for opt in p.opts}
     files = deploy_files(plan_of("chat-assistant"), DeployTarget.VLLM, catalog())
     line = files["bench.sh"].split("llmplan bench ", 1)[1].replace("\\\n", " ")

@@ -274,7 +274,7 @@ def test_decode_replica_admits_transferred_requests_and_frees_their_blocks() -> 
     if it waited), and every block is free at the end."""
     dep = llama8b()
     work = OpenLoop(PoissonArrivals(1.0), FixedLength(500), FixedLength(50))
-    model = DisaggregatedModel.of(dep, Disaggregation(1, 1), work).replica
+    model = DisaggregatedModel.of(dep, Disaggregation(1, 1), work).decode
     recorder = Recorder()
     replica = DecodeReplica(model.limits, model.lookup, recorder, SeriesRecorder(16))
     requests = []

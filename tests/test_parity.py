@@ -16,6 +16,7 @@ import typer.main
 from typer.core import TyperGroup
 
 from llmplan.cli.main import app
+from llmplan.report.paper import Paper
 
 pytest.importorskip("fastapi")
 
@@ -61,7 +62,8 @@ CLI_ONLY: dict[str, set[str]] = {
         "workers",  # processes for --cv
     },
     "plan": {
-        "report",  # an HTML file; the API has GET /plans/{id}/report.html
+        "report",  # an HTML, PDF or XLSX file; the API has GET /plans/{id}/report.html|pdf|xlsx
+        "paper",  # of that report: the API's report routes take ?paper= (checked below)
     },
     "deploy": {
         "out",  # a folder on this machine; the API answers the files (or a zip)
@@ -184,3 +186,15 @@ def test_the_parity_check_sees_a_missing_option(openapi: dict[str, Any]) -> None
     """The walk really reads the API: perf's body has the CLI's load options."""
     api = _api_options(openapi, *OPERATIONS["perf"])
     assert {"request_rate", "requests", "concurrency", "offline", "batch"} <= api
+
+
+@pytest.mark.parametrize("kind", ["html", "pdf"])
+@pytest.mark.parametrize("owner", ["plans/{plan_id}", "jobs/{job_id}"])
+def test_report_routes_take_the_cli_paper_option(
+    owner: str, kind: str, openapi: dict[str, Any]
+) -> None:
+    """``plan --paper`` is the report routes' ``paper`` query parameter, same values."""
+    operation = openapi["paths"][f"/api/v1/{owner}/report.{kind}"]["get"]
+    (param,) = [p for p in operation["parameters"] if p["name"] == "paper"]
+    assert param["in"] == "query"
+    assert set(_resolve(openapi, param["schema"])["enum"]) == {p.value for p in Paper}

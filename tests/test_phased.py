@@ -328,7 +328,8 @@ TWO_WORKLOADS: dict[str, Any] = {
     ],
     "constraints": {"allowed_options": ["on_premise", "api"], "max_racks": 1},
     "finance": {"horizon_months": 36},
-    "capacity": {"whole_servers": True},
+    # each workload on servers of its own (shared servers: tests/test_issue13_item8.py)
+    "capacity": {"whole_servers": True, "share_servers_across_models": False},
     "candidates": {"gpus": ["H100-SXM-80GB"], "precisions": ["fp8"], "engines": ["vllm"]},
 }
 

@@ -19,11 +19,12 @@ from llmplan.validation.summary import ValidationReport, validate
 
 CARD_PATH = Path(__file__).parent / "fixtures" / "reference-card.csv"
 TOLERANCE = 0.25
-MEASURED_WITHIN = 29 / 56
-"""Rows within 25 % when the performance model last changed (2026-12-05: 29, after fp16
-rows stopped inheriting an FP8 KV cache from a note about fp8 rows and the refit; 27 on
-2026-12-04)."""
-MEASURED_MEDIAN_APE = 0.246
+MEASURED_WITHIN = 28 / 56
+"""Rows within 25 % when the performance model last changed (2026-12-05, second refit: 28;
+the trtllm profile refitted with the eight expert-parallel and disaggregated rows moved the
+NIM Llama-3.3-70B H100 ITL row from 24.7 to 25.3 %; 29 after fp16 rows stopped inheriting
+an FP8 KV cache; 27 on 2026-12-04)."""
+MEASURED_MEDIAN_APE = 0.249
 
 
 @pytest.fixture(scope="module")

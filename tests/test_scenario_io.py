@@ -35,6 +35,7 @@ EXPECTED_EXAMPLES = {
     "batch-summarisation",
     "finetuning-programme",
     "saas-startup-growth",
+    "multi-model-platform",
 }
 
 GOOD = textwrap.dedent(

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from llmplan.api import Settings, create_app
-from llmplan.web.xlsx import monthly_cash_flows, plan_workbook, yearly_cash_flows
+from llmplan.report.xlsx import monthly_cash_flows, plan_workbook, yearly_cash_flows
 
 with warnings.catch_warnings():  # starlette suggests httpx2; httpx works
     warnings.filterwarnings("ignore", message=".*httpx2")
@@ -180,7 +180,10 @@ def test_xlsx_of_a_job_lets_finance_check_the_arithmetic(
     options = [o for o in payload["options"] if o["included"]]
     assert options
     book = openpyxl.load_workbook(io.BytesIO(response.content))
-    assert book.sheetnames == ["Summary", "Inputs", "Yearly", "Monthly", "Lines"]
+    assert book.sheetnames == [
+        "Summary", "Options", "Break-even", "Sensitivity", "Assumptions",
+        "Inputs", "Yearly", "Monthly", "Lines",
+    ]  # fmt: skip
     yearly = _sheet(response.content, "Yearly")
     assert yearly[0][1:] == [o["option"] for o in options]
     assert yearly[-2][1].startswith("=SUM(")
@@ -201,7 +204,7 @@ def test_xlsx_of_a_job_lets_finance_check_the_arithmetic(
     assert inputs["finance.discount_rate_per_year"] == 0.08
     assert inputs["workloads[0].model"] == payload["scenario"]["workloads"][0]["model"]
     summary = _sheet(response.content, "Summary")
-    assert summary[1] == ["Recommended option", payload["recommended"]["option"]]
+    assert ["Recommended option", payload["recommended"]["option"]] in summary
 
 
 def test_exports_of_a_saved_plan(jobs: TestClient) -> None:
@@ -260,22 +263,23 @@ def test_pdf_report_of_a_job_and_of_a_saved_plan(jobs: TestClient, job: dict[str
     assert jobs.get("/api/v1/plans/nope/report.pdf").status_code == 404
 
 
-def test_pdf_without_chromium_is_501_saying_so(
+def test_pdf_without_chromium_is_503_saying_so(
     jobs: TestClient, job: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from llmplan.web import pdf
+    from llmplan.report import pdf
 
     monkeypatch.setattr(pdf, "CHROMIUM_PATH", Path("/nonexistent/chromium"))
     monkeypatch.setattr(pdf.shutil, "which", lambda _: None)
     response = jobs.get(f"/api/v1/jobs/{job['id']}/report.pdf")
-    assert response.status_code == 501
+    assert response.status_code == 503
     assert response.json()["code"] == "not_available"
     assert "Chromium" in response.json()["message"]
+    assert "\n" not in response.json()["message"]
 
 
 def test_pdf_that_chromium_cannot_print_in_time(monkeypatch: pytest.MonkeyPatch) -> None:
     """A browser that hangs is stopped (with its process group) at the time limit."""
-    from llmplan.web import pdf
+    from llmplan.report import pdf
 
     monkeypatch.setattr(pdf, "chromium", lambda: Path("/bin/sleep"))
     monkeypatch.setattr(pdf, "_command", lambda *_: ["/bin/sleep", "30"])
@@ -307,5 +311,29 @@ def test_workbook_of_a_plan_with_no_option_left() -> None:
     }
     data = plan_workbook(payload)
     summary = _sheet(data, "Summary")
-    assert summary[1] == ["Recommended option", "none"]
+    assert summary[1] == ["Headline", "No option can serve this scenario"]
+    assert ["Recommended option", "none"] in summary
     assert ["api", False, None, None, None, None, None, None, "no price"] in summary
+
+
+def test_report_paper_is_a4_by_default_letter_on_request(
+    jobs: TestClient, job: dict[str, Any]
+) -> None:
+    url = f"/api/v1/jobs/{job['id']}/report.html"
+    assert "size: A4;" in jobs.get(url).text
+    assert "size: letter;" in jobs.get(url, params={"paper": "letter"}).text
+    for route in ("report.html", "report.pdf"):
+        response = jobs.get(f"/api/v1/jobs/{job['id']}/{route}", params={"paper": "a5"})
+        assert response.status_code == 422
+        assert response.json()["field"] == "paper" and "letter" in response.json()["message"]
+
+
+@needs_chromium
+def test_pdf_on_letter_paper(jobs: TestClient, job: dict[str, Any]) -> None:
+    pypdf = pytest.importorskip("pypdf", reason="pypdf reads the PDF (test extra)")
+    response = jobs.get(f"/api/v1/jobs/{job['id']}/report.pdf", params={"paper": "letter"})
+    assert response.status_code == 200, response.text
+    page = pypdf.PdfReader(io.BytesIO(response.content)).pages[0]
+    # US Letter is 8.5 x 11 in = 612 x 792 pt; Chromium rounds to whole CSS pixels
+    assert float(page.mediabox.width) == pytest.approx(612, abs=1)
+    assert float(page.mediabox.height) == pytest.approx(792, abs=1)

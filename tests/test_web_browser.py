@@ -115,7 +115,8 @@ def test_edit_save_plan_chart_and_download(server: str, browser: Any, tmp_path: 
     page.select_option("#examples", EXAMPLE)
     page.click("#load-example")
     _wait_valid(page, EXAMPLE, server)
-    page.fill("input[name=electricity_usd_per_kwh]", "0.31")
+    page.click("details[data-section=finance] summary")
+    page.fill("[name='finance.electricity_usd_per_kwh']", "0.31")
     page.click("#apply")
     page.wait_for_function(
         "document.querySelector('#yaml').value.includes('electricity_usd_per_kwh: 0.31')"
@@ -243,7 +244,7 @@ def test_yaml_kept_as_written_through_form_save_and_export(server: str, browser:
     _load(page, "small-team-consumer-gpus", server)
     before = page.input_value("#yaml")
     assert "# A 32B coding model" in before and "requests_per_day: 1000\n" in before
-    page.fill("input[name=requests_per_day]", "2000")
+    page.fill("[name='workloads[0].requests_per_day']", "2000")
     page.click("#apply")
     page.wait_for_function(
         "document.querySelector('#yaml').value.includes('requests_per_day: 2000\\n')"
@@ -351,8 +352,196 @@ def test_phone_width_has_no_horizontal_overflow(server: str, browser: Any) -> No
     page.fill("#samples", "0")
     page.click("#run")
     page.wait_for_selector("#chart-cumulative .main-svg", timeout=PLAN_TIMEOUT_MS)
-    for tab in ("plan", "editor", "compare", "simulate"):
+    for tab in ("plan", "editor", "compare", "simulate", "history"):
         page.click(f"#tabs button[data-tab={tab}]")
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"{tab} tab is {width} px wide at 390 px"
+    page.close()
+
+
+# --- issue 15, missing 4: form-first editing, shareable URLs, history, rename, delete ------
+def _yaml_has(page: Any, text: str) -> None:
+    page.wait_for_function("t => document.querySelector('#yaml').value.includes(t)", arg=text)
+
+
+def _comments(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip().startswith("#")]
+
+
+def test_form_edits_a_workload_field_in_the_yaml_keeping_its_comments(
+    server: str, browser: Any
+) -> None:
+    page = _start(browser, server)
+    page.on("dialog", lambda d: d.accept())
+    _load(page, "small-team-consumer-gpus", server)
+    before = page.input_value("#yaml")
+    assert "      ttft_ms: 5000\n" in before
+    # line numbers beside the YAML, one per line
+    numbers = page.inner_text("#yaml-lines").split()
+    assert numbers[0] == "1" and int(numbers[-1]) == before.count("\n") + 1
+    # a workload's SLO and a length's p95, from the form generated from the schema
+    ttft = page.locator("[name='workloads[0].slo.ttft_ms']")
+    assert ttft.input_value() == "5000"
+    ttft.fill("4000")
+    ttft.press("Tab")
+    _yaml_has(page, "      ttft_ms: 4000\n")
+    assert page.input_value("#yaml") == before.replace("ttft_ms: 5000", "ttft_ms: 4000")
+    p95 = page.locator("[name='workloads[0].output_tokens.p95']")
+    p95.fill("1500")
+    p95.press("Tab")
+    _yaml_has(page, "output_tokens: {mean: 400, p95: 1500}")
+    # add a workload (a copy of the last one, renamed), then remove it: comments all kept
+    page.click("button[data-action=add][data-path=workloads]")
+    page.wait_for_selector("[name='workloads[1].name']")
+    added = page.input_value("#yaml")
+    assert added.count("- kind: inference") == 2 and _comments(added) == _comments(before)
+    page.click("button[data-action=remove][data-path='workloads[1]']")
+    page.wait_for_function("!document.querySelector(\"[name='workloads[1].name']\")")
+    assert page.input_value("#yaml").count("- kind: inference") == 1
+    assert _comments(page.input_value("#yaml")) == _comments(before)
+    # a YAML edit refreshes the form
+    page.fill(
+        "#yaml",
+        page.input_value("#yaml").replace("requests_per_day: 1000", "requests_per_day: 1234"),
+    )
+    page.wait_for_function(
+        "document.querySelector(\"[name='workloads[0].requests_per_day']\").value === '1234'"
+    )
+    # a value the schema refuses: named, and the YAML keeps the last good value
+    kept = page.input_value("#yaml")
+    bad = page.locator("[name='workloads[0].slo.percentile']")
+    bad.fill("20")
+    bad.press("Tab")
+    page.wait_for_selector("#form-error:not([hidden])")
+    assert "percentile" in page.inner_text("#form-error")
+    assert page.input_value("#yaml") == kept
+    # a workload's kind: the new kind's required fields are asked first
+    page.select_option("select[data-kind-of='workloads[0]']", "finetune")
+    page.wait_for_selector(".draft")
+    assert page.input_value("[name='draft.name']") == "code-chat"
+    page.fill("[name='draft.dataset_tokens']", "200000000")
+    page.fill("[name='draft.runs_per_year']", "4")
+    page.select_option("[name='draft.method']", "lora")
+    page.click("button[data-action=draft-ok]")
+    _yaml_has(page, "  - kind: finetune\n")
+    assert "dataset_tokens: 200000000\n" in page.input_value("#yaml")
+    assert _comments(before)[:3] == _comments(page.input_value("#yaml"))[:3]
+    page.wait_for_selector("[name='workloads[0].lora_rank']")
+    page.close()
+
+
+def _run_small_plan(page: Any) -> str:
+    """Run a plan without Monte Carlo draws; the plan's id from the address it sets."""
+    page.fill("#samples", "0")
+    page.click("#run")
+    page.wait_for_selector("#plan:not([hidden])", timeout=PLAN_TIMEOUT_MS)
+    page.wait_for_function("location.hash.startsWith('#/plans/')")
+    plan_id: str = page.evaluate("location.hash").split("/")[-1]
+    return plan_id
+
+
+def test_shareable_urls_open_a_saved_scenario_and_plan_in_a_fresh_page(
+    server: str, browser: Any
+) -> None:
+    text = httpx.get(f"{server}/api/v1/examples/{EXAMPLE}").json()["text"]
+    created = httpx.post(f"{server}/api/v1/scenarios", json={"text": text}).json()
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    page.goto(f"{server}/#/scenarios/{created['id']}")
+    page.wait_for_selector("body[data-ready='1']")
+    assert page.input_value("#yaml") == text
+    assert f"saved scenario {created['id'][:8]}, version 1" in page.inner_text("#saved-info")
+    plan_id = _run_small_plan(page)  # the page writes the plan's address
+    page.close()
+
+    fresh = browser.new_page(viewport={"width": 1280, "height": 720})
+    fresh.goto(f"{server}/#/plans/{plan_id}")
+    fresh.wait_for_selector("body[data-ready='1']")
+    fresh.wait_for_selector("#plan:not([hidden])")
+    assert fresh.inner_text("#plan-title") == created["name"]
+    assert fresh.inner_text("#recommended").startswith("Recommendation:")
+    assert fresh.is_enabled("#dl-html")
+    assert fresh.input_value("#yaml") == text  # the plan's scenario is in the editor
+    # a saved scenario in the saved list sets the address too
+    fresh.click("#tabs button[data-tab=editor]")
+    fresh.select_option("#saved", created["id"])
+    fresh.click("#load-saved")
+    fresh.wait_for_function("id => location.hash === '#/scenarios/' + id", arg=created["id"])
+    # an address naming nothing says so
+    fresh.goto(f"{server}/#/scenarios/0123456789abcdef")
+    fresh.reload()
+    fresh.wait_for_selector("body[data-ready='1']")
+    assert "cannot open the saved scenario 0123456789abcdef" in fresh.inner_text("#notice")
+    fresh.close()
+
+
+def _saved_twice(page: Any, server: str) -> str:
+    """chat-assistant saved from the page (version 1), then with 15000 requests (version 2)."""
+    _load(page, "chat-assistant", server)
+    page.click("#save-new")
+    page.wait_for_function("location.hash.startsWith('#/scenarios/')")
+    volume = page.locator("[name='workloads[0].requests_per_day']")
+    volume.fill("15000")
+    volume.press("Tab")
+    _yaml_has(page, "requests_per_day: 15000")
+    page.click("#save")
+    page.wait_for_function(
+        "document.querySelector('#saved-info').textContent.includes('version 2')"
+    )
+    scenario_id: str = page.evaluate("location.hash").split("/")[-1]
+    return scenario_id
+
+
+def test_history_shows_the_diff_between_two_versions_and_restores(
+    server: str, browser: Any
+) -> None:
+    page = _start(browser, server)
+    page.on("dialog", lambda d: d.accept())
+    scenario_id = _saved_twice(page, server)
+    page.click("#tabs button[data-tab=history]")
+    page.wait_for_selector("#diff-view .d-added")
+    assert page.inner_text("#diff-stats") == "version 1 -> 2: 1 line added, 1 removed"
+    assert page.locator("#diff-view .d-removed").inner_text().endswith("requests_per_day: 12000")
+    assert page.locator("#diff-view .d-added").inner_text().endswith("requests_per_day: 15000")
+    assert page.locator("#hist-versions tr").count() == 3  # a header and two versions
+    # the same version on both sides: no difference
+    page.select_option("#diff-from", "2")
+    page.wait_for_function(
+        "document.querySelector('#diff-stats').textContent.includes('are the same')"
+    )
+    assert page.locator("#diff-view .d-added, #diff-view .d-removed").count() == 0
+    # restore version 1: saved as version 3, the editor shows it
+    page.click("#hist-versions button[data-restore='1']")
+    page.wait_for_function(
+        "document.querySelector('#hist-name').textContent.endsWith('3 versions')"
+    )
+    assert "requests_per_day: 12000" in page.input_value("#yaml")
+    v1 = httpx.get(f"{server}/api/v1/scenarios/{scenario_id}/yaml", params={"version": 1}).text
+    assert httpx.get(f"{server}/api/v1/scenarios/{scenario_id}/yaml").text == v1
+    page.close()
+
+
+def test_rename_and_delete_a_saved_scenario(server: str, browser: Any) -> None:
+    page = _start(browser, server)
+    page.on("dialog", lambda d: d.accept())
+    scenario_id = _saved_twice(page, server)
+    page.click("#tabs button[data-tab=history]")
+    page.wait_for_selector("#hist:not([hidden])")
+    page.fill("#hist-new-name", "")
+    page.click("#hist-rename")
+    page.wait_for_selector("#hist-error:not([hidden])")
+    assert "name" in page.inner_text("#hist-error")
+    page.fill("#hist-new-name", "Chat, renamed")
+    page.click("#hist-rename")
+    page.wait_for_function(
+        "document.querySelector('#hist-name').textContent.startsWith('Chat, renamed')"
+    )
+    assert 'name: "Chat, renamed"' in page.input_value("#yaml")
+    assert "# Internal chat assistant" in page.input_value("#yaml")
+    assert "Chat, renamed (v3)" in page.inner_text("#saved")
+    page.click("#hist-delete")
+    page.wait_for_selector("#hist-empty:not([hidden])")
+    assert httpx.get(f"{server}/api/v1/scenarios/{scenario_id}").status_code == 404
+    assert "#/scenarios/" not in page.url
+    assert scenario_id not in page.inner_html("#saved")
+    assert "Chat, renamed" in page.input_value("#yaml")  # still there to save as new
     page.close()

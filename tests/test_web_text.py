@@ -162,8 +162,15 @@ def test_an_edited_value_reads_back_and_the_comments_stay(value: object) -> None
 
 def test_split_path() -> None:
     assert split_path("workloads[1].slo.ttft_ms") == ["workloads", 1, "slo", "ttft_ms"]
-    with pytest.raises(InputError):
-        split_path("workloads[x]")
+    assert split_path('overrides.gpus["RTX-4090-24GB"].power_w') == [
+        "overrides",
+        "gpus",
+        "RTX-4090-24GB",
+        "power_w",
+    ]
+    for bad in ("workloads[x]", "", ".a", "a..b", "a.", "a.[0]", 'a[""]', "a b"):
+        with pytest.raises(InputError):
+            split_path(bad)
 
 
 def test_a_saved_result_stays_downloadable_after_its_job_is_forgotten(tmp_path: Path) -> None:

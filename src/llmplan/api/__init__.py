@@ -22,6 +22,10 @@ Endpoints (all JSON; every error is ``{code, message, field, errors}``):
 ``GET /api/v1/scenarios/{id}/versions[/n]`` the history; one version
 ``GET /api/v1/scenarios/{id}/yaml``         export as a scenario file
 ``POST /api/v1/scenarios/{id}/duplicate``   copy as a new scenario
+``GET /api/v1/scenarios/{id}/diff``         line diff of two versions (``from``, ``to``)
+``POST /api/v1/scenarios/{id}/restore``     an old version saved as the newest
+``POST /api/v1/scenarios/{id}/rename``      a new name (a new version)
+``POST /api/v1/yaml/edit``                  set/append/remove fields, comments kept
 ``POST /api/v1/plans``                      plan (a job: 202 + Location)
 ``GET /api/v1/plans[/{id}]``, ``DELETE``    saved plan results
 ``GET /api/v1/jobs[/{id}]``, ``DELETE``     job status, progress and result; cancel

@@ -20,7 +20,7 @@ from llmplan.api.docs import install_docs
 from llmplan.api.errors import install_error_handlers
 from llmplan.api.jobs import JobRunner
 from llmplan.api.middleware import BodyLimit, HostCheck, LastResort, TokenAuth
-from llmplan.api.routes import catalog, compute, deploy, plans, scenarios, system
+from llmplan.api.routes import catalog, compute, deploy, history, plans, scenarios, system
 from llmplan.api.settings import Settings
 from llmplan.api.state import AppState
 from llmplan.scenario import Scenario
@@ -130,7 +130,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.llmplan = state
     install_error_handlers(app)
-    for module in (system, compute, catalog, scenarios, plans, deploy):
+    for module in (system, compute, catalog, scenarios, history, plans, deploy):
         app.include_router(module.router)
     install_docs(app, settings.docs)
     _install_web(app)

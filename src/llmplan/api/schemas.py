@@ -92,7 +92,21 @@ class YamlEdit(ApiModel):
 
     text: str = Field(description="The scenario file's content (YAML).")
     set: dict[str, Any] = Field(
-        description="Field path (workloads[0].slo.ttft_ms) -> new value.", max_length=200
+        default_factory=dict,
+        description="Field path (workloads[0].slo.ttft_ms) -> new value; a list item by "
+        "index (workloads[1]) is replaced whole.",
+        max_length=200,
+    )
+    append: dict[str, Any] = Field(
+        default_factory=dict,
+        description="List field path (workloads, overrides.api_prices) -> item to append.",
+        max_length=200,
+    )
+    remove: list[str] = Field(
+        default_factory=list,
+        description="Field paths or list items (workloads[1]) to delete. Applied after set "
+        "and append.",
+        max_length=200,
     )
 
 
@@ -250,3 +264,54 @@ class CatalogPage(ApiModel):
     total: int
     limit: int
     offset: int
+
+
+class RenameRequest(ApiModel):
+    """A new name for a saved scenario (saved as a new version; the history keeps the old)."""
+
+    name: str = Field(min_length=1, max_length=200, description="The scenario's new name.")
+    expected_version: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_DATABASE_INT,
+        description="The version you read (or If-Match); default: the current one.",
+    )
+
+
+class RestoreRequest(ApiModel):
+    """Save an earlier version's content as the newest version."""
+
+    version: int = Field(ge=1, le=MAX_DATABASE_INT, description="The version to restore.")
+    expected_version: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_DATABASE_INT,
+        description="The version you read (or If-Match); default: the current one.",
+    )
+
+
+class DiffKind(StrEnum):
+    same = "same"
+    added = "added"
+    removed = "removed"
+
+
+class DiffLineOut(ApiModel):
+    """One line of a line diff; ``from_line``/``to_line`` count from 1 (None: not there)."""
+
+    kind: DiffKind
+    text: str
+    from_line: int | None
+    to_line: int | None
+
+
+class ScenarioDiff(ApiModel):
+    """The line diff between two saved versions' files (YAML as written)."""
+
+    scenario_id: str
+    from_version: int
+    to_version: int
+    added: int = Field(description="Lines only in to_version.")
+    removed: int = Field(description="Lines only in from_version.")
+    unified: str = Field(description="The diff in unified format (diff -u), 3 lines of context.")
+    lines: list[DiffLineOut] = Field(description="Every line of both files, in order.")

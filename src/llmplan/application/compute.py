@@ -205,15 +205,17 @@ def _with_features(
 
 
 def disaggregation_of(request: PerfRequest | SimulateRequest) -> Disaggregation | None:
-    """The request's ``disaggregate`` split ("P:D"), or None."""
-    from llmplan.perf.disagg import Disaggregation
+    """The request's ``disaggregate`` split ("P:D") with each pool's own layout, or None."""
+    from llmplan.perf.disagg import split_of
+    from llmplan.perf.disagg_layout import PoolLayout
 
-    if request.disaggregate is None:
-        if request.kv_transfer_layerwise:
-            raise InputError("only applies with disaggregate", field="kv_transfer_layerwise")
-        return None
-    return Disaggregation.parse(
-        request.disaggregate, kv_transfer_layerwise=request.kv_transfer_layerwise
+    return split_of(
+        request.disaggregate,
+        kv_transfer_layerwise=request.kv_transfer_layerwise,
+        prefill_layout=PoolLayout(
+            request.prefill_tp, request.prefill_ep, request.prefill_dp_attention
+        ),
+        decode_layout=PoolLayout(request.decode_tp, request.decode_ep, request.decode_dp_attention),
     )
 
 

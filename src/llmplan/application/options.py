@@ -82,6 +82,24 @@ class DisaggregationInput(ApiModel):
     kv_transfer_layerwise: bool = Field(
         False, description="KV sent layer by layer during the prefill (with disaggregate)."
     )
+    prefill_tp: int | None = Field(
+        None, ge=1, le=MAX_GPUS, description="Prefill pool's tp (with disaggregate; default tp)."
+    )
+    prefill_ep: int | None = Field(
+        None, ge=1, le=MAX_GPUS, description="Prefill pool's ep (with disaggregate; default ep)."
+    )
+    prefill_dp_attention: bool | None = Field(
+        None, description="Prefill pool's DP attention (with disaggregate; default dp_attention)."
+    )
+    decode_tp: int | None = Field(
+        None, ge=1, le=MAX_GPUS, description="Decode pool's tp (with disaggregate; default tp)."
+    )
+    decode_ep: int | None = Field(
+        None, ge=1, le=MAX_GPUS, description="Decode pool's ep (with disaggregate; default ep)."
+    )
+    decode_dp_attention: bool | None = Field(
+        None, description="Decode pool's DP attention (with disaggregate; default dp_attention)."
+    )
 
 
 class ServingFeaturesInput(ApiModel):

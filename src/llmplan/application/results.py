@@ -82,8 +82,10 @@ class PerfReport(Result):
     gpu: str
     engine: str
     calibration: str = Field(description="The engine profiles used.")
-    intervals: dict[str, tuple[float | None, float | None] | None] = Field(
-        default_factory=dict, description="80 % interval (low, high) per figure."
+    intervals: dict[str, tuple[float | None, float | None] | None] | None = Field(
+        default_factory=dict,
+        description="80 % interval (low, high) per figure; None where none were fitted "
+        "(disaggregated designs).",
     )
 
 

@@ -23,6 +23,7 @@ from llmplan.cli.common import (
 from llmplan.domain.currency import Currency
 from llmplan.errors import InputError
 from llmplan.limits import check_monte_carlo_size
+from llmplan.report.paper import DEFAULT_PAPER, Paper
 
 DEFAULT_EXAMPLE = "chat-assistant"
 OPTIMISTIC_MARK = "[!]"
@@ -78,6 +79,8 @@ def features_text(choice: dict[str, Any]) -> str:
 
 
 def _choice_text(choice: dict[str, Any]) -> str:
+    if choice.get("placement"):  # a fine-tuning job: where it runs
+        return f"{choice['workload']}: {choice['note']}"
     if "gpu" not in choice:
         return f"{choice['workload']}: {choice['note'].split(':')[0]}"
     text = (
@@ -94,7 +97,14 @@ def _choice_text(choice: dict[str, Any]) -> str:
         )
     if choice.get("slo_optimistic_only"):
         text += f" {OPTIMISTIC_MARK}"
+    if choice.get("shared_with"):
+        text += f", shares servers with {', '.join(choice['shared_with'])}"
     return text
+
+
+def _power(kw: float) -> str:
+    """Power at the wall in kW, or MW from 1,000 kW."""
+    return f"{kw / 1000:,.2f} MW" if kw >= 1000 else f"{kw:,.1f} kW"
 
 
 def _excluded_table(payload: dict[str, Any]) -> Table | None:
@@ -192,9 +202,16 @@ def _fleet_line(payload: dict[str, Any], name: str) -> str:
         for p in option["purchases"][:6]
     )
     more = " ..." if len(option["purchases"]) > 6 else ""
+    shared = option.get("shared_servers")
+    sharing = ""
+    if shared:
+        sharing = (
+            f"{', '.join(shared['workloads'])} share {shared['servers']} {shared['gpu']} "
+            f"servers (instead of {shared['servers_if_separate']} of their own); "
+        )
     return (
         f"Fleet: {option['servers']} servers ({option['idle_gpus']} idle GPUs), "
-        f"{option['power_kw']:,.1f} kW at the wall, {option['racks']} racks; "
+        f"{_power(option['power_kw'])} at the wall, {option['racks']} racks; {sharing}"
         f"servers bought at {bought}{more}\n"
     )
 
@@ -263,8 +280,15 @@ def plan_command(
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     report: Annotated[
-        Path | None, typer.Option(help="Write an HTML report (charts included, works offline).")
+        Path | None,
+        typer.Option(
+            help="Write the report: .html (charts included, works offline), .pdf (printed "
+            "by Chromium) or .xlsx (the same tables as a workbook)."
+        ),
     ] = None,
+    paper: Annotated[
+        Paper, typer.Option(help="Paper size of the printed report (HTML and PDF).")
+    ] = DEFAULT_PAPER,
     seed: Annotated[int, typer.Option(min=0, help="Monte Carlo seed.")] = 0,
     samples: Annotated[
         int, typer.Option(min=0, max=100_000, help="Monte Carlo draws (0: none).")
@@ -284,6 +308,10 @@ def plan_command(
 
     if scenario is not None and example is not None:
         raise InputError("give a scenario file or --example, not both", field="example")
+    if report is not None:
+        from llmplan.report.plan import check_report_path
+
+        check_report_path(report)  # before the plan runs, not after
     if scenario is not None:
         loaded = load_scenario(scenario)
     else:
@@ -302,7 +330,7 @@ def plan_command(
     if report is not None:
         from llmplan.report.plan import write_plan_report
 
-        write_plan_report(payload, report)
+        write_plan_report(payload, report, paper)
     if json_out:
         print_json(payload)
     else:

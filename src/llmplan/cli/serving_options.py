@@ -10,7 +10,6 @@ import typer
 
 from llmplan.catalog.loader import Catalog
 from llmplan.deployment import Deployment
-from llmplan.errors import InputError
 
 if TYPE_CHECKING:  # the performance model is imported when used (`llmplan memory` needs none)
     from llmplan.perf.disagg import Disaggregation
@@ -113,15 +112,48 @@ KvTransferLayerwiseOpt = Annotated[
 ]
 
 
-def disaggregation_of(text: str | None, layerwise: bool) -> Disaggregation | None:
-    """The split ``--disaggregate`` gives (None: an aggregated replica)."""
-    from llmplan.perf.disagg import Disaggregation
+PoolTpOpt = Annotated[
+    int | None,
+    typer.Option(help="With --disaggregate: this pool's tensor-parallel degree (default --tp)."),
+]
+PoolEpOpt = Annotated[
+    int | None,
+    typer.Option(help="With --disaggregate: this pool's expert-parallel degree (default --ep)."),
+]
+PoolDpAttentionOpt = Annotated[
+    bool | None,
+    typer.Option(
+        help="With --disaggregate: this pool's attention data-parallel or not (default "
+        "--dp-attention)."
+    ),
+]
+PoolOptions = tuple[int | None, int | None, bool | None]
+"""A pool's --POOL-tp, --POOL-ep, --POOL-dp-attention."""
 
-    if text is None:
-        if layerwise:
-            raise InputError("only applies with --disaggregate", field="kv_transfer_layerwise")
-        return None
-    return Disaggregation.parse(text, kv_transfer_layerwise=layerwise)
+
+def disaggregation_of(
+    text: str | None,
+    layerwise: bool,
+    prefill: PoolOptions = (None, None, None),
+    decode: PoolOptions = (None, None, None),
+) -> Disaggregation | None:
+    """The split ``--disaggregate`` gives with each pool's own layout (None: an
+    aggregated replica)."""
+    from llmplan.perf.disagg import split_of
+    from llmplan.perf.disagg_layout import PoolLayout
+
+    return split_of(
+        text, kv_transfer_layerwise=layerwise, prefill_layout=PoolLayout(*prefill),
+        decode_layout=PoolLayout(*decode), flag="--disaggregate",
+    )  # fmt: skip
+
+
+def pool_label(result: DisaggResult, pool: str) -> str:
+    """A pool's replica layout, e.g. ``tp=16 ep=16 dp-attention``."""
+    dep = result.prefill_dep if pool == "prefill" else result.decode_dep
+    label = f"tp={dep.tp}" + (f" pp={dep.pp}" if dep.pp > 1 else "")
+    label += f" ep={dep.ep}" if dep.ep > 1 else ""
+    return label + (" dp-attention" if dep.dp_attention else "")
 
 
 def disaggregation_rows(result: DisaggResult) -> list[tuple[str, str]]:
@@ -131,19 +163,25 @@ def disaggregation_rows(result: DisaggResult) -> list[tuple[str, str]]:
     return [
         (
             "prefill pool",
-            f"{split.prefill_gpus} GPUs ({result.prefill_replicas} replicas), "
-            f"{result.prefill_capacity_requests_per_s:,.2f} requests/s at most",
+            f"{split.prefill_gpus} GPUs ({result.prefill_replicas} replicas of "
+            f"{pool_label(result, 'prefill')}), "
+            f"{result.prefill_capacity_requests_per_s:,.2f} requests/s at most, "
+            f"{result.prefill_kv_cache_bytes_per_gpu / 2**30:,.1f} GiB KV cache per GPU",
         ),
         (
             "decode pool",
-            f"{split.decode_gpus} GPUs ({result.decode_replicas} replicas), "
+            f"{split.decode_gpus} GPUs ({result.decode_replicas} replicas of "
+            f"{pool_label(result, 'decode')}), "
             f"{result.decode_capacity_requests_per_s:,.2f} requests/s at most, "
-            f"{result.decode_batch_per_replica:,.1f} sequences per replica",
+            f"{result.decode_batch_per_replica:,.1f} of {result.decode_max_batch_per_replica:,} "
+            f"sequences per replica, "
+            f"{result.decode_kv_cache_bytes_per_gpu / 2**30:,.1f} GiB KV cache per GPU",
         ),
         (
             "KV transfer",
             f"{result.kv_transfer_ms:,.2f} ms per request ({result.kv_transfer_bytes / 1e6:,.1f} "
-            f"MB over {result.kv_transfer_link}, {when})",
+            f"MB over {result.kv_transfer_link}, {result.kv_transfer_lanes} GPU links in "
+            f"parallel, {when})",
         ),
         ("binding pool", result.binding_pool),
         ("output tokens/s per GPU", f"{result.output_tokens_per_s_per_gpu:,.1f}"),

@@ -26,6 +26,9 @@ from llmplan.cli.common import (
 from llmplan.cli.serving_options import (
     DisaggregateOpt,
     KvTransferLayerwiseOpt,
+    PoolDpAttentionOpt,
+    PoolEpOpt,
+    PoolTpOpt,
     PrefixHitOpt,
     SpecAcceptanceOpt,
     SpecDraftModelOpt,
@@ -343,11 +346,21 @@ def _layout_rows(layout: dict[str, Any] | None) -> list[tuple[str, str]]:
     if not layout:
         return []
     return [
-        ("prefill pool", f"{layout['prefill_gpus']} GPUs ({layout['prefill_replicas']} replicas)"),
-        ("decode pool", f"{layout['decode_gpus']} GPUs ({layout['decode_replicas']} replicas)"),
+        ("prefill pool", f"{layout['prefill_gpus']} GPUs ({layout['prefill_replicas']} replicas "
+         f"of {_pool_text(layout, 'prefill')})"),
+        ("decode pool", f"{layout['decode_gpus']} GPUs ({layout['decode_replicas']} replicas "
+         f"of {_pool_text(layout, 'decode')})"),
         ("KV transfer (mean prompt)",
          f"{layout['kv_transfer_ms']:,.2f} ms over {layout['kv_transfer_link']}"),
     ]  # fmt: skip
+
+
+def _pool_text(layout: dict[str, Any], pool: str) -> str:
+    """A pool's layout from the ``--json`` keys, e.g. ``tp=16 ep=16 dp-attention``."""
+    text = f"tp={layout[pool + '_tp']}"
+    text += f" pp={layout[pool + '_pp']}" if layout[pool + "_pp"] > 1 else ""
+    text += f" ep={layout[pool + '_ep']}" if layout[pool + "_ep"] > 1 else ""
+    return text + (" dp-attention" if layout[pool + "_dp_attention"] else "")
 
 
 def _simulate_disaggregated(
@@ -428,9 +441,18 @@ def simulate_command(
     plot: Annotated[Path | None, typer.Option(help="Write an HTML plot to this file.")] = None,
     disaggregate: DisaggregateOpt = None,
     kv_transfer_layerwise: KvTransferLayerwiseOpt = False,
+    prefill_tp: PoolTpOpt = None,
+    prefill_ep: PoolEpOpt = None,
+    prefill_dp_attention: PoolDpAttentionOpt = None,
+    decode_tp: PoolTpOpt = None,
+    decode_ep: PoolEpOpt = None,
+    decode_dp_attention: PoolDpAttentionOpt = None,
 ) -> None:
     """Simulate requests through continuous batching: TTFT/TPOT/ITL percentiles, goodput."""
-    split = disaggregation_of(disaggregate, kv_transfer_layerwise)
+    split = disaggregation_of(
+        disaggregate, kv_transfer_layerwise, (prefill_tp, prefill_ep, prefill_dp_attention),
+        (decode_tp, decode_ep, decode_dp_attention),
+    )  # fmt: skip
     check_simulation_inputs(
         requests=requests,
         rate=rate,
@@ -495,9 +517,9 @@ def simulate_command(
         config = SimConfig(num_requests=requests, replicas=replicas, router=router, slo=slo)
         outcome, layout = _simulate_disaggregated(dep, split, workload, config, seed)
         title = (
-            f"Simulation: {dep.model.id} ({dep.weights.id}), {split.prefill_gpus} prefill + "
-            f"{split.decode_gpus} decode x {dep.gpu.id}, replicas tp={dep.tp} pp={dep.pp}, "
-            f"{dep.engine.name}"
+            f"Simulation: {dep.model.id} ({dep.weights.id}), {split.prefill_gpus} prefill "
+            f"({_pool_text(layout, 'prefill')}) + {split.decode_gpus} decode "
+            f"({_pool_text(layout, 'decode')}) x {dep.gpu.id}, {dep.engine.name}"
         )
         if plot is not None:
             _write_plot(outcome, plot, title)

@@ -29,6 +29,9 @@ from llmplan.cli.common import (
 from llmplan.cli.serving_options import (
     DisaggregateOpt,
     KvTransferLayerwiseOpt,
+    PoolDpAttentionOpt,
+    PoolEpOpt,
+    PoolTpOpt,
     PrefixHitOpt,
     SpecAcceptanceOpt,
     SpecDraftModelOpt,
@@ -38,6 +41,7 @@ from llmplan.cli.serving_options import (
     disaggregation_rows,
     feature_rows,
     load_with_features,
+    pool_label,
 )
 from llmplan.deployment import Deployment, check_context_window
 from llmplan.domain.finetune import FinetuneMethod
@@ -347,6 +351,12 @@ def perf_command(
     spec_draft_model: SpecDraftModelOpt = None,
     disaggregate: DisaggregateOpt = None,
     kv_transfer_layerwise: KvTransferLayerwiseOpt = False,
+    prefill_tp: PoolTpOpt = None,
+    prefill_ep: PoolEpOpt = None,
+    prefill_dp_attention: PoolDpAttentionOpt = None,
+    decode_tp: PoolTpOpt = None,
+    decode_ep: PoolEpOpt = None,
+    decode_dp_attention: PoolDpAttentionOpt = None,
     calibration: CalibrationOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -354,7 +364,10 @@ def perf_command(
     from llmplan.perf.intervals import perf_intervals
     from llmplan.perf.serving import predict
 
-    split = disaggregation_of(disaggregate, kv_transfer_layerwise)
+    split = disaggregation_of(
+        disaggregate, kv_transfer_layerwise, (prefill_tp, prefill_ep, prefill_dp_attention),
+        (decode_tp, decode_ep, decode_dp_attention),
+    )  # fmt: skip
     deployment = build_deployment(
         model,
         gpu,
@@ -422,8 +435,8 @@ def _perf_disaggregated(
         return
     title = (
         f"Performance: {deployment.model.id} ({deployment.weights.id}), {split.prefill_gpus} "
-        f"prefill + {split.decode_gpus} decode x {deployment.gpu.id}, replicas tp="
-        f"{deployment.tp} pp={deployment.pp}{_layout_label(deployment)}, {deployment.engine.name}, "
+        f"prefill ({pool_label(result, 'prefill')}) + {split.decode_gpus} decode "
+        f"({pool_label(result, 'decode')}) x {deployment.gpu.id}, {deployment.engine.name}, "
         f"{load.kind.value} load, "
         f"{load.input_tokens:.0f} in / {load.output_tokens:.0f} out"
     )

@@ -43,6 +43,22 @@ _SITE_KIND = {
 }
 
 
+def with_facility(
+    cost: OptionCost, it_kw: float, capacity: CapacityAssumptions, site: SiteKind
+) -> OptionCost:
+    """Flat model: ``cost`` plus building out ``it_kw`` rated IT kW on premise at
+    ``capacity.facility_usd_per_kw``, paid at t=0 (the phased model pays it per tranche)."""
+    if site is not SiteKind.ON_PREMISE or capacity.facility_usd_per_kw == 0:
+        return cost
+    built = np.zeros(cost.horizon_months + 1)
+    built[0] = it_kw * capacity.facility_usd_per_kw
+    lines = {**cost.lines_usd, CostLine.FACILITY: built}
+    note = f"site build-out {it_kw:,.1f} kW x {capacity.facility_usd_per_kw:,.0f} USD/kW at month 0"
+    return OptionCost(
+        cost.name, cost.kind, lines, cost.monthly_discount_rate, (*cost.assumptions, note)
+    )
+
+
 def price_factor(month: float, decline_per_year: float) -> float:
     """Price of hardware bought in ``month`` relative to month 0."""
     return float((1.0 - decline_per_year) ** (month / MONTHS_PER_YEAR))

@@ -18,8 +18,9 @@ from llmplan.catalog.schema import EngineProfile
 from llmplan.errors import ConfigurationError, InputError
 from llmplan.perf.percentiles import lognormal_quantile
 from llmplan.perf.speculative import SpecDecoding
+from llmplan.plan.assembly import OptionPlan
 from llmplan.plan.demand import hybrid_split
-from llmplan.plan.planner import OptionPlan, Plan, recommended_option
+from llmplan.plan.planner import Plan, recommended_option
 from llmplan.plan.search import Design, length_law
 from llmplan.scenario import DeploymentOption, LengthDistribution
 

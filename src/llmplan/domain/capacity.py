@@ -54,6 +54,22 @@ class CapacityAssumptions(BaseModel):
         "max_gpus_per_node GPUs priced from the GPU price; GPUs left idle are reported "
         "(idle_gpus). false: servers hold just the GPUs needed (price per GPU).",
     )
+    share_servers_across_models: bool = Field(
+        True,
+        description="With whole_servers, on premise and in colocation: when several inference "
+        "workloads' replicas leave GPUs of their servers idle, also consider packing the "
+        "replicas of all workloads on one GPU type into shared servers (whole GPUs per "
+        "replica, each replica sized for its own workload's load), and keep it when the "
+        "option's NPV is lower. false: each workload buys its own servers.",
+    )
+    finetune_on_idle_inference: bool = Field(
+        True,
+        description="Run a fine-tuning job on the inference fleet's GPUs in the hours they "
+        "are idle (outside operating hours, and hours of hourly_profile whose traffic needs "
+        "fewer replicas) instead of on extra GPUs, when the idle GPU-hours of every month "
+        "suffice and it is cheaper (on premise and in colocation: only the extra energy; "
+        "reserved cloud: nothing extra). false: a dedicated server or rented GPUs.",
+    )
     redundant_servers: int = Field(
         0,
         ge=0,

@@ -2,14 +2,17 @@
 
 A disaggregated design runs prompts on ``P`` prefill GPUs and generation on ``D`` decode
 GPUs (DistServe, Mooncake, SGLang/Dynamo "PD disaggregation"). **Layout rule**: each pool
-is made of whole replicas of the deployment's layout (``tp x pp`` GPUs), so ``P`` and
-``D`` are multiples of ``tp x pp``; requests spread evenly over a pool's replicas.
+is made of whole replicas of its layout (``tp x pp`` GPUs): the deployment's, or the
+pool's own (:class:`~llmplan.perf.disagg_layout.PoolLayout`: ``--decode-tp``,
+``--decode-ep``, ``--decode-dp-attention``, ``--prefill-...``), so ``P`` and ``D`` are
+multiples of their pool's ``tp x pp``; requests spread evenly over a pool's replicas.
 
 - **Prefill pool** (:class:`PrefillPool`): steps of prompts only, up to the engine's token
   budget per step, no decodes beside them;
 - **KV transfer** (:func:`kv_transfer_seconds`): one copy of the prompt's KV cache (model
-  KV bytes per token x prompt tokens) leaves the prefill replica over its ``tp x pp``
-  GPUs' links in parallel (each rank sends its shard): a latency plus bytes over the
+  KV bytes per token x prompt tokens) crosses over the links of the GPUs that hold it
+  in both pools (:func:`~llmplan.perf.disagg_layout.transfer_lanes`; ``tp x pp`` when
+  the pools share a layout): a latency plus the busiest GPU's bytes over the
   link's one-way bandwidth x the transfer library's share of it
   (``interconnects.yaml: kv_transfer``). The link is the node's (NVLink) when both pools
   fit in one node, else the scale-out network (InfiniBand/RoCE). Engines that stream
@@ -30,6 +33,14 @@ from dataclasses import dataclass
 from llmplan.catalog.schema import InterconnectProfile
 from llmplan.deployment import Deployment
 from llmplan.errors import DoesNotFitError, InputError
+from llmplan.perf.disagg_layout import (
+    DEPLOYMENT_LAYOUT,
+    POOLS,
+    PoolLayout,
+    check_pool,
+    pool_deployment,
+    transfer_lanes,
+)
 from llmplan.perf.prefill import prefill_seconds, prefilled_tokens
 from llmplan.perf.prefix import cached_prompt_tokens
 from llmplan.perf.serving import capacity, token_round_time
@@ -48,12 +59,15 @@ _SPLIT = re.compile(r"\s*(\d{1,6})\s*:\s*(\d{1,6})\s*", re.ASCII)
 
 @dataclass(frozen=True)
 class Disaggregation:
-    """``prefill_gpus`` and ``decode_gpus`` (multiples of the replica's GPUs; checked by
-    :func:`check_split`) and how the KV cache travels between them."""
+    """``prefill_gpus`` and ``decode_gpus`` (multiples of their pool's replica GPUs;
+    checked by :func:`check_split`), each pool's own layout (default: the deployment's)
+    and how the KV cache travels between them."""
 
     prefill_gpus: int
     decode_gpus: int
     kv_transfer_layerwise: bool = DEFAULT_KV_TRANSFER_LAYERWISE
+    prefill_layout: PoolLayout = DEPLOYMENT_LAYOUT
+    decode_layout: PoolLayout = DEPLOYMENT_LAYOUT
 
     def __post_init__(self) -> None:
         for value in (self.prefill_gpus, self.decode_gpus):
@@ -65,8 +79,16 @@ class Disaggregation:
                 )
 
     @classmethod
-    def parse(cls, text: str, *, kv_transfer_layerwise: bool = False) -> Disaggregation:
-        """From ``"P:D"`` (prefill GPUs : decode GPUs), e.g. ``"8:8"``."""
+    def parse(
+        cls,
+        text: str,
+        *,
+        kv_transfer_layerwise: bool = False,
+        prefill_layout: PoolLayout = DEPLOYMENT_LAYOUT,
+        decode_layout: PoolLayout = DEPLOYMENT_LAYOUT,
+    ) -> Disaggregation:
+        """From ``"P:D"`` (prefill GPUs : decode GPUs), e.g. ``"8:8"``, and the pools'
+        own layouts."""
         match = _SPLIT.fullmatch(text)
         if match is None:
             raise InputError(
@@ -74,12 +96,23 @@ class Disaggregation:
                 field="disaggregate",
             )
         prefill, decode = (int(group) for group in match.groups())
-        return cls(prefill, decode, kv_transfer_layerwise)
+        return cls(prefill, decode, kv_transfer_layerwise, prefill_layout, decode_layout)
+
+    def deployments(self, dep: Deployment) -> tuple[Deployment, Deployment]:
+        """(prefill replica, decode replica): ``dep`` with each pool's own layout."""
+        layouts = (self.prefill_layout, self.decode_layout)
+        prefill, decode = (
+            pool_deployment(dep, lay, pool) for lay, pool in zip(layouts, POOLS, strict=True)
+        )
+        return prefill, decode
 
     def replicas(self, dep: Deployment) -> tuple[int, int]:
-        """(prefill replicas, decode replicas) of ``dep``'s layout."""
-        check_split(dep, self)
-        return self.prefill_gpus // dep.num_gpus, self.decode_gpus // dep.num_gpus
+        """(prefill replicas, decode replicas) of each pool's layout."""
+        prefill, decode = self.deployments(dep)
+        return (
+            check_pool(prefill, self.prefill_gpus, "prefill"),
+            check_pool(decode, self.decode_gpus, "decode"),
+        )
 
     def as_dict(self) -> dict[str, int | bool]:
         return {
@@ -89,15 +122,34 @@ class Disaggregation:
         }
 
 
+def split_of(
+    text: str | None,
+    *,
+    kv_transfer_layerwise: bool = False,
+    prefill_layout: PoolLayout = DEPLOYMENT_LAYOUT,
+    decode_layout: PoolLayout = DEPLOYMENT_LAYOUT,
+    flag: str = "disaggregate",
+) -> Disaggregation | None:
+    """The split ``text`` ("P:D") gives with the pools' own layouts, or None (an
+    aggregated replica); the transfer and layout options need a split (``flag`` names
+    the split's option in the message)."""
+    if text is not None:
+        return Disaggregation.parse(
+            text, kv_transfer_layerwise=kv_transfer_layerwise,
+            prefill_layout=prefill_layout, decode_layout=decode_layout,
+        )  # fmt: skip
+    if kv_transfer_layerwise:
+        raise InputError(f"only applies with {flag}", field="kv_transfer_layerwise")
+    for pool, layout in zip(POOLS, (prefill_layout, decode_layout), strict=True):
+        for name in ("tp", "ep", "dp_attention"):
+            if getattr(layout, name) is not None:
+                raise InputError(f"only applies with {flag}", field=f"{pool}_{name}")
+    return None
+
+
 def check_split(dep: Deployment, split: Disaggregation) -> None:
-    """Raise InputError unless both pools are whole replicas of ``dep``'s layout."""
-    size = dep.num_gpus
-    if split.prefill_gpus % size or split.decode_gpus % size:
-        raise InputError(
-            f"{split.prefill_gpus}:{split.decode_gpus} GPUs are not whole replicas of "
-            f"tp x pp = {dep.tp} x {dep.pp} = {size}; each pool needs a multiple of {size}",
-            field="disaggregate",
-        )
+    """Raise InputError unless each pool is whole replicas of its layout."""
+    split.replicas(dep)
 
 
 @dataclass(frozen=True)
@@ -137,6 +189,16 @@ def kv_transfer_bytes(dep: Deployment, input_tokens: float) -> float:
     return kv_bytes_per_sequence(dep.model, dep.kv, input_tokens)
 
 
+def kv_transfer_bytes_per_gpu(
+    dep: Deployment, input_tokens: float, decode: Deployment | None = None
+) -> float:
+    """Bytes the busiest GPU sends or receives for one prompt from a ``dep`` prefill
+    replica to a ``decode`` replica (default: the same layout): one copy over the
+    :func:`~llmplan.perf.disagg_layout.transfer_lanes`."""
+    lanes = transfer_lanes(dep, dep if decode is None else decode)
+    return kv_transfer_bytes(dep, input_tokens) / lanes
+
+
 def kv_transfer_seconds(
     dep: Deployment,
     input_tokens: float,
@@ -144,11 +206,13 @@ def kv_transfer_seconds(
     *,
     prefill_s: float = 0.0,
     layerwise: bool = False,
+    decode: Deployment | None = None,
 ) -> float:
-    """Seconds a prompt's KV cache adds between its prefill and its first decode step:
-    ``latency + bytes / (GPUs x per-GPU rate)``; sent layer by layer during a
-    ``prefill_s``-long prefill, only ``max(bytes part / layers, bytes part - prefill_s)``."""
-    moving = kv_transfer_bytes(dep, input_tokens) / (dep.num_gpus * link.bytes_per_s)
+    """Seconds a prompt's KV cache adds between its prefill on ``dep`` and its first
+    decode step on ``decode`` (default: the same layout): ``latency + busiest GPU's
+    bytes / per-GPU rate``; sent layer by layer during a ``prefill_s``-long prefill,
+    only ``max(bytes part / layers, bytes part - prefill_s)``."""
+    moving = kv_transfer_bytes_per_gpu(dep, input_tokens, decode) / link.bytes_per_s
     if layerwise:
         moving = max(moving / dep.model.num_layers, moving - prefill_s)
     return link.latency_s + moving

@@ -31,12 +31,15 @@ from llmplan.perf.disagg import (
     PrefillPool,
     decode_pool,
     kv_transfer_bytes,
+    kv_transfer_bytes_per_gpu,
     kv_transfer_seconds,
     prefill_pool,
     transfer_link,
 )
+from llmplan.perf.disagg_layout import layout_dict, transfer_lanes
 from llmplan.perf.load import DEFAULT_FINITE_REQUESTS, Load, LoadKind, PerfResult
 from llmplan.perf.serving import overflow_wait
+from llmplan.sizing.memory import kv_budget_per_gpu
 
 SATURATION_MARGIN = 1e-6
 """Share below full capacity at which a saturated pool's latencies are taken."""
@@ -44,9 +47,12 @@ SATURATION_MARGIN = 1e-6
 
 @dataclass(frozen=True)
 class Design:
-    """A disaggregated design for one load's lengths: its pools and its transfer link."""
+    """A disaggregated design for one load's lengths: its pools (each replica of its
+    own layout: ``prefill_dep``, ``decode_dep``) and its transfer link."""
 
     dep: Deployment
+    prefill_dep: Deployment
+    decode_dep: Deployment
     split: Disaggregation
     prefill: PrefillPool
     decode: DecodePool
@@ -57,11 +63,14 @@ class Design:
     @classmethod
     def of(cls, dep: Deployment, split: Disaggregation, load: Load) -> Design:
         prefill_n, decode_n = split.replicas(dep)
+        prefill_dep, decode_dep = split.deployments(dep)
         return cls(
             dep=dep,
+            prefill_dep=prefill_dep,
+            decode_dep=decode_dep,
             split=split,
-            prefill=prefill_pool(dep, load.input_tokens, load.prefix_hit),
-            decode=decode_pool(dep, load.input_tokens, load.output_tokens, load.speculative),
+            prefill=prefill_pool(prefill_dep, load.input_tokens, load.prefix_hit),
+            decode=decode_pool(decode_dep, load.input_tokens, load.output_tokens, load.speculative),
             prefill_replicas=prefill_n,
             decode_replicas=decode_n,
             input_tokens=load.input_tokens,
@@ -87,8 +96,8 @@ class Design:
     def transfer_s(self, own_prefill_s: float) -> float:
         link = transfer_link(self.dep, self.split)
         return kv_transfer_seconds(
-            self.dep, self.input_tokens, link, prefill_s=own_prefill_s,
-            layerwise=self.split.kv_transfer_layerwise,
+            self.prefill_dep, self.input_tokens, link, prefill_s=own_prefill_s,
+            layerwise=self.split.kv_transfer_layerwise, decode=self.decode_dep,
         )  # fmt: skip
 
     def latencies(self, rate_per_s: float) -> tuple[float, float, float]:
@@ -115,39 +124,65 @@ class Design:
 @dataclass(frozen=True)
 class DisaggResult:
     """A disaggregated design's figures: ``perf`` for the whole design (all its GPUs),
-    the pools, the KV transfer and the pool that binds."""
+    the pools (layout and KV-cache memory per GPU), the KV transfer and the pool that
+    binds."""
 
     perf: PerfResult
     split: Disaggregation
+    prefill_dep: Deployment
+    decode_dep: Deployment
     prefill_replicas: int
     decode_replicas: int
     kv_transfer_ms: float
     kv_transfer_bytes: float
+    kv_transfer_bytes_per_gpu: float
+    kv_transfer_lanes: int
     kv_transfer_link: str
     binding_pool: str
     prefill_capacity_requests_per_s: float
     decode_capacity_requests_per_s: float
     decode_batch_per_replica: float
+    decode_max_batch_per_replica: int
 
     @property
     def output_tokens_per_s_per_gpu(self) -> float:
         return self.perf.output_tokens_per_s / self.perf.num_gpus
+
+    @property
+    def prefill_kv_cache_bytes_per_gpu(self) -> float:
+        """KV-cache room of one prefill GPU (after weights, activations, overhead)."""
+        return kv_budget_per_gpu(self.prefill_dep)
+
+    @property
+    def decode_kv_cache_bytes_per_gpu(self) -> float:
+        """KV-cache room of one decode GPU (after weights, activations, overhead)."""
+        return kv_budget_per_gpu(self.decode_dep)
+
+    def layout_dict(self) -> dict[str, int | bool]:
+        """Each pool's resolved layout (``prefill_tp``, ``decode_ep``, ...)."""
+        return layout_dict("prefill", self.prefill_dep) | layout_dict("decode", self.decode_dep)
 
     def as_dict(self) -> dict[str, float | int | str | bool]:
         """``--json`` keys: the PerfResult's and the design's."""
         return (
             self.perf.as_dict()
             | self.split.as_dict()
+            | self.layout_dict()
             | {
                 "prefill_replicas": self.prefill_replicas,
                 "decode_replicas": self.decode_replicas,
                 "kv_transfer_ms": self.kv_transfer_ms,
                 "kv_transfer_bytes": self.kv_transfer_bytes,
+                "kv_transfer_bytes_per_gpu": self.kv_transfer_bytes_per_gpu,
+                "kv_transfer_lanes": self.kv_transfer_lanes,
                 "kv_transfer_link": self.kv_transfer_link,
                 "binding_pool": self.binding_pool,
                 "prefill_capacity_requests_per_s": self.prefill_capacity_requests_per_s,
                 "decode_capacity_requests_per_s": self.decode_capacity_requests_per_s,
                 "decode_batch_per_replica": self.decode_batch_per_replica,
+                "decode_max_batch_per_replica": self.decode_max_batch_per_replica,
+                "prefill_kv_cache_bytes_per_gpu": self.prefill_kv_cache_bytes_per_gpu,
+                "decode_kv_cache_bytes_per_gpu": self.decode_kv_cache_bytes_per_gpu,
                 "output_tokens_per_s_per_gpu": self.output_tokens_per_s_per_gpu,
             }
         )
@@ -218,16 +253,24 @@ def predict_disaggregated(dep: Deployment, split: Disaggregation, load: Load) ->
         mode=load.kind.value,
         num_gpus=split.prefill_gpus + split.decode_gpus,
     )
+    prefill_dep, decode_dep = design.prefill_dep, design.decode_dep
     return DisaggResult(
         perf=perf,
         split=split,
+        prefill_dep=prefill_dep,
+        decode_dep=decode_dep,
         prefill_replicas=design.prefill_replicas,
         decode_replicas=design.decode_replicas,
         kv_transfer_ms=transfer * 1e3,
         kv_transfer_bytes=kv_transfer_bytes(dep, load.input_tokens),
+        kv_transfer_bytes_per_gpu=kv_transfer_bytes_per_gpu(
+            prefill_dep, load.input_tokens, decode_dep
+        ),
+        kv_transfer_lanes=transfer_lanes(prefill_dep, decode_dep),
         kv_transfer_link=transfer_link(dep, split).name,
         binding_pool=binding,
         prefill_capacity_requests_per_s=design.prefill_capacity_per_s,
         decode_capacity_requests_per_s=design.decode_capacity_per_s,
         decode_batch_per_replica=running,
+        decode_max_batch_per_replica=design.decode.max_batch,
     )

@@ -14,12 +14,13 @@ import yaml
 
 from llmplan.cost import CostLine
 from llmplan.errors import CatalogError
+from llmplan.plan.assembly import OptionPlan
 from llmplan.plan.confirm import SimulationCheck
 from llmplan.plan.options import PriceContext, cost_design
-from llmplan.plan.planner import OptionPlan, Plan
+from llmplan.plan.planner import Plan
 from llmplan.plan.search import Design
 from llmplan.plan.uncertainty import design_intervals
-from llmplan.scenario import DeploymentOption
+from llmplan.scenario import DeploymentOption, Scenario
 
 GIB = 2**30
 
@@ -181,9 +182,29 @@ def reasons(plan: Plan) -> list[str]:
     return out
 
 
+FREE_SITE_RISK = (
+    "the site is counted as free: no space, power and cooling build-out or network "
+    "equipment (an existing server room treated as sunk); set capacity.facility_usd_per_kw "
+    "(Cushman & Wakefield 2025: 9,300-15,000 USD/kW), finance."
+    "on_premise_site_usd_per_kw_month or finance.network_capex_usd_per_server to charge them"
+)
+
+
+def _site_is_free(scenario: Scenario) -> bool:
+    """Whether an owned site's space, build-out and network equipment all cost nothing."""
+    finance, capacity = scenario.finance, scenario.capacity
+    return (
+        capacity.facility_usd_per_kw == 0
+        and finance.on_premise_site_usd_per_kw_month == 0
+        and finance.network_capex_usd_per_server == 0
+    )
+
+
 def risks(plan: Plan, option: OptionPlan) -> list[str]:
     """Risks and caveats of ``option`` that the numbers do not show."""
     out = []
+    if option.option is DeploymentOption.ON_PREMISE and _site_is_free(plan.scenario):
+        out.append(FREE_SITE_RISK)
     if option.option is DeploymentOption.CLOUD_SPOT:
         out.append("spot capacity can be reclaimed at short notice: keep fallback capacity")
     if option.option is DeploymentOption.API:

@@ -21,6 +21,7 @@ from llmplan.catalog.params import count_params
 from llmplan.catalog.schema import ComputeDtype, GpuSpec, ModelSpec
 from llmplan.cost import CloudRental, FinanceAssumptions, Fleet, OptionCost, cost_cloud
 from llmplan.cost import cost_self_hosted as _cost_owned
+from llmplan.cost.phasing import with_facility
 from llmplan.deployment import Deployment
 from llmplan.domain.finetune import FinetuneMethod
 from llmplan.errors import LlmplanError
@@ -120,7 +121,8 @@ def training_cost(
             busy_fraction=min(1.0, busy),
         )
         site = site_of(option)
-        return _cost_owned(fleet, finance, site, name=f"finetune-{setup.job.name}")
+        cost = _cost_owned(fleet, finance, site, name=f"finetune-{setup.job.name}")
+        return with_facility(cost, fleet.rated_kw, ctx.capacity, site)
     rented = cloud_price(gpu, DeploymentOption.CLOUD_ON_DEMAND, ctx)
     if isinstance(rented, str):
         return rented

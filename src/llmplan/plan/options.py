@@ -40,6 +40,7 @@ from llmplan.cost.phasing import (
     cost_phased_api,
     cost_phased_cloud,
     cost_phased_owned,
+    with_facility,
 )
 from llmplan.domain.capacity import CapacityAssumptions
 from llmplan.errors import LlmplanError
@@ -321,7 +322,9 @@ def _owned_recipe(design: Design, option: DeploymentOption, ctx: PriceContext) -
         fleet = fleet_for(design, design.replicas_at(volume), finance, ctx, volume)
         if isinstance(fleet, str):  # pragma: no cover - checked before the recipe is made
             raise LlmplanError(fleet)
-        return cost_self_hosted(fleet, finance, site_of(option), name=option.value)
+        site = site_of(option)
+        cost = cost_self_hosted(fleet, finance, site, name=option.value)
+        return with_facility(cost, fleet.rated_kw, ctx.capacity, site)
 
     return recipe
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from llmplan.cost import OptionCost
 from llmplan.perf.load import serving_features
+from llmplan.plan.assembly import OptionPlan, WorkloadChoice
 from llmplan.plan.decision import plan_confidence
 from llmplan.plan.evidence import (
     GIB,
@@ -20,7 +21,7 @@ from llmplan.plan.evidence import (
     risks,
 )
 from llmplan.plan.options import PriceContext
-from llmplan.plan.planner import BreakEven, OptionPlan, Plan, WorkloadChoice
+from llmplan.plan.planner import BreakEven, Plan
 from llmplan.plan.schedule import design_footprint, owns_hardware, schedule_payload
 from llmplan.plan.uncertainty import design_intervals
 from llmplan.scenario import scenario_to_data
@@ -28,6 +29,10 @@ from llmplan.scenario import scenario_to_data
 
 def _choice(choice: WorkloadChoice) -> dict[str, Any]:
     out: dict[str, Any] = {"workload": choice.workload, "note": choice.note}
+    if choice.placement:
+        out["placement"] = choice.placement
+    if choice.shared_with:
+        out["shared_with"] = list(choice.shared_with)
     if choice.origin is not None:
         out.update(choice.origin.as_dict())
     design = choice.design
@@ -84,13 +89,36 @@ def _fleet(plan: Plan, option: OptionPlan, ctx: PriceContext) -> dict[str, Any]:
     designs = tuple(c.design for c in option.choices if c.design is not None)
     workloads = plan.scenario.inference_workloads()
     finance = plan.scenario.finance
-    return schedule_payload(designs, option.option, workloads, option.cost, finance, ctx)
+    return schedule_payload(
+        designs, option.option, workloads, option.cost, finance, ctx, option.shared
+    )
+
+
+def _shared(plan: Plan, option: OptionPlan, ctx: PriceContext) -> dict[str, Any] | None:
+    """The shared servers of an option (None: every workload has servers of its own)."""
+    shared = option.shared
+    if shared is None:
+        return None
+    finance = plan.scenario.finance
+    fp = shared.footprint(finance, ctx)
+    return {
+        "workloads": list(shared.workloads),
+        "gpu": shared.designs[0].deployment.gpu.id,
+        "servers": fp.servers,
+        "servers_if_separate": shared.separate_servers(finance, ctx),
+        "gpus_per_server": fp.gpus // fp.servers if fp.servers else 0,
+        "idle_gpus": fp.idle_gpus,
+    }
 
 
 def _idle(
     choice: dict[str, Any], option: OptionPlan, design: Any, ctx: PriceContext, plan: Plan
 ) -> None:
-    """Servers bought for one workload and the GPUs in them no replica uses."""
+    """Servers bought for one workload and the GPUs in them no replica uses (a workload on
+    shared servers: see the option's ``shared_servers``)."""
+    shared = option.shared
+    if shared is not None and any(design is d for d in shared.designs):
+        return
     if design is not None and owns_hardware(option.option):
         fp = design_footprint(design, option.option, plan.scenario.finance, ctx)
         choice.update(servers=fp.servers, idle_gpus=fp.idle_gpus)
@@ -109,6 +137,7 @@ def _option(plan: Plan, option: OptionPlan, ctx: PriceContext) -> dict[str, Any]
         for data, choice in zip(out["choices"], option.choices, strict=True):
             _idle(data, option, choice.design, ctx, plan)
         out.update(_fleet(plan, option, ctx))
+        out["shared_servers"] = _shared(plan, option, ctx)
         out["risks"] = risks(plan, option)
     return out
 

@@ -13,43 +13,33 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from llmplan.catalog.loader import Catalog
+from llmplan.catalog.schema import ModelSpec
 from llmplan.catalog.servers import bundled_servers
 from llmplan.cost import (
-    CostLine,
     FinanceAssumptions,
     MonteCarloResult,
-    OptionCost,
     TornadoBar,
     breakeven_month,
-    staff_fte,
     tornado,
 )
 from llmplan.cost.breakeven import breakeven_months
-from llmplan.cost.result import FloatArray, OptionKind, combine
+from llmplan.cost.result import FloatArray
 from llmplan.errors import InputError
-from llmplan.plan.compliance import PriceOrigin
+from llmplan.plan.assembly import OptionPlan as OptionPlan
+from llmplan.plan.assembly import WorkloadChoice as WorkloadChoice
+from llmplan.plan.assembly import option_plan
 from llmplan.plan.confirm import SimulationCheck, confirm_designs
 from llmplan.plan.crossing import crossing_multiple, volume_bar, volume_curves
-from llmplan.plan.demand import hybrid_split
 from llmplan.plan.draws import throughput_log_spread
-from llmplan.plan.finetune import TrainingSetup, best_setup, training_cost
-from llmplan.plan.options import (
-    Costed,
-    PriceContext,
-    Recipe,
-    cloud_quote,
-    cost_api_option,
-    cost_design,
-    owned_origin,
-)
+from llmplan.plan.finetune import TrainingSetup, best_setup, setup_on
+from llmplan.plan.options import PriceContext
 from llmplan.plan.quotes import with_quotes
-from llmplan.plan.schedule import fleet_limit_reason, owned_gpus_in_service
 from llmplan.plan.search import Design, Rejected, SearchSpace, designs_for
 from llmplan.plan.sensitivity import (
     TORNADO_MULTIPLIERS,
@@ -60,40 +50,6 @@ from llmplan.prices.book import PriceBook
 from llmplan.scenario import DeploymentOption, Scenario, resolve
 
 DEFAULT_MONTE_CARLO_SAMPLES = 300
-
-
-@dataclass(frozen=True)
-class WorkloadChoice:
-    """What serves one workload under an option: a design, or the API, and its cost."""
-
-    workload: str
-    design: Design | None
-    note: str
-    origin: PriceOrigin | None = None
-
-
-@dataclass(frozen=True)
-class OptionPlan:
-    """One deployment option: its cost, or the reason it is excluded."""
-
-    option: DeploymentOption
-    excluded: str = ""
-    choices: tuple[WorkloadChoice, ...] = ()
-    recipe: Recipe | None = None
-    cost: OptionCost | None = None
-    tokens_over_horizon: float = 0.0
-
-    @property
-    def included(self) -> bool:
-        return self.cost is not None
-
-    def score_usd(self) -> float:
-        return self.cost.npv_usd if self.cost is not None else float("inf")
-
-    def usd_per_mtok(self) -> float:
-        if self.cost is None or self.tokens_over_horizon <= 0:
-            return float("nan")
-        return self.cost.cost_per_mtok(self.tokens_over_horizon)
 
 
 @dataclass(frozen=True)
@@ -149,13 +105,6 @@ def recommended_option(options: tuple[OptionPlan, ...], scenario: Scenario) -> O
     return ranked[0] if ranked else None
 
 
-def _tokens_over_horizon(scenario: Scenario) -> float:
-    months = scenario.finance.horizon_months
-    return sum(
-        w.total_tokens_per_month(m) for w in scenario.inference_workloads() for m in range(months)
-    )
-
-
 def _space(scenario: Scenario, catalog: Catalog) -> tuple[SearchSpace, dict[str, object]]:
     resolved = resolve(scenario, catalog)
     space = SearchSpace(
@@ -171,60 +120,6 @@ def _space(scenario: Scenario, catalog: Catalog) -> tuple[SearchSpace, dict[str,
     return space, {"models": models, "overrides": resolved.gpu_overrides}
 
 
-def _option_plan(
-    option: DeploymentOption,
-    scenario: Scenario,
-    designs: dict[str, list[Design]],
-    training: tuple[TrainingSetup, ...],
-    ctx: PriceContext,
-    model_ids: dict[str, str],
-    no_design: dict[str, str],
-) -> OptionPlan:
-    finance = scenario.finance
-    recipes: list[Recipe] = []
-    choices: list[WorkloadChoice] = []
-    for workload in scenario.inference_workloads():
-        if option is DeploymentOption.API:
-            api = cost_api_option(workload, model_ids[workload.name], ctx)
-            if isinstance(api, str):
-                return OptionPlan(option, excluded=f"api excluded ({workload.name}): {api}")
-            recipes.append(api[0])
-            choices.append(WorkloadChoice(workload.name, None, api[1], api[2]))
-            continue
-        if not designs[workload.name]:
-            why = no_design[workload.name]
-            return OptionPlan(option, excluded=f"{option.value} excluded ({workload.name}): {why}")
-        best = _cheapest_design(designs[workload.name], option, finance, ctx)
-        if isinstance(best, str):
-            return OptionPlan(option, excluded=f"{option.value} excluded ({workload.name}): {best}")
-        recipes.append(best.recipe)
-        choices.append(WorkloadChoice(workload.name, best.design, best.price_note, best.origin))
-    for setup in training:
-        cost = training_cost(setup, option, finance, ctx)
-        if isinstance(cost, str):
-            return OptionPlan(
-                option, excluded=f"{option.value} excluded ({setup.job.name}): {cost}"
-            )
-        recipes.append(_training_recipe(setup, option, ctx))
-        note = f"{setup.gpus} x {setup.gpu.id}, {setup.hours_per_run:,.1f} h per run"
-        choices.append(
-            WorkloadChoice(setup.job.name, None, note, _training_origin(setup, option, ctx))
-        )
-    chosen = tuple(c.design for c in choices if c.design)
-    limit = fleet_limit_reason(chosen, option, finance, ctx)
-    if limit:
-        return OptionPlan(option, excluded=f"{option.value} excluded: {limit}")
-    staffing = _staffing(option, chosen, training, ctx)
-    recipe = _combined(option, tuple(recipes), staffing)
-    return OptionPlan(
-        option,
-        choices=tuple(choices),
-        recipe=recipe,
-        cost=recipe(finance, 1.0),
-        tokens_over_horizon=_tokens_over_horizon(scenario),
-    )
-
-
 def _no_design_reason(workload: str, rejected: list[Rejected]) -> str:
     """Why no design serves ``workload``: how many were tried and one reason."""
     mine = [r for r in rejected if r.workload == workload]
@@ -233,124 +128,6 @@ def _no_design_reason(workload: str, rejected: list[Rejected]) -> str:
     return f"none of {len(mine)} candidate designs can serve it; e.g. {mine[-1].label}: " + (
         mine[-1].reason
     )
-
-
-def _cheapest_design(
-    designs: list[Design], option: DeploymentOption, finance: FinanceAssumptions, ctx: PriceContext
-) -> Costed | str:
-    """The design with the lowest NPV under ``option``, or why none can be used (the
-    reason of the design with the fewest GPUs, which came closest)."""
-    best: tuple[float, Costed] | None = None
-    refused: list[tuple[int, str]] = []
-    for design in designs:
-        costed = cost_design(design, option, finance, ctx)
-        if isinstance(costed, str):
-            refused.append((design.gpus, f"{design.label}: {costed}"))
-            continue
-        score = costed.cost(finance).npv_usd
-        if best is None or score < best[0]:
-            best = (score, costed)
-    if best is not None:
-        return best[1]
-    if not refused:
-        return "no design meets the SLOs (see the rejected designs)"
-    closest = min(refused)[1]
-    return f"none of {len(refused)} designs can be used; closest: {closest}"
-
-
-def _training_origin(
-    setup: TrainingSetup, option: DeploymentOption, ctx: PriceContext
-) -> PriceOrigin | None:
-    """Where a fine-tuning job runs: the owned site, or the on-demand cloud price it rents."""
-    if option.is_owned or option is DeploymentOption.HYBRID:
-        return owned_origin(option if option.is_owned else DeploymentOption.ON_PREMISE)
-    quote = cloud_quote(setup.gpu, DeploymentOption.CLOUD_ON_DEMAND, ctx)
-    return None if isinstance(quote, str) else quote.origin
-
-
-def _training_recipe(setup: TrainingSetup, option: DeploymentOption, ctx: PriceContext) -> Recipe:
-    def recipe(finance: FinanceAssumptions, volume: float = 1.0) -> OptionCost:
-        """Fine-tuning does not follow the inference volume."""
-        cost = training_cost(setup, option, finance, ctx)
-        if isinstance(cost, str):  # pragma: no cover - checked when the plan was built
-            raise InputError(cost, field="finance")
-        return cost
-
-    return recipe
-
-
-_KIND = {
-    DeploymentOption.ON_PREMISE: OptionKind.ON_PREMISE,
-    DeploymentOption.COLOCATION: OptionKind.COLOCATION,
-    DeploymentOption.API: OptionKind.API,
-    DeploymentOption.HYBRID: OptionKind.HYBRID,
-}
-
-
-Staffing = Callable[[FinanceAssumptions, float], FloatArray]
-"""(finance, volume multiple) -> FTE at t = 0..H (index m+1: month m)."""
-
-
-def _staffing(
-    option: DeploymentOption,
-    designs: tuple[Design, ...],
-    training: tuple[TrainingSetup, ...],
-    ctx: PriceContext,
-) -> Staffing:
-    """FTE of the whole option: one team for every owned GPU of the option (inference
-    and training), ``cloud_staff_fte`` for rented capacity, none for an API alone."""
-    owned = option.is_owned or option is DeploymentOption.HYBRID
-    percentile = ctx.hybrid_base_demand_percentile
-
-    def owned_gpus(design: Design, volume: float) -> int:
-        replicas = design.replicas_at(volume)
-        if option is DeploymentOption.HYBRID:
-            replicas = min(replicas, hybrid_split(design, percentile, volume).base_replicas)
-        return replicas * design.deployment.num_gpus
-
-    def fte(finance: FinanceAssumptions, volume: float) -> FloatArray:
-        months = finance.horizon_months + 1
-        if ctx.capacity.phased and option.is_owned:
-            gpus = owned_gpus_in_service(designs, finance, ctx, volume)
-            gpus = gpus + sum(t.gpus for t in training)
-            per_month = [staff_fte(round(g), finance) for g in gpus]
-            return np.asarray([per_month[0], *per_month], dtype=np.float64)
-        if owned:
-            count = sum(owned_gpus(d, volume) for d in designs) + sum(t.gpus for t in training)
-            return np.full(months, staff_fte(count, finance))
-        if option is DeploymentOption.API and not training:
-            return np.zeros(months)
-        return np.full(months, finance.cloud_staff_fte)
-
-    return fte
-
-
-def _combined(option: DeploymentOption, recipes: tuple[Recipe, ...], staffing: Staffing) -> Recipe:
-    """The option's parts summed, with one staff line for the whole option (parts each
-    count their own staff, which would count the team several times)."""
-    kind = _KIND.get(option, OptionKind.CLOUD)
-
-    def recipe(finance: FinanceAssumptions, volume: float = 1.0) -> OptionCost:
-        total = combine(option.value, kind, tuple(r(finance, volume) for r in recipes))
-        ftes = staffing(finance, volume)
-        staff = ftes * finance.loaded_staff_usd_per_fte_year / 12
-        staff[0] = 0.0
-        lines: dict[CostLine, FloatArray] = {
-            line: v for line, v in total.lines_usd.items() if line is not CostLine.STAFF
-        }
-        fte = float(ftes[-1])
-        if ftes.max() > 0:
-            lines[CostLine.STAFF] = staff
-        low = float(ftes[1:].min()) if len(ftes) > 1 else fte
-        staff_note = (
-            f"staff {fte:.2f} FTE for the whole option"
-            if low == fte
-            else f"staff {low:.2f} to {fte:.2f} FTE for the whole option (GPUs in service)"
-        )
-        notes = (*(n for n in total.assumptions if "staff" not in n.lower()), staff_note)
-        return OptionCost(total.name, total.kind, lines, total.monthly_discount_rate, notes)
-
-    return recipe
 
 
 def _npv_gap(
@@ -416,6 +193,7 @@ def _cost_options(
     ctx: PriceContext,
     model_ids: dict[str, str],
     no_design: dict[str, str],
+    idle_setups: Mapping[str, Mapping[str, TrainingSetup]] | None = None,
 ) -> tuple[OptionPlan, ...]:
     """Every deployment option costed with ``designs``, or excluded with its reason."""
     excluded = scenario.constraints.option_exclusions()
@@ -424,7 +202,9 @@ def _cost_options(
         if option in excluded:
             plans.append(OptionPlan(option, excluded=excluded[option]))
             continue
-        plans.append(_option_plan(option, scenario, designs, training, ctx, model_ids, no_design))
+        plans.append(
+            option_plan(option, scenario, designs, training, ctx, model_ids, no_design, idle_setups)
+        )
     return tuple(plans)
 
 
@@ -454,6 +234,22 @@ def _confirmed(
             designs = {**designs, name: [bigger if d is design else d for d in designs[name]]}
             added[design.label] = added.get(design.label, 0) + 1
     return cost_all(designs), designs, checks, added
+
+
+def _idle_setups(
+    catalog: Catalog, scenario: Scenario, models: dict[str, object], space: SearchSpace
+) -> dict[str, dict[str, TrainingSetup]]:
+    """Each fine-tuning job's setup on each candidate GPU that holds it (for running it on
+    idle inference GPUs of that type)."""
+    if not scenario.capacity.finetune_on_idle_inference:
+        return {}
+    out: dict[str, dict[str, TrainingSetup]] = {}
+    for job in scenario.finetune_workloads():
+        model = models[job.name]
+        assert isinstance(model, ModelSpec)
+        found = {gpu.id: setup_on(catalog, job, model, gpu) for gpu in space.gpus}
+        out[job.name] = {g: s for g, s in found.items() if not isinstance(s, str)}
+    return out
 
 
 def plan_context(scenario: Scenario, catalog: Catalog, prices: PriceBook) -> PriceContext:
@@ -499,9 +295,10 @@ def make_plan(
         training.append(setup)
     model_ids = {name: m.id for name, m in models.items()}
     no_design = {name: _no_design_reason(name, rejected) for name in designs}
+    idle = _idle_setups(catalog, scenario, models, space) if training else {}
 
     def cost_all(current: dict[str, list[Design]]) -> tuple[OptionPlan, ...]:
-        return _cost_options(scenario, current, tuple(training), ctx, model_ids, no_design)
+        return _cost_options(scenario, current, tuple(training), ctx, model_ids, no_design, idle)
 
     options, designs, checks, added = (
         _confirmed(cost_all, designs, scenario, seed)

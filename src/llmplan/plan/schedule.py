@@ -27,6 +27,7 @@ from llmplan.plan.options import (
     site_of,
 )
 from llmplan.plan.search import Design
+from llmplan.plan.sharing import SharedServers
 from llmplan.scenario import Constraints, DeploymentOption, InferenceWorkload
 
 _COMMITMENT_MONTHS = {
@@ -63,27 +64,46 @@ def design_footprint(
     )
 
 
+def unshared(designs: tuple[Design, ...], shared: SharedServers | None) -> tuple[Design, ...]:
+    """The designs with servers of their own (not in the ``shared`` group)."""
+    if shared is None:
+        return designs
+    return tuple(d for d in designs if not any(d is s for s in shared.designs))
+
+
 def option_footprint(
     designs: tuple[Design, ...],
     option: DeploymentOption,
     finance: FinanceAssumptions,
     ctx: PriceContext,
+    shared: SharedServers | None = None,
 ) -> Footprint:
-    """The owned fleet of every workload of ``option`` together (empty when it owns none)."""
+    """The owned fleet of every workload of ``option`` together (empty when it owns none);
+    the designs of ``shared`` count once, as their shared servers."""
     total = Footprint()
     if owns_hardware(option):
-        for design in designs:
+        for design in unshared(designs, shared):
             total = total + design_footprint(design, option, finance, ctx)
+        if shared is not None:
+            total = total + shared.footprint(finance, ctx)
     return total
 
 
 def owned_gpus_in_service(
-    designs: tuple[Design, ...], finance: FinanceAssumptions, ctx: PriceContext, volume: float
+    designs: tuple[Design, ...],
+    finance: FinanceAssumptions,
+    ctx: PriceContext,
+    volume: float,
+    shared: SharedServers | None = None,
 ) -> FloatArray:
     """GPUs of the phased owned fleets in service in each month 0..H-1 (tranches)."""
     total = np.zeros(finance.horizon_months)
     capacity = ctx.capacity
-    for design in designs:
+    if shared is not None:
+        phased = shared.phased(finance, ctx, volume)
+        servers = shared.servers_by_month(phased, ctx, finance.horizon_months)
+        total += np.asarray(servers, dtype=float) * phased.template.gpus_per_server
+    for design in unshared(designs, shared):
         fleet, _ = phased_fleet(design, finance, ctx, volume)
         events = tranches(fleet.need, capacity.lead_time_months, capacity.min_tranche_servers)
         counts = np.asarray(in_service(events, finance.horizon_months), dtype=float)
@@ -96,10 +116,11 @@ def fleet_limit_reason(
     option: DeploymentOption,
     finance: FinanceAssumptions,
     ctx: PriceContext,
+    shared: SharedServers | None = None,
 ) -> str:
     """Why the whole fleet of ``option`` breaks a constraint ('' when it does not)."""
     limits: Constraints = ctx.constraints
-    total = option_footprint(designs, option, finance, ctx)
+    total = option_footprint(designs, option, finance, ctx, shared)
     return fleet_limit_problem(
         total,
         limits.power_budget_kw,
@@ -209,14 +230,18 @@ def schedule_payload(
     cost: OptionCost,
     finance: FinanceAssumptions,
     ctx: PriceContext,
+    shared: SharedServers | None = None,
 ) -> dict[str, object]:
     """``purchases``, ``monthly``, ``power_kw`` (at the wall), ``it_power_kw``, ``racks``,
     ``floor_m2``, ``servers`` and ``idle_gpus`` of one included option, as JSON-ready data."""
     months = finance.horizon_months
-    schedule = merged([design_schedule(d, option, finance, ctx) for d in designs], months)
+    parts = [design_schedule(d, option, finance, ctx) for d in unshared(designs, shared)]
+    if shared is not None:
+        parts.append(Schedule(*shared.schedule(option, finance, ctx)))
+    schedule = merged(parts, months)
     spent = monthly_usd(cost)
     demand = demand_requests_per_s(workloads, months)
-    total = option_footprint(designs, option, finance, ctx)
+    total = option_footprint(designs, option, finance, ctx, shared)
     return {
         "purchases": [
             {"month": m, "servers": s, "gpus": g, "usd": usd} for m, s, g, usd in schedule.purchases

@@ -22,6 +22,7 @@ _UNITS = (
     ("_usd_per_month", ", USD/month"),
     ("_usd_per_year", ", USD/year"),
     ("_usd_per_kwh", ", USD/kWh"),
+    ("_per_usd", ", per USD"),
     ("_per_year", ", per year"),
     ("_months", ", months"),
     ("_years", ", years"),
@@ -68,6 +69,8 @@ def field_value(field: str, value: Any) -> str:
     """An assumption's value as people write it: 0.08 a year -> "8 %", 150000 -> "150,000"."""
     known = labels()["fields"].get(field.rsplit(".", 1)[-1])
     kind = known[1] if known else "number"
+    if value is None:
+        return "not set"
     if isinstance(value, bool) or not isinstance(value, int | float):
         return "yes" if value is True else "no" if value is False else str(value)
     if kind == "percent":
@@ -81,6 +84,34 @@ def field_value(field: str, value: Any) -> str:
     if kind == "ratio":
         return f"{value:,.2f}".rstrip("0").rstrip(".")
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.4g}"
+
+
+def field_unit(field: str) -> str:
+    """An assumption's unit: from its name's suffix (``_usd_per_kwh`` -> "USD/kWh"), "%"
+    for a share (shown x100), "x" for a multiple, "-" for a number without one."""
+    name = field.rsplit(".", 1)[-1]
+    suffix = next(
+        (words.removeprefix(", ") for end, words in _UNITS if name.endswith(end) and name != end),
+        "",
+    )
+    known = labels()["fields"].get(name)
+    kind = known[1] if known else ""
+    if kind == "percent":
+        return f"% {suffix}" if suffix else "%"
+    if kind == "multiple":
+        return "x"
+    return suffix or "-"
+
+
+MW_FROM_KW = 1000.0
+"""Power of 1,000 kW and more reads in MW."""
+
+
+def power_text(kw: float) -> str:
+    """4.24 -> "4.2 kW"; 12345 -> "12.35 MW" (power at the wall of a site)."""
+    if abs(kw) >= MW_FROM_KW:
+        return f"{kw / 1000:,.2f} MW"
+    return f"{kw:,.1f} kW"
 
 
 def money(value: float | None, currency: str = "USD") -> str:

@@ -15,8 +15,16 @@ from typing import Any
 
 import jinja2
 
-from llmplan.errors import InputError
-from llmplan.files import write_text_atomic
+from llmplan.errors import InputError, MissingDependencyError
+from llmplan.files import write_bytes_atomic
+from llmplan.report.content import (
+    assumptions_table,
+    breakeven_table,
+    included,
+    options_table,
+    tornado_table,
+    uncertainty_table,
+)
 from llmplan.report.labels import (
     field_name,
     field_value,
@@ -25,8 +33,9 @@ from llmplan.report.labels import (
     money,
     option_colour,
     option_name,
-    option_order,
+    power_text,
 )
+from llmplan.report.paper import DEFAULT_PAPER, Paper
 from llmplan.report.summary import currency_of, design_of, executive_summary, rate_of
 
 _ENV = jinja2.Environment(
@@ -40,6 +49,7 @@ _ENV.filters.update(
     field_value=lambda value, field: field_value(field, value),
     money=money,
     design=design_of,
+    power=power_text,
 )
 #: Chart size and margins (px): wide enough for A4 and Letter at 96 dpi.
 HEIGHT = 420
@@ -48,10 +58,7 @@ MARGIN = {"t": 60, "l": 80, "r": 20, "b": 60}
 VOLUME_FIELD = "inference_volume_multiple"
 
 
-def _included(payload: dict[str, Any]) -> list[dict[str, Any]]:
-    """Included options in the one order every table and chart uses."""
-    by_name = {o["option"]: o for o in payload["options"] if o["included"]}
-    return [by_name[name] for name in option_order(list(by_name))]
+_included = included
 
 
 def _layout(title: str, x: str, y: str, **extra: Any) -> dict[str, Any]:
@@ -292,45 +299,77 @@ def _figures(payload: dict[str, Any]) -> list[str]:
     return html
 
 
-def _assumptions(payload: dict[str, Any]) -> list[dict[str, str]]:
-    """The finance assumptions with their names, values and where the defaults come from."""
-    from llmplan.scenario import Scenario
-
-    finance = payload["scenario"].get("finance") or {}
-    schema = Scenario.model_json_schema()
-    fields: dict[str, Any] = next(
-        (d["properties"] for name, d in schema.get("$defs", {}).items() if "Finance" in name), {}
-    )
-    return [
-        {
-            "name": field_name(key),
-            "value": field_value(key, value),
-            "note": str(fields.get(key, {}).get("description", "")),
-        }
-        for key, value in finance.items()
-    ]
-
-
-def render_plan_report(payload: dict[str, Any]) -> str:
+def render_plan_report(payload: dict[str, Any], paper: Paper = DEFAULT_PAPER) -> str:
+    """The report as one self-contained HTML page, laid out for ``paper`` when printed."""
     template = _ENV.get_template("plan.html.j2")
     included = _included(payload)
+    options_header, options_rows = options_table(payload)
+    best = (payload.get("recommended") or {}).get("option")
     return template.render(
         p=payload,
         summary=executive_summary(payload),
         currency=currency_of(payload),
         rate=rate_of(payload),
+        paper=paper.css_size,
         included=included,
+        options_header=options_header,
+        options=[(o["option"] == best, row) for o, row in zip(included, options_rows, strict=True)],
         excluded=[o for o in payload["options"] if not o["included"]],
         figures=_figures(payload) if included else [],
-        assumptions=_assumptions(payload),
+        breakeven=breakeven_table(payload),
+        uncertainty=uncertainty_table(payload),
+        sensitivity=tornado_table(payload),
+        assumptions=assumptions_table(payload),
         generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )
 
 
-def write_plan_report(payload: dict[str, Any], path: Path) -> None:
-    """Write the HTML report to ``path`` (atomically: a failed write leaves no half file)."""
-    text = render_plan_report(payload)
+#: What ``write_plan_report`` writes, by the file name's suffix.
+REPORT_SUFFIXES = (".html", ".htm", ".pdf", ".xlsx")
+
+
+def check_report_path(path: Path) -> None:
+    """:class:`InputError` unless ``path`` names a report type llmplan writes, and for a
+    PDF unless Chromium is installed to print it."""
+    if path.suffix.lower() not in REPORT_SUFFIXES:
+        allowed = ", ".join(REPORT_SUFFIXES)
+        raise InputError(
+            f"unknown report type {path.suffix or '(none)'!r}; use {allowed}", field="report"
+        )
+    if path.suffix.lower() == ".pdf":
+        from llmplan.report.pdf import require_chromium
+
+        require_chromium()
+    if path.suffix.lower() == ".xlsx":
+        try:
+            import openpyxl  # noqa: F401
+        except ImportError:
+            raise MissingDependencyError(
+                "the XLSX report needs openpyxl: python3 -m pip install 'llmplan[web]'",
+                field="report",
+            ) from None
+
+
+def plan_report_bytes(payload: dict[str, Any], suffix: str, paper: Paper = DEFAULT_PAPER) -> bytes:
+    """The report as HTML, PDF (printed by Chromium) or XLSX, chosen by ``suffix``."""
+    kind = suffix.lower()
+    if kind == ".pdf":
+        from llmplan.report.pdf import html_to_pdf
+
+        return html_to_pdf(render_plan_report(payload, paper))
+    if kind == ".xlsx":
+        from llmplan.report.xlsx import plan_workbook
+
+        return plan_workbook(payload)
+    check_report_path(Path(f"report{kind}"))
+    return render_plan_report(payload, paper).encode("utf-8")
+
+
+def write_plan_report(payload: dict[str, Any], path: Path, paper: Paper = DEFAULT_PAPER) -> None:
+    """Write the report to ``path``: HTML, PDF or XLSX by its suffix (atomically: a failed
+    write leaves no half file)."""
+    data = plan_report_bytes(payload, path.suffix, paper)
     try:
-        write_text_atomic(path, text)
+        write_bytes_atomic(path, data)
     except OSError as exc:
         raise InputError(f"cannot write {path} ({exc.strerror})", field="report") from None

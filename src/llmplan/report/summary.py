@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmplan.report.labels import field_name, field_value, money, option_name
+from llmplan.report.labels import field_name, field_value, money, option_name, power_text
 
 #: How many deciding assumptions the summary names.
 DECIDING = 3
@@ -130,7 +130,7 @@ def _power(payload: dict[str, Any], best: dict[str, Any]) -> str | None:
     for source in (best, payload.get("recommended") or {}):
         value = source.get("power_kw")
         if isinstance(value, int | float):
-            return f"{value:,.1f} kW"
+            return power_text(value)
     return None
 
 

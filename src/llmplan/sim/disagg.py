@@ -30,6 +30,7 @@ import numpy as np
 from llmplan.deployment import Deployment
 from llmplan.errors import InputError
 from llmplan.perf.disagg import Disaggregation, kv_transfer_seconds, transfer_link
+from llmplan.perf.disagg_layout import layout_dict, transfer_lanes
 from llmplan.sim.arrivals import ClosedLoop, OpenLoop, RequestChunk, TraceReplay, Workload
 from llmplan.sim.cluster import MAX_REPLICAS, ReplicaModel, SimConfig, _series
 from llmplan.sim.engine import Replica
@@ -123,12 +124,16 @@ class DecodeReplica(Replica):
 
 @dataclass(frozen=True)
 class DisaggregatedModel:
-    """What the simulator needs of a disaggregated design: a replica model per pool
-    (the same layout), the split and the deployment (for the KV transfer)."""
+    """What the simulator needs of a disaggregated design: a replica model per pool,
+    each built from its own layout's deployment (``split.deployments``), the split and
+    the deployment (for the KV transfer)."""
 
     dep: Deployment
     split: Disaggregation
-    replica: ReplicaModel
+    prefill: ReplicaModel
+    decode: ReplicaModel
+    prefill_dep: Deployment
+    decode_dep: Deployment
 
     @classmethod
     def of(cls, dep: Deployment, split: Disaggregation, workload: Workload) -> DisaggregatedModel:
@@ -138,16 +143,27 @@ class DisaggregatedModel:
                 f"{prefill_n + decode_n:,} replicas; the simulator runs at most {MAX_REPLICAS:,}",
                 field="disaggregate",
             )
-        return cls(dep, split, ReplicaModel.of(dep, workload))
+        prefill_dep, decode_dep = split.deployments(dep)
+        prefill = ReplicaModel.of(prefill_dep, workload)
+        decode = prefill if decode_dep == prefill_dep else ReplicaModel.of(decode_dep, workload)
+        return cls(dep, split, prefill, decode, prefill_dep, decode_dep)
+
+    @property
+    def max_request_tokens(self) -> int:
+        """The longest request (prompt + output) both pools hold."""
+        return min(self.prefill.max_request_tokens, self.decode.max_request_tokens)
 
     def layout(self, mean_input_tokens: float) -> dict[str, int | float | str | bool]:
-        """``--json`` keys of the design: pools, and the KV transfer of a mean prompt
-        (layer-wise: as if the prefill hid nothing)."""
+        """``--json`` keys of the design: pools and their layouts, and the KV transfer of
+        a mean prompt (layer-wise: as if the prefill hid nothing)."""
         prefill_n, decode_n = self.split.replicas(self.dep)
+        prefill_dep, decode_dep = self.prefill_dep, self.decode_dep
         layout: dict[str, int | float | str | bool] = dict(self.split.as_dict())
+        layout |= layout_dict("prefill", prefill_dep) | layout_dict("decode", decode_dep)
         layout["prefill_replicas"] = prefill_n
         layout["decode_replicas"] = decode_n
         layout["kv_transfer_ms"] = self.transfer_s(round(mean_input_tokens), 0.0) * 1e3
+        layout["kv_transfer_lanes"] = transfer_lanes(prefill_dep, decode_dep)
         layout["kv_transfer_link"] = transfer_link(self.dep, self.split).name
         return layout
 
@@ -157,8 +173,8 @@ class DisaggregatedModel:
         an upper bound of its prefill when it queued)."""
         link = transfer_link(self.dep, self.split)
         return kv_transfer_seconds(
-            self.dep, float(input_tokens), link, prefill_s=prefill_s,
-            layerwise=self.split.kv_transfer_layerwise,
+            self.prefill_dep, float(input_tokens), link, prefill_s=prefill_s,
+            layerwise=self.split.kv_transfer_layerwise, decode=self.decode_dep,
         )  # fmt: skip
 
 
@@ -176,12 +192,17 @@ class _Prefilled:
 
 
 def _clipped_chunks(
-    model: ReplicaModel, workload: OpenLoop | TraceReplay, rng: np.random.Generator, count: int
+    model: DisaggregatedModel,
+    workload: OpenLoop | TraceReplay,
+    rng: np.random.Generator,
+    count: int,
 ) -> Iterator[tuple[RequestChunk, int]]:
+    """The workload's requests, cut to what the smaller pool's replica holds."""
     strict = isinstance(workload, TraceReplay)
+    clipper = min(model.prefill, model.decode, key=lambda m: m.max_request_tokens)
     first = 0
     for chunk in workload.chunks(rng, count):
-        clipped, cut = model.clip(chunk, strict=strict, first=first)
+        clipped, cut = clipper.clip(chunk, strict=strict, first=first)
         first += len(chunk[0])
         yield clipped, cut
 
@@ -195,7 +216,7 @@ def _run_prefill(
     count, _ = model.split.replicas(model.dep)
     recorder = Recorder()
     series = [SeriesRecorder(config.series_points) for _ in range(count)]
-    replicas = [Replica(model.replica.limits, model.replica.lookup, recorder, s) for s in series]
+    replicas = [Replica(model.prefill.limits, model.prefill.lookup, recorder, s) for s in series]
     done = _Prefilled([], [], [], [], 0, 0, series)
 
     def finished(req: Request, now: float) -> None:
@@ -204,9 +225,7 @@ def _run_prefill(
     for replica in replicas:
         replica.on_complete = finished
     index = 0
-    for (times, inputs, outputs), cut in _clipped_chunks(
-        model.replica, workload, rng, config.num_requests
-    ):
+    for (times, inputs, outputs), cut in _clipped_chunks(model, workload, rng, config.num_requests):
         done.clipped += cut
         for t, inp, out in zip(times.tolist(), inputs.tolist(), outputs.tolist(), strict=True):
             done.arrival_s.append(t)
@@ -231,7 +250,7 @@ def _run_decode(
     recorder = Recorder(slo=config.slo)
     series = [SeriesRecorder(config.series_points) for _ in range(count)]
     replicas = [
-        DecodeReplica(model.replica.limits, model.replica.lookup, recorder, s) for s in series
+        DecodeReplica(model.decode.limits, model.decode.lookup, recorder, s) for s in series
     ]
     handoffs = []
     for i, arrival in enumerate(prefilled.arrival_s):

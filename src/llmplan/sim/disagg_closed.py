@@ -32,14 +32,17 @@ class _ClosedRun:
 
     def __init__(self, model: DisaggregatedModel, config: SimConfig) -> None:
         prefill_n, decode_n = model.split.replicas(model.dep)
-        limits, lookup = model.replica.limits, model.replica.lookup
         self.model = model
         self.recorder = Recorder(slo=config.slo)
         self.series = [SeriesRecorder(config.series_points) for _ in range(prefill_n + decode_n)]
         self.scratch = Recorder()  # the prefill pool's one-token requests are not reported
-        self.prefill = [Replica(limits, lookup, self.scratch, s) for s in self.series[:prefill_n]]
+        first, then = model.prefill, model.decode
+        self.prefill = [
+            Replica(first.limits, first.lookup, self.scratch, s) for s in self.series[:prefill_n]
+        ]
         self.decode = [
-            DecodeReplica(limits, lookup, self.recorder, s) for s in self.series[prefill_n:]
+            DecodeReplica(then.limits, then.lookup, self.recorder, s)
+            for s in self.series[prefill_n:]
         ]
         for replica in self.prefill:
             replica.on_complete = self._prefilled
@@ -66,7 +69,7 @@ class _ClosedRun:
         if draw is None:
             return
         think, inp, out = draw
-        longest = self.model.replica.max_request_tokens
+        longest = self.model.max_request_tokens
         if inp + out > longest:
             self.clipped += 1
             inp = min(inp, longest - 1)

@@ -2,8 +2,9 @@
 
 A single page (vanilla JavaScript, no build step) over the REST API: the scenario editor,
 the plan view with interactive charts, comparing two saved scenarios, and downloads of a
-plan as HTML (the report of :mod:`llmplan.report.plan`) and XLSX (:mod:`.xlsx`). Everything
-is served locally (plotly.js from the installed ``plotly`` package), so it works offline.
+plan as HTML (the report of :mod:`llmplan.report.plan`), XLSX (:mod:`llmplan.report.xlsx`)
+and PDF (:mod:`llmplan.report.pdf`). Everything is served locally (plotly.js from the
+installed ``plotly`` package, gzipped: :mod:`.compress`), so it works offline.
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
 """Routes of the web UI: the page, its static files, and plan exports (HTML, XLSX, PDF).
 
 ``GET /`` is the page, ``/web/static/*`` its scripts and styles, ``/web/vendor/plotly.min.js``
-the installed plotly.js; these hold no data and are open without a token. The exports of a
+the installed plotly.js (gzipped once, :mod:`.compress`); these hold no data and are open
+without a token. Every large response is gzipped for a client that accepts it. The exports of a
 saved plan result (``/api/v1/plans/{id}/report.html|.xlsx|.pdf``) or of a finished plan
 job's result (``/api/v1/jobs/{id}/report.html|.xlsx|.pdf``) are API routes like any other;
-the PDF is the HTML report printed by headless Chromium (:mod:`.pdf`), 501 without it.
+the PDF is the HTML report printed by headless Chromium (:mod:`llmplan.report.pdf`), 503
+without it. The HTML and PDF reports take ``?paper=a4|letter`` (default A4).
 ``POST /api/v1/yaml`` turns a scenario object into its YAML file (the editor's form
 writes its changes back into the YAML text this way); ``POST /api/v1/yaml/edit`` changes
 named fields of the text the user wrote and keeps the rest of it (comments, integers).
@@ -14,9 +16,9 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import (
     FileResponse,
     HTMLResponse,
@@ -31,12 +33,14 @@ from llmplan.api.errors import ApiError
 from llmplan.api.inputs import scenario_of
 from llmplan.api.schemas import ErrorBody, ScenarioInput, YamlEdit
 from llmplan.api.state import API_PREFIX, AppState, State
-from llmplan.api.yamltext import set_fields
+from llmplan.api.yamltext import edit_text
 from llmplan.report.labels import labels
+from llmplan.report.paper import DEFAULT_PAPER, Paper
+from llmplan.report.pdf import PdfFailed, PdfUnavailable, html_to_pdf
 from llmplan.report.summary import executive_summary
+from llmplan.report.xlsx import XLSX_MEDIA_TYPE, plan_workbook
 from llmplan.scenario import dump_scenario
-from llmplan.web.pdf import PdfFailed, PdfUnavailable, html_to_pdf
-from llmplan.web.xlsx import XLSX_MEDIA_TYPE, plan_workbook
+from llmplan.web.compress import accepts_gzip, gzipped_file, install_compression
 
 STATIC_DIR = Path(str(resources.files("llmplan.web") / "static"))
 STATIC_PREFIX = "/web/static"
@@ -46,8 +50,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}, 409: {"mod
 PDF_ERRORS: dict[int | str, dict[str, Any]] = ERRORS | {
     200: {"content": {"application/pdf": {}}},
     500: {"model": ErrorBody, "description": "Chromium failed"},
-    501: {"model": ErrorBody, "description": "No Chromium installed"},
+    503: {"model": ErrorBody, "description": "No Chromium installed on the server"},
 }
+#: The ``paper`` query parameter of the HTML and PDF reports.
+PaperQuery = Annotated[
+    Paper, Query(description="Paper size of the printed report: a4 (default) or letter")
+]
 
 page = APIRouter(include_in_schema=False)
 exports = APIRouter(prefix=API_PREFIX, tags=["exports"])
@@ -70,13 +78,17 @@ def index() -> HTMLResponse:
 
 
 @page.get(PLOTLY_PATH)
-def plotly_script() -> FileResponse:
+async def plotly_script(request: Request) -> Response:
+    """plotly.js, gzipped (once per process) for a client that accepts it."""
     path = plotly_js()
     if path is None:  # pragma: no cover - plotly is a core dependency
         raise ApiError(404, "not_found", "plotly is not installed")
-    return FileResponse(
-        path, media_type="text/javascript", headers={"Cache-Control": "max-age=86400"}
-    )
+    headers = {"Cache-Control": "max-age=86400", "Vary": "Accept-Encoding"}
+    if not accepts_gzip(request.headers.get("accept-encoding", "")):
+        return FileResponse(path, media_type="text/javascript", headers=headers)
+    data = await run_in_threadpool(gzipped_file, path)
+    headers["Content-Encoding"] = "gzip"
+    return Response(data, media_type="text/javascript", headers=headers)
 
 
 def _attachment(name: str) -> dict[str, str]:
@@ -100,10 +112,10 @@ def _plan_payload(state: AppState, plan_id: str) -> dict[str, Any]:
     return payload
 
 
-async def _html(payload: dict[str, Any], stem: str) -> HTMLResponse:
+async def _html(payload: dict[str, Any], stem: str, paper: Paper) -> HTMLResponse:
     from llmplan.report.plan import render_plan_report
 
-    text = await run_in_threadpool(render_plan_report, payload)
+    text = await run_in_threadpool(render_plan_report, payload, paper)
     return HTMLResponse(text, headers=_attachment(f"{stem}.html"))
 
 
@@ -117,14 +129,14 @@ async def _xlsx(payload: dict[str, Any], stem: str) -> Response:
     return Response(data, media_type=XLSX_MEDIA_TYPE, headers=_attachment(f"{stem}.xlsx"))
 
 
-async def _pdf(payload: dict[str, Any], stem: str) -> Response:
+async def _pdf(payload: dict[str, Any], stem: str, paper: Paper) -> Response:
     from llmplan.report.plan import render_plan_report
 
-    text = await run_in_threadpool(render_plan_report, payload)
+    text = await run_in_threadpool(render_plan_report, payload, paper)
     try:
         data = await run_in_threadpool(html_to_pdf, text)
     except PdfUnavailable as exc:
-        raise ApiError(501, "not_available", str(exc)) from None
+        raise ApiError(503, "not_available", exc.message) from None
     except PdfFailed as exc:
         raise ApiError(500, "pdf_failed", str(exc)) from None
     return Response(data, media_type="application/pdf", headers=_attachment(f"{stem}.pdf"))
@@ -133,9 +145,9 @@ async def _pdf(payload: dict[str, Any], stem: str) -> Response:
 @exports.get(
     "/plans/{plan_id}/report.html", summary="A saved plan as an HTML report", responses=ERRORS
 )
-async def plan_html(plan_id: str, state: State) -> HTMLResponse:
+async def plan_html(plan_id: str, state: State, paper: PaperQuery = DEFAULT_PAPER) -> HTMLResponse:
     payload = await run_in_threadpool(_plan_payload, state, plan_id)
-    return await _html(payload, f"plan-{plan_id[:8]}")
+    return await _html(payload, f"plan-{plan_id[:8]}", paper)
 
 
 @exports.get(
@@ -149,8 +161,8 @@ async def plan_xlsx(plan_id: str, state: State) -> Response:
 @exports.get(
     "/jobs/{job_id}/report.html", summary="A finished plan job as an HTML report", responses=ERRORS
 )
-async def job_html(job_id: str, state: State) -> HTMLResponse:
-    return await _html(_job_payload(state, job_id), f"plan-{job_id[:8]}")
+async def job_html(job_id: str, state: State, paper: PaperQuery = DEFAULT_PAPER) -> HTMLResponse:
+    return await _html(_job_payload(state, job_id), f"plan-{job_id[:8]}", paper)
 
 
 @exports.get(
@@ -165,9 +177,9 @@ async def job_xlsx(job_id: str, state: State) -> Response:
     summary="A saved plan as a PDF report (printed by headless Chromium)",
     responses=PDF_ERRORS,
 )
-async def plan_pdf(plan_id: str, state: State) -> Response:
+async def plan_pdf(plan_id: str, state: State, paper: PaperQuery = DEFAULT_PAPER) -> Response:
     payload = await run_in_threadpool(_plan_payload, state, plan_id)
-    return await _pdf(payload, f"plan-{plan_id[:8]}")
+    return await _pdf(payload, f"plan-{plan_id[:8]}", paper)
 
 
 @exports.get(
@@ -175,8 +187,8 @@ async def plan_pdf(plan_id: str, state: State) -> Response:
     summary="A finished plan job as a PDF report (printed by headless Chromium)",
     responses=PDF_ERRORS,
 )
-async def job_pdf(job_id: str, state: State) -> Response:
-    return await _pdf(_job_payload(state, job_id), f"plan-{job_id[:8]}")
+async def job_pdf(job_id: str, state: State, paper: PaperQuery = DEFAULT_PAPER) -> Response:
+    return await _pdf(_job_payload(state, job_id), f"plan-{job_id[:8]}", paper)
 
 
 @exports.get(
@@ -215,18 +227,20 @@ def scenario_yaml(body: ScenarioInput, state: State) -> PlainTextResponse:
 
 @exports.post(
     "/yaml/edit",
-    summary="Change fields of a scenario file's text; comments, integers and order kept",
+    summary="Set, append or remove fields of a scenario file's text; comments, integers and "
+    "order kept",
     response_class=PlainTextResponse,
     responses={200: {"content": {"application/yaml": {}}}, 422: {"model": ErrorBody}},
 )
 def edit_yaml(body: YamlEdit, state: State) -> PlainTextResponse:
-    text = set_fields(body.text, body.set)
+    text = edit_text(body.text, body.set, body.append, body.remove)
     scenario_of(None, text, state.catalogs.catalog())  # the edited file must still be valid
     return PlainTextResponse(text, media_type="application/yaml")
 
 
 def install_web(app: FastAPI) -> None:
-    """Serve the UI and the exports on ``app``."""
+    """Serve the UI and the exports on ``app``, large responses gzipped."""
+    install_compression(app)
     app.include_router(page)
     app.include_router(exports)
     app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="web-static")

@@ -4,15 +4,34 @@
 import { compare } from "./compare.js";
 import { downloadDeployment } from "./deploy.js";
 import { $, describe, download, loadLabels, notice, on, showTab } from "./core.js";
-import { applyForm, dirty, exportYaml, importYaml, loadExample, loadExamples, loadGpus, loadModels, loadSaved, loadSavedList, save, savedInfo, scheduleCheck } from "./editor.js";
-import { cancelPlan, exportPath, runPlan } from "./plan.js";
+import { applyEdit, applyForm, dirty, exportYaml, importYaml, lineNumbers, loadExample, loadExamples, loadGpus, loadModels, loadSaved, loadSavedList, save, savedInfo, scheduleCheck } from "./editor.js";
+import { initForm } from "./form.js";
+import { removeScenario, rename, restore, showDiff, showHistory } from "./history.js";
+import { cancelPlan, exportPath, openPlan, runPlan } from "./plan.js";
+import { routeOf } from "./route.js";
+import { loadSchema } from "./schema.js";
 import { cancelSimulation, runSimulation, simArrivals } from "./simulate.js";
 
 async function start() {
-  for (const b of document.querySelectorAll("#tabs button")) b.addEventListener("click", () => showTab(b.dataset.tab));
+  for (const b of document.querySelectorAll("#tabs button")) {
+    b.addEventListener("click", async () => {
+      showTab(b.dataset.tab);
+      if (b.dataset.tab === "history") await showHistory().catch((err) => notice(describe(err), true));
+    });
+  }
   $("token").value = localStorage.getItem("llmplan-token") || "";
   on("token", "change", async () => { localStorage.setItem("llmplan-token", $("token").value.trim()); await boot(); });
-  on("yaml", "input", () => { scheduleCheck(); savedInfo(); });
+  on("yaml", "input", () => { scheduleCheck(); savedInfo(); lineNumbers(); });
+  on("yaml", "scroll", lineNumbers);
+  initForm({ edit: applyEdit });
+  on("diff", "click", showDiff);
+  on("diff-from", "change", showDiff);
+  on("diff-to", "change", showDiff);
+  on("hist-rename", "click", rename);
+  on("hist-delete", "click", removeScenario);
+  on("hist-versions", "click", (e) => { const b = e.target.closest("button[data-restore]"); return b ? restore(Number(b.dataset.restore)) : null; });
+  // a shared address opens what it names; back and forward too
+  window.addEventListener("hashchange", () => { openRoute(); });
   on("load-example", "click", () => loadExample());
   // a reload or a closed tab asks first when the text has edits that are not saved
   window.addEventListener("beforeunload", (e) => { if (dirty()) { e.preventDefault(); e.returnValue = ""; } });
@@ -40,14 +59,36 @@ async function start() {
 async function boot() {
   try {
     await loadLabels();
+    await loadSchema();
     await loadExamples();
     await loadSavedList();
     loadModels();
     loadGpus();
-    if (!$("yaml").value) await loadExample(false);
-    notice("ready");
+    const problem = await openRoute();
+    if (!$("yaml").value) await loadExample(false, false);
+    notice(problem || "ready", Boolean(problem));
     document.body.dataset.ready = "1";
   } catch (err) { notice(describe(err), true); }
+}
+
+// #/scenarios/{id} loads that saved scenario, #/plans/{id} shows that plan (and its scenario).
+// The problem, if what the address names cannot be opened (null: opened, or no address).
+async function openRoute() {
+  const route = routeOf();
+  if (!route) return null;
+  try {
+    if (route.kind === "scenarios") {
+      if (await loadSaved(route.id, true, false)) showTab("editor");
+      return null;
+    }
+    const plan = await openPlan(route.id);
+    if (!$("yaml").value && plan.scenario_id) await loadSaved(plan.scenario_id, false, false).catch(() => null);
+    return null;
+  } catch (err) {
+    const problem = `cannot open the saved ${route.kind.slice(0, -1)} ${route.id}: ${describe(err)}`;
+    notice(problem, true);
+    return problem;
+  }
 }
 
 document.addEventListener("DOMContentLoaded", start);

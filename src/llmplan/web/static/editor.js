@@ -1,6 +1,8 @@
 // The scenario editor: live validation, the form, examples, saved versions, import and export.
 
 import { $, api, describe, escapeHtml, notice, showErrors, state } from "./core.js";
+import { formError, renderForm } from "./form.js";
+import { setRoute } from "./route.js";
 
 let checkTimer = null;
 
@@ -14,7 +16,7 @@ async function check() {
     const answer = await api("scenarios/check", { method: "POST", body: { text } });
     state.checked = answer.scenario;
     box.textContent = `valid: ${answer.scenario.name}`; box.className = "check ok";
-    fillForm(answer.scenario);
+    renderForm(answer.scenario);
     return answer.scenario;
   } catch (err) {
     showErrors(box, "invalid", err); box.className = "check bad";
@@ -24,7 +26,7 @@ async function check() {
 
 // The text last loaded or saved: edits beyond it are asked about before they are dropped.
 function setText(text, baseline = false) {
-  $("yaml").value = text; state.checked = null;
+  $("yaml").value = text; state.checked = null; lineNumbers();
   if (baseline) state.baseline = text;
   scheduleCheck();
 }
@@ -43,60 +45,39 @@ export function savedInfo() {
     : `not saved${changed && state.baseline ? " (edited)" : ""}`;
 }
 
-const FORM = {
-  model: (s) => [s.workloads[0], "model"],
-  requests_per_day: (s) => [s.workloads[0], "requests_per_day"],
-  ttft_ms: (s) => [s.workloads[0].slo, "ttft_ms"],
-  tpot_ms: (s) => [s.workloads[0].slo, "tpot_ms"],
-  percentile: (s) => [s.workloads[0].slo, "percentile"],
-  horizon_months: (s) => [s.finance, "horizon_months"],
-  electricity_usd_per_kwh: (s) => [s.finance, "electricity_usd_per_kwh"],
-};
+// Form edits go one after the other, each on the text the previous one left.
+let editing = Promise.resolve(true);
 
-// Where each form field lives in the file (POST /yaml/edit changes it there, nothing else).
-const PATHS = {
-  model: "workloads[0].model",
-  requests_per_day: "workloads[0].requests_per_day",
-  ttft_ms: "workloads[0].slo.ttft_ms",
-  tpot_ms: "workloads[0].slo.tpot_ms",
-  percentile: "workloads[0].slo.percentile",
-  horizon_months: "finance.horizon_months",
-  electricity_usd_per_kwh: "finance.electricity_usd_per_kwh",
-};
-
-function fillForm(scenario) {
-  const form = $("form");
-  for (const [name, where] of Object.entries(FORM)) {
-    const input = form.elements[name];
-    if (document.activeElement === input) continue;
+export function applyEdit(edit) {
+  editing = editing.then(async () => {
     try {
-      const [obj, key] = where(scenario);
-      input.value = obj && obj[key] !== null && obj[key] !== undefined ? obj[key] : "";
-      input.disabled = !obj;
-    } catch (e) { input.value = ""; input.disabled = true; }
-  }
+      const text = await api("yaml/edit", { method: "POST", body: { text: $("yaml").value, ...edit } });
+      setText(text); savedInfo(); formError(null); notice("form applied to the YAML");
+      return true;
+    } catch (err) {
+      formError(err); notice(`not applied - ${describe(err)}`, true);
+      return false;
+    }
+  });
+  return editing;
 }
 
+// "Apply" (or Enter): send the focused field's value if its change event has not gone yet.
 export async function applyForm(event) {
   event.preventDefault();
-  const scenario = state.checked || await check();
-  if (!scenario) { notice("fix the YAML first", true); return; }
-  const form = $("form");
-  const changes = {};
-  for (const [name, where] of Object.entries(FORM)) {
-    const input = form.elements[name];
-    if (input.disabled || input.value === "") continue;
-    const [obj, key] = where(scenario);
-    const value = input.type === "number" ? Number(input.value) : input.value;
-    if (!obj || obj[key] !== value) changes[PATHS[name]] = value;
+  const el = document.activeElement;
+  if (el && $("form").contains(el) && el.dataset.path) el.dispatchEvent(new Event("change", { bubbles: true }));
+  await editing;
+}
+
+export function lineNumbers() {
+  const count = $("yaml").value.split("\n").length;
+  const gutter = $("yaml-lines");
+  if (Number(gutter.dataset.count) !== count) {
+    gutter.textContent = Array.from({ length: count }, (_, i) => i + 1).join("\n");
+    gutter.dataset.count = count;
   }
-  if (!Object.keys(changes).length) { notice("nothing to apply"); return; }
-  try {
-    setText(await api("yaml/edit", { method: "POST", body: { text: $("yaml").value, set: changes } }));
-    savedInfo(); notice("form applied");
-  } catch (err) {
-    showErrors($("check"), "invalid", err); $("check").className = "check bad";
-  }
+  gutter.scrollTop = $("yaml").scrollTop;
 }
 
 export async function loadExamples() {
@@ -127,24 +108,28 @@ export async function loadGpus() {
   } catch (e) { /* the datalist is a convenience */ }
 }
 
-export async function loadExample(ask = true) {
+export async function loadExample(ask = true, route = true) {
   const name = $("examples").value;
   if (ask && !mayDiscard(`Load the example ${name}`)) return;
   const answer = await api(`examples/${encodeURIComponent(name)}`);
   const text = answer.text || await api("yaml", { method: "POST", body: { scenario: answer.scenario } });
   Object.assign(state, { id: null, version: null, savedText: null });
-  setText(text, true); savedInfo(); notice(`loaded example ${name}`);
+  setText(text, true); savedInfo(); if (route) setRoute(null);
+  notice(`loaded example ${name}`);
 }
 
-export async function loadSaved(id = $("saved").value, ask = true) {
-  if (!id) return;
-  if (ask && !mayDiscard("Load the saved scenario")) return;
-  const response = await api(`scenarios/${id}/yaml`, { raw: true });
+export async function loadSaved(id = $("saved").value, ask = true, route = true) {
+  if (!id) return false;
+  if (ask && !mayDiscard("Load the saved scenario")) return false;
+  const meta = await api(`scenarios/${encodeURIComponent(id)}`);
+  const response = await api(`scenarios/${encodeURIComponent(id)}/yaml?version=${meta.version}`, { raw: true });
   const text = await response.text();
-  const meta = await api(`scenarios/${id}`);
-  Object.assign(state, { id, version: meta.version, savedText: text });
+  Object.assign(state, { id, version: meta.version, name: meta.name, savedText: text });
   setText(text, true); savedInfo(); $("conflict").hidden = true;
+  if ([...$("saved").options].some((o) => o.value === id)) $("saved").value = id;
+  if (route) setRoute("scenarios", id);
   notice(`loaded ${meta.name} v${meta.version}`);
+  return true;
 }
 
 export async function save(asNew, force = false) {
@@ -158,8 +143,9 @@ export async function save(asNew, force = false) {
       const ifMatch = force ? "*" : `"${state.version}"`;
       answer = await api(`scenarios/${state.id}`, { method: "PUT", body: { text }, headers: { "If-Match": ifMatch } });
     }
-    Object.assign(state, { id: answer.id, version: answer.version, savedText: text, baseline: text });
+    Object.assign(state, { id: answer.id, version: answer.version, name: answer.name, savedText: text, baseline: text });
     savedInfo(); await loadSavedList(); $("saved").value = answer.id;
+    setRoute("scenarios", answer.id);
     notice(`saved ${answer.name} v${answer.version}`);
   } catch (err) {
     if (err.status === 409) return showConflict(err);
@@ -194,6 +180,6 @@ export async function importYaml(event) {
   if (!file) return;
   if (!mayDiscard(`Import ${file.name}`)) { event.target.value = ""; return; }
   Object.assign(state, { id: null, version: null, savedText: null });
-  setText(await file.text(), true); savedInfo(); notice(`imported ${file.name}`);
+  setText(await file.text(), true); savedInfo(); setRoute(null); notice(`imported ${file.name}`);
   event.target.value = "";
 }

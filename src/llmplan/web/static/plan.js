@@ -5,6 +5,7 @@
 import { $, api, currencyOf, describe, escapeHtml, fmt, follow, included, notice, optionName, showErrors, showTab, state } from "./core.js";
 import { drawCostCharts } from "./charts.js";
 import { drawDesignCharts } from "./design.js";
+import { setRoute } from "./route.js";
 
 const DOWNLOADS = ["dl-html", "dl-xlsx", "dl-pdf", "print"];
 
@@ -50,6 +51,7 @@ export async function runPlan() {
   if (state.jobId !== job.id) return;  // a newer run took over
   if (job.status === "succeeded") {
     state.planId = job.plan_id;
+    if (job.plan_id) setRoute("plans", job.plan_id);
     await showPlan(job.result);
     notice(job.result.recommended ? "plan done" : "plan done: no option can serve this scenario", !job.result.recommended);
     return;
@@ -103,7 +105,7 @@ function optionsTable(payload) {
     return fmt(gpu.reduce((a, c) => a + c[key], 0));
   };
   const rows = included(payload).map((o) => `<tr class="${o.option === best ? "best" : ""}">
-      <td>${escapeHtml(optionName(o.option))}</td><td>${sum(o, "gpus")}</td><td>${sum(o, "servers")}</td><td>${sum(o, "replicas")}</td>
+      <td>${escapeHtml(optionName(o.option))}</td><td>${sum(o, "gpus")}</td><td>${o.servers ? fmt(o.servers) : "-"}</td><td>${sum(o, "replicas")}</td>
       <td class="design">${designCell(payload, o)}</td>
       <td>${fmt(o.npv_usd)}</td><td>${fmt(o.tco_usd)}</td><td>${fmt(o.capex_usd)}</td>
       <td>${o.usd_per_mtok === null ? "-" : Number(o.usd_per_mtok).toFixed(2)}</td>
@@ -129,6 +131,18 @@ async function showPlan(payload) {
   if (!payload.recommended) return;
   drawCostCharts(payload);
   drawDesignCharts(payload).catch((err) => notice(`design charts: ${describe(err)}`, true));
+}
+
+// A saved plan result by id (a shared #/plans/{id} address): shown as when it was run.
+export async function openPlan(id) {
+  const plan = await api(`plans/${encodeURIComponent(id)}`);
+  clearPlan("Loading the saved plan...");
+  state.planId = plan.id;
+  showTab("plan");
+  await showPlan(plan.payload);
+  setRoute("plans", plan.id);
+  notice(`opened the plan of ${plan.scenario_name}`);
+  return plan;
 }
 
 export function exportPath(ext) {

@@ -1,10 +1,15 @@
-"""A plan as a spreadsheet, so a finance team can check the arithmetic.
+"""A plan as a spreadsheet with the report's content, so a finance team can check the
+arithmetic.
 
-Sheets: ``Summary`` (the decision and every option), ``Inputs`` (every scenario field, one
-row each), ``Monthly`` (each included option's net cash flow per month, the discount factor
-and the NPV as spreadsheet formulas next to the plan's own figure), ``Yearly`` (the same
-cash flows summed per year, with totals as formulas) and ``Lines`` (undiscounted totals
-per cost line). Works from the plan payload (what ``llmplan plan --json`` prints).
+Sheets: ``Summary`` (the executive summary in the report's sentences, then the decision
+and every option in raw USD), ``Options``, ``Break-even``, ``Sensitivity`` (the tornado of
+the recommended option and the Monte Carlo spread) and ``Assumptions`` (units and sources):
+the report's own tables (:mod:`.content`), cell for cell; ``Inputs`` (every scenario field,
+one row each), ``Monthly`` (each included option's net cash flow per month, the discount
+factor and the NPV as spreadsheet formulas next to the plan's own figure), ``Yearly`` (the
+same cash flows summed per year, with totals as formulas) and ``Lines`` (undiscounted
+totals per cost line and their average per month). Works from the plan payload (what
+``llmplan plan --json`` prints).
 
 openpyxl is imported when a workbook is built (the ``web`` extra), never at import time.
 """
@@ -13,8 +18,19 @@ from __future__ import annotations
 
 import io
 import itertools
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
+
+from llmplan.report.content import (
+    Cell,
+    assumptions_table,
+    breakeven_table,
+    options_table,
+    tornado_table,
+    uncertainty_table,
+)
+from llmplan.report.summary import executive_summary
 
 if TYPE_CHECKING:
     from openpyxl.worksheet.worksheet import Worksheet
@@ -88,11 +104,24 @@ def _money(sheet: Worksheet, first_row: int, first_col: int) -> None:
                 cell.number_format = MONEY
 
 
+def summary_lines(payload: dict[str, Any]) -> list[tuple[str, str]]:
+    """The executive summary as (label, sentence) rows, in the report's order and words."""
+    summary = executive_summary(payload)
+    rows = [("Headline", summary["headline"]), ("Design", summary["design"])]
+    rows += [(label, text) for label, text in summary["facts"]]
+    rows += [("Deciding assumption", text) for text in summary["deciding"]]
+    rows += [("Risk" if payload.get("recommended") else "Why", text) for text in summary["risks"]]
+    return rows
+
+
 def _summary(sheet: Worksheet, payload: dict[str, Any]) -> None:
     best = payload.get("recommended") or {}
     finance = payload["scenario"].get("finance", {})
     sheet.title = "Summary"
     _bold_row(sheet, ["Scenario", payload["scenario"].get("name", "")])
+    for label, text in summary_lines(payload):
+        _append(sheet, [label, text])
+    _append(sheet, [])
     _append(sheet, ["Recommended option", best.get("option", "none")])
     _append(sheet, ["Horizon, months", finance.get("horizon_months")])
     _append(sheet, ["Discount rate per year", finance.get("discount_rate_per_year")])
@@ -108,7 +137,7 @@ def _summary(sheet: Worksheet, payload: dict[str, Any]) -> None:
         _append(sheet, [option.get(c) for c in columns])
     _money(sheet, header_row + 1, 3)
     sheet.column_dimensions["A"].width = 24
-    sheet.column_dimensions["B"].width = 40
+    sheet.column_dimensions["B"].width = 90
 
 
 def _inputs(sheet: Worksheet, payload: dict[str, Any]) -> None:
@@ -172,8 +201,79 @@ def _lines(sheet: Worksheet, payload: dict[str, Any]) -> None:
     last = sheet.max_row
     columns = [get_column_letter(2 + i) for i in range(len(options))]
     _bold_row(sheet, ["total", *[Formula(f"=SUM({c}2:{c}{last})") for c in columns]])
+    _lines_per_month(sheet, payload, names, options)
     sheet.column_dimensions["A"].width = 28
     _money(sheet, 2, 2)
+
+
+def _lines_per_month(
+    sheet: Worksheet, payload: dict[str, Any], names: list[str], options: list[dict[str, Any]]
+) -> None:
+    """Each cost line's average per month over the horizon (total / horizon months)."""
+    horizon = payload["scenario"].get("finance", {}).get("horizon_months") or 0
+    if not horizon:
+        return
+    _append(sheet, [])
+    _bold_row(sheet, [f"average per month over {horizon} months", *[""] * len(options)])
+    for name in names:
+        _append(sheet, [name, *[o["lines_usd"].get(name, 0.0) / horizon for o in options]])
+
+
+#: A report cell that is a plain number ("71,209", "27.21"): stored as a number whose
+#: display format shows the same text, so finance can compute with it.
+_NUMBER = re.compile(r"-?\d{1,3}(,\d{3})*(\.\d+)?")
+
+
+def _cell(value: Cell) -> str | float:
+    if not isinstance(value, str):
+        return "\n".join(value)
+    if _NUMBER.fullmatch(value):
+        return float(value.replace(",", ""))
+    return value
+
+
+def _number_format(text: Cell) -> str:
+    """The format that shows a number as the report's text does ("1,053", "27.21")."""
+    decimals = len(text.rsplit(".", 1)[1]) if isinstance(text, str) and "." in text else 0
+    return "#,##0" + ("." + "0" * decimals if decimals else "")
+
+
+def _table(sheet: Worksheet, table: tuple[list[str], list[list[Cell]]], title: str = "") -> None:
+    """One of the report's tables (:mod:`.content`), its text as in the report."""
+    from openpyxl.styles import Alignment
+
+    header, rows = table
+    if title:
+        _bold_row(sheet, [title])
+    _bold_row(sheet, list(header))
+    for row in rows:
+        _append(sheet, [_cell(c) for c in row])
+        for text, cell in zip(row, sheet[sheet.max_row], strict=False):
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+            if isinstance(cell.value, float):
+                cell.number_format = _number_format(text)
+    _append(sheet, [])
+
+
+def _widths(sheet: Worksheet, widths: dict[str, int]) -> None:
+    for column, width in widths.items():
+        sheet.column_dimensions[column].width = width
+
+
+def _report_tables(book: Any, payload: dict[str, Any]) -> None:
+    options = book.create_sheet("Options")
+    _table(options, options_table(payload))
+    _widths(options, {"A": 26, "F": 80, "K": 60})
+    breakeven = book.create_sheet("Break-even")
+    _table(breakeven, breakeven_table(payload))
+    _widths(breakeven, {"A": 26, "B": 26, "C": 24, "D": 50})
+    sensitivity = book.create_sheet("Sensitivity")
+    _table(sensitivity, tornado_table(payload), "Tornado of the recommended option")
+    _table(sensitivity, uncertainty_table(payload), "Monte Carlo")
+    _widths(sensitivity, {"A": 48, "B": 16, "C": 16, "D": 16, "E": 16})
+    assumptions = book.create_sheet("Assumptions")
+    _table(assumptions, assumptions_table(payload))
+    _widths(assumptions, {"A": 48, "B": 14, "C": 16, "D": 100})
 
 
 def plan_workbook(payload: dict[str, Any]) -> bytes:
@@ -184,6 +284,8 @@ def plan_workbook(payload: dict[str, Any]) -> bytes:
     summary = book.active
     assert summary is not None  # a new workbook has one sheet
     _summary(summary, payload)
+    if payload["options"]:
+        _report_tables(book, payload)
     for title, fill in (
         ("Inputs", _inputs),
         ("Yearly", _yearly),

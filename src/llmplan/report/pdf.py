@@ -101,15 +101,23 @@ def _command(browser: Path, html: Path, pdf: Path, profile: Path) -> list[str]:
     ]
 
 
-def html_to_pdf(html: str, timeout_s: float = PDF_TIMEOUT_S) -> bytes:
-    """``html`` printed to PDF; :class:`PdfUnavailable` without Chromium,
-    :class:`PdfFailed` if it writes nothing within ``timeout_s``."""
+def require_chromium() -> Path:
+    """The Chromium to print with; :class:`PdfUnavailable` (one line, with the fix) if none."""
     browser = chromium()
     if browser is None:
         raise PdfUnavailable(
-            "the PDF export needs Chromium (Debian: apt-get install chromium); "
-            "meanwhile download the HTML report and print it from a browser"
+            "the PDF report needs Chromium (Debian: apt-get install chromium); "
+            "meanwhile write the HTML report and print it from a browser",
+            field="report",
         )
+    return browser
+
+
+def html_to_pdf(html: str, timeout_s: float = PDF_TIMEOUT_S) -> bytes:
+    """``html`` printed to PDF, on the paper its CSS names (``@page { size }``), with the
+    page numbers of its ``@page`` margin boxes; :class:`PdfUnavailable` without Chromium,
+    :class:`PdfFailed` if it writes nothing within ``timeout_s``."""
+    browser = require_chromium()
     with tempfile.TemporaryDirectory(prefix="llmplan-pdf-") as folder:
         root = Path(folder)
         page, pdf, profile = root / "report.html", root / "report.pdf", root / "profile"
