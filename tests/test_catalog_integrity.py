@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from llmplan.catalog.loader import Catalog, bundled_catalog, normalise_name
+from llmplan.catalog.params import count_params
 from llmplan.catalog.schema import (
     ComputeDtype,
     EngineProfile,
@@ -27,7 +28,6 @@ from llmplan.catalog.schema import (
     ModelSpec,
     WeightFormat,
 )
-from llmplan.sizing.params import count_params
 
 MEASUREMENTS = Path(str(resources.files("llmplan").joinpath("data", "measurements-dev.csv")))
 TODAY = dt.date.today()

@@ -24,8 +24,9 @@ from llmplan.catalog.loader import bundled_catalog
 from llmplan.cli.main import app
 from llmplan.cost import FinanceAssumptions, Fleet
 from llmplan.cost.inputs import SiteKind
-from llmplan.cost.phasing import CapacityAssumptions, PhasedFleet, cost_phased_owned
+from llmplan.cost.phasing import PhasedFleet, cost_phased_owned
 from llmplan.cost.result import CostLine
+from llmplan.domain.capacity import CapacityAssumptions
 from llmplan.errors import InputError
 from llmplan.plan.idle_training import idle_window
 from llmplan.plan.payload import plan_payload

@@ -28,7 +28,7 @@ from llmplan.cost import (
     finance_from_mapping,
     with_overrides,
 )
-from llmplan.cost.currency import Currency, exchange_table, money_for
+from llmplan.domain.currency import Currency, exchange_table, money_for
 from llmplan.errors import InputError
 from llmplan.plan.decision import CLOSE_CALL_WIN_SHARE, confidence
 from llmplan.plan.draws import THROUGHPUT_FIELD, price_spreads

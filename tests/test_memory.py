@@ -14,9 +14,11 @@ from hypothesis import strategies as st
 
 from conftest import deploy
 from llmplan.catalog.loader import Catalog, bundled_catalog
+from llmplan.catalog.params import count_params
 from llmplan.deployment import Deployment
+from llmplan.domain.finetune import FinetuneMethod
 from llmplan.errors import ConfigurationError, InputError
-from llmplan.sizing.finetune import FinetuneMethod, estimate_finetune_memory, lora_params
+from llmplan.sizing.finetune import estimate_finetune_memory, lora_params
 from llmplan.sizing.memory import (
     GIB,
     estimate_memory,
@@ -25,7 +27,6 @@ from llmplan.sizing.memory import (
     usable_gpu_bytes,
     weights_bytes,
 )
-from llmplan.sizing.params import count_params
 
 EXACT = 1e-9  # relative tolerance for integer-valued byte counts computed in floats
 

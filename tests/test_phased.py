@@ -27,7 +27,6 @@ from llmplan.cost.breakeven import breakeven_month, breakeven_months
 from llmplan.cost.inputs import SiteKind
 from llmplan.cost.model import cost_cloud, cost_colocation
 from llmplan.cost.phasing import (
-    CapacityAssumptions,
     PhasedFleet,
     commitment_ladder,
     cost_phased_api,
@@ -37,6 +36,7 @@ from llmplan.cost.phasing import (
     tranches,
 )
 from llmplan.cost.result import OptionKind
+from llmplan.domain.capacity import CapacityAssumptions
 from llmplan.errors import CatalogError, InputError
 from llmplan.plan.fleet import Footprint, fleet_limit_problem, racks_for
 from llmplan.plan.payload import plan_payload

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from llmplan.domain.finetune import FinetuneMethod
 from llmplan.scenario import (
     Constraints,
     DeploymentOption,
@@ -21,7 +22,6 @@ from llmplan.scenario import (
 )
 from llmplan.scenario.schema import GpuOverride
 from llmplan.scenario.workloads import DEFAULT_DAYS_PER_MONTH, DEFAULT_LORA_RANK
-from llmplan.sizing.finetune import FinetuneMethod
 
 REL = 1e-12  # pure arithmetic: only float rounding separates the two sides
 

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from conftest import deploy
 from llmplan.deployment import Deployment
+from llmplan.perf.features import NO_FEATURES, Features
 from llmplan.perf.openloop import Lengths, open_loop_state
-from llmplan.perf.openloop_costs import NO_FEATURES, Features
 from llmplan.perf.speculative import SpecDecoding, SpecMethod
 from llmplan.sim import (
     ClosedLoop,

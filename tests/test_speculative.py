@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from conftest import deploy
 from llmplan.catalog.loader import Catalog
+from llmplan.catalog.params import count_params
 from llmplan.errors import InputError
 from llmplan.perf.load import Load, LoadKind
 from llmplan.perf.serving import predict
@@ -26,7 +27,6 @@ from llmplan.perf.speculative import (
     parse_method,
 )
 from llmplan.perf.step import StepShape, step_time
-from llmplan.sizing.params import count_params
 
 DENSE = deploy("meta-llama/Llama-3.1-70B", "H100", precision="fp8", tp=2)
 MOE = deploy("Qwen/Qwen3-30B-A3B", "L40S", precision="fp8", tp=2)

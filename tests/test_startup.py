@@ -1,7 +1,8 @@
 """Issue 14, item 4: the command line starts without the heavy libraries.
 
 Behaviour, not timing: a fresh interpreter imports the CLI (and runs ``--help`` and
-``memory``) and must not have imported SciPy, plotly, SQLAlchemy or FastAPI; the figure
+``memory``) and must not have imported SciPy, plotly, SQLAlchemy, FastAPI, Ray or PyArrow
+(nor NumPy for ``memory``); the figure
 itself is measured by ``benchmarks/bench_startup.py``. Also checks that the lazily loaded
 commands are the ones their listing describes.
 """
@@ -20,7 +21,7 @@ from typer.core import TyperGroup
 
 from llmplan.cli.main import COMMANDS, app
 
-HEAVY = ("scipy", "plotly", "sqlalchemy", "fastapi", "pandas", "jinja2")
+HEAVY = ("scipy", "plotly", "sqlalchemy", "fastapi", "pandas", "jinja2", "ray", "pyarrow")
 SRC = Path(__file__).resolve().parents[1] / "src"
 PROBE = """
 import json, sys
@@ -60,11 +61,23 @@ def test_importing_the_cli_loads_no_heavy_library() -> None:
         ("--help",),
         ("memory", "--model", "meta-llama/Llama-3.1-8B", "--gpu", "H100", "--context", "4096"),
         ("memory", "--help"),
+        ("deploy", "--help"),
+        ("sweep", "--help"),
     ],
 )
 def test_help_and_memory_load_no_heavy_library(argv: tuple[str, ...]) -> None:
     loaded = _loaded(_run_cli(*argv))
     assert not loaded & set(HEAVY), loaded & set(HEAVY)
+
+
+def test_memory_loads_no_numpy() -> None:
+    """NumPy alone is about half of ``llmplan memory``'s import time: sizing needs none
+    (it came back once through the serving features' module, issue 14 item 4)."""
+    loaded = _loaded(
+        _run_cli("memory", "--model", "meta-llama/Llama-3.1-8B", "--gpu", "H100", "--json")
+    )
+    assert "llmplan" in loaded and "typer" in loaded  # the probe really ran
+    assert "numpy" not in loaded
 
 
 def test_import_llmplan_is_light() -> None:
@@ -84,3 +97,23 @@ def test_each_listed_command_is_the_command_it_describes() -> None:
         assert command is not None and command.name == name
         own = (command.help or "").strip().split("\n\n")[0]
         assert spec.help == own, name
+
+
+def test_scenario_schema_loads_no_model_package() -> None:
+    """Issue 14 item 3 at run time: reading a scenario (schema, reference docs) imports no
+    model package and no NumPy; import-linter checks the same statically."""
+    probe = (
+        "import sys, llmplan.scenario, llmplan.scenario.docs\n"
+        "print(json.dumps(sorted({m for m in sys.modules if m.startswith('llmplan.')})),"
+        " file=sys.stderr)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    proc = subprocess.run(
+        [sys.executable, "-c", "import json\n" + probe],
+        capture_output=True, text=True, env=env, check=False, timeout=120,
+    )
+    modules = set(json.loads(proc.stderr.strip().splitlines()[-1]))
+    assert "llmplan.scenario.schema" in modules and "llmplan.domain.finance" in modules
+    models = ("sizing", "perf", "sim", "cost", "plan", "validation", "calibration")
+    assert not {m for m in modules if m.split(".")[1] in models}
+    assert "numpy" not in _loaded("import llmplan.scenario")

@@ -48,7 +48,7 @@ from llmplan.application.options import (
     ValidateRequest as ValidateRequest,
 )
 from llmplan.catalog.calibration_file import CalibrationProfile
-from llmplan.cost.currency import Currency
+from llmplan.domain.currency import Currency
 from llmplan.limits import MAX_DATABASE_INT
 
 SCENARIO_REF = {"$ref": "#/components/schemas/Scenario"}

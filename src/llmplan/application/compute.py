@@ -19,18 +19,12 @@ from llmplan.catalog.calibration_file import CalibrationProfile
 from llmplan.catalog.loader import Catalog
 from llmplan.deployment import Deployment, check_context_window
 from llmplan.errors import InputError
-from llmplan.perf.disagg import Disaggregation, split_of
-from llmplan.perf.disagg_layout import PoolLayout
-from llmplan.perf.disagg_serving import predict_disaggregated
-from llmplan.perf.intervals import perf_intervals
-from llmplan.perf.load import Load, LoadKind, PerfResult
-from llmplan.perf.openloop_costs import Features
-from llmplan.perf.serving import predict
-from llmplan.perf.speculative import speculation_of
 from llmplan.sizing.finetune import estimate_finetune_memory
 from llmplan.sizing.memory import MemoryEstimate, estimate_memory
 
-if TYPE_CHECKING:  # the options' module imports the simulator; validation imports numpy
+if TYPE_CHECKING:  # the options' module imports the simulator; validation imports numpy;
+    # the functions that run the performance model import it (`llmplan memory` needs none
+    # of it: issue 14, start-up)
     from llmplan.application.options import (
         DeploymentInput,
         MemoryRequest,
@@ -39,6 +33,9 @@ if TYPE_CHECKING:  # the options' module imports the simulator; validation impor
         SimulateRequest,
         ValidateRequest,
     )
+    from llmplan.perf.disagg import Disaggregation
+    from llmplan.perf.features import Features
+    from llmplan.perf.load import Load, PerfResult
     from llmplan.validation.dataset import Measurement
 
 __all__ = ["clean", "jsonable"]  # the one serializer, re-exported for the edges
@@ -149,6 +146,8 @@ class LoadOptions:
 def load_of(request: PerfRequest | LoadOptions, flag: Callable[[str], str] = str) -> Load:
     """The load the request describes (at most one of its four kinds; none: a batch of 1).
     ``flag`` names an option in messages (``--request-rate`` on the command line)."""
+    from llmplan.perf.load import Load, LoadKind
+
     given = [
         flag(name)
         for name, value in (
@@ -180,6 +179,9 @@ def features_of_request(
     request: ServingFeaturesInput, deployment: Deployment, catalog: Catalog
 ) -> Features:
     """The request's prefix-cache share and speculative decoding."""
+    from llmplan.perf.features import Features
+    from llmplan.perf.speculative import speculation_of
+
     draft = None
     if request.spec_draft_model is not None:
         draft = catalog.models.get(request.spec_draft_model, field_name="spec_draft_model")
@@ -204,6 +206,9 @@ def _with_features(
 
 def disaggregation_of(request: PerfRequest | SimulateRequest) -> Disaggregation | None:
     """The request's ``disaggregate`` split ("P:D") with each pool's own layout, or None."""
+    from llmplan.perf.disagg import split_of
+    from llmplan.perf.disagg_layout import PoolLayout
+
     return split_of(
         request.disaggregate,
         kv_transfer_layerwise=request.kv_transfer_layerwise,
@@ -216,6 +221,9 @@ def disaggregation_of(request: PerfRequest | SimulateRequest) -> Disaggregation 
 
 def perf_payload(request: PerfRequest, catalog: Catalog) -> dict[str, Any]:
     """What ``llmplan perf --json`` prints for these options."""
+    from llmplan.perf.disagg_serving import predict_disaggregated
+    from llmplan.perf.serving import predict
+
     deployment = deployment_of(request, request.gpu, catalog)
     load = _with_features(load_of(request), request, deployment, catalog)
     tokens = request.input_tokens + request.output_tokens
@@ -239,6 +247,8 @@ def perf_result_payload(
 ) -> dict[str, Any]:
     """A prediction with the deployment, the load's serving features, the 80 % intervals
     and the calibration used."""
+    from llmplan.perf.intervals import perf_intervals
+
     return (
         result.as_dict()
         | deployment.identity()

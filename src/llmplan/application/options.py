@@ -11,9 +11,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from llmplan.catalog.calibration_file import CalibrationProfile
+from llmplan.domain.finetune import FinetuneMethod
 from llmplan.perf.speculative import MAX_SPEC_TOKENS
 from llmplan.sim.cluster import Router
-from llmplan.sizing.finetune import FinetuneMethod
 
 MAX_TOKENS = 100_000_000
 MAX_SEQUENCES = 10_000_000

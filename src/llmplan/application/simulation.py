@@ -27,8 +27,8 @@ from llmplan.deployment import Deployment
 from llmplan.errors import InputError, LlmplanError
 from llmplan.limits import check_simulation_inputs
 from llmplan.perf.disagg import Disaggregation
+from llmplan.perf.features import NO_FEATURES, Features
 from llmplan.perf.load import serving_features
-from llmplan.perf.openloop_costs import NO_FEATURES, Features
 from llmplan.sim import (
     ClosedLoop,
     GammaArrivals,

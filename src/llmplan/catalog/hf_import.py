@@ -5,7 +5,7 @@
 with ``field="config.json"`` and a one-line message naming the config key at fault.
 
 A config.json has no published parameter count, so ``params_total_b`` and ``params_active_b``
-are counted from the mapped fields by :func:`llmplan.sizing.params.count_params`; ``notes``
+are counted from the mapped fields by :func:`llmplan.catalog.params.count_params`; ``notes``
 says so. Multimodal configs (Gemma 3, Llama 4) keep the language model under ``text_config``:
 only that part is mapped. Where released configs leave a field to the transformers default
 (Gemma 3 omits ``vocab_size``; Falcon omits ``max_position_embeddings``), that default is used
@@ -24,9 +24,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from llmplan.catalog.params import count_params
 from llmplan.catalog.schema import MlaSpec, MlpKind, ModelSpec, MoeSpec, SlidingWindowSpec
 from llmplan.errors import InputError
-from llmplan.sizing.params import count_params
 
 _FIELD = "config.json"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -292,7 +292,7 @@ def _tied(config: Mapping[str, Any], r: _Reader) -> bool:
 def _notes(config: Mapping[str, Any], r: _Reader) -> str:
     notes = [
         "Imported from config.json; the parameter counts are computed from the architecture "
-        "fields by llmplan.sizing.params.count_params (config.json carries no published count)."
+        "fields by llmplan.catalog.params.count_params (config.json carries no published count)."
     ]
     if r.prefix:
         notes.append("Language model only (text_config): the vision encoder is not counted.")

@@ -8,10 +8,10 @@ import typer
 from rich.table import Table
 
 from llmplan.catalog.loader import normalise_name
+from llmplan.catalog.params import count_params
 from llmplan.catalog.schema import ComputeDtype, EngineProfile
 from llmplan.catalog.user import import_model
 from llmplan.cli.common import catalog, console, handle_errors, print_json, user_home
-from llmplan.sizing.params import count_params
 
 gpus_app = typer.Typer(help="The GPU catalog.", no_args_is_help=True)
 models_app = typer.Typer(help="The model catalog.", no_args_is_help=True)

@@ -20,7 +20,7 @@ from llmplan.cli.common import (
     print_json,
     user_home,
 )
-from llmplan.cost.currency import Currency
+from llmplan.domain.currency import Currency
 from llmplan.errors import InputError
 from llmplan.limits import check_monte_carlo_size
 from llmplan.report.paper import DEFAULT_PAPER, Paper

@@ -4,19 +4,18 @@ and disaggregated prefill/decode."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from llmplan.catalog.loader import Catalog
 from llmplan.deployment import Deployment
-from llmplan.perf.disagg import Disaggregation, split_of
-from llmplan.perf.disagg_layout import PoolLayout
-from llmplan.perf.disagg_serving import DisaggResult
-from llmplan.perf.load import Load
-from llmplan.perf.openloop_costs import Features
-from llmplan.perf.prefix import check_prefix_hit
-from llmplan.perf.speculative import speculation_of
+
+if TYPE_CHECKING:  # the performance model is imported when used (`llmplan memory` needs none)
+    from llmplan.perf.disagg import Disaggregation
+    from llmplan.perf.disagg_serving import DisaggResult
+    from llmplan.perf.features import Features
+    from llmplan.perf.load import Load
 
 SpecOptions = tuple[str | None, int | None, float | None, str | None]
 """--spec-method, --spec-tokens, --spec-acceptance, --spec-draft-model."""
@@ -48,6 +47,10 @@ def features_of(
 ) -> Features:
     """A prefix-cache hit share and speculative decoding (``spec_options``: method,
     drafted tokens, acceptance, draft model name), checked."""
+    from llmplan.perf.features import Features
+    from llmplan.perf.prefix import check_prefix_hit
+    from llmplan.perf.speculative import speculation_of
+
     check_prefix_hit(prefix_hit)
     method, tokens, acceptance, draft_name = spec_options
     draft = None
@@ -73,6 +76,8 @@ def load_with_features(
 
 def feature_rows(load: Load | Features) -> list[tuple[str, str]]:
     """Table rows naming the prefix-cache share and speculative decoding, when used."""
+    from llmplan.perf.load import Load
+
     rows = []
     prefix_hit = load.prefix_hit
     spec = load.speculative if isinstance(load, Load) else load.spec
@@ -134,6 +139,9 @@ def disaggregation_of(
 ) -> Disaggregation | None:
     """The split ``--disaggregate`` gives with each pool's own layout (None: an
     aggregated replica)."""
+    from llmplan.perf.disagg import split_of
+    from llmplan.perf.disagg_layout import PoolLayout
+
     return split_of(
         text, kv_transfer_layerwise=layerwise, prefill_layout=PoolLayout(*prefill),
         decode_layout=PoolLayout(*decode), flag="--disaggregate",

@@ -59,8 +59,8 @@ from llmplan.errors import InputError
 from llmplan.files import write_text_atomic
 from llmplan.limits import MAX_DATA_FILE_BYTES, check_regular_file, check_simulation_inputs
 from llmplan.perf.disagg import Disaggregation
+from llmplan.perf.features import NO_FEATURES, Features
 from llmplan.perf.load import serving_features
-from llmplan.perf.openloop_costs import NO_FEATURES, Features
 from llmplan.scenario import load_scenario
 from llmplan.scenario.workloads import InferenceWorkload
 from llmplan.sim import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -44,14 +44,14 @@ from llmplan.cli.serving_options import (
     pool_label,
 )
 from llmplan.deployment import Deployment, check_context_window
+from llmplan.domain.finetune import FinetuneMethod
 from llmplan.errors import InputError
-from llmplan.perf.disagg import Disaggregation
-from llmplan.perf.disagg_serving import predict_disaggregated
-from llmplan.perf.intervals import perf_intervals
-from llmplan.perf.load import Load, LoadKind, PerfResult
-from llmplan.perf.serving import predict
-from llmplan.sizing.finetune import FinetuneMethod, estimate_finetune_memory
+from llmplan.sizing.finetune import estimate_finetune_memory
 from llmplan.sizing.memory import MemoryEstimate, estimate_memory
+
+if TYPE_CHECKING:  # perf and example import the performance model (`memory` needs none)
+    from llmplan.perf.disagg import Disaggregation
+    from llmplan.perf.load import Load, PerfResult
 
 ModelOpt = Annotated[
     str, typer.Option("--model", "-m", help="Model id or alias (`llmplan models list`).")
@@ -361,6 +361,9 @@ def perf_command(
     json_out: JsonOpt = False,
 ) -> None:
     """Predict TTFT, TPOT, latency and throughput from first principles (roofline)."""
+    from llmplan.perf.intervals import perf_intervals
+    from llmplan.perf.serving import predict
+
     split = disaggregation_of(
         disaggregate, kv_transfer_layerwise, (prefill_tp, prefill_ep, prefill_dp_attention),
         (decode_tp, decode_ep, decode_dp_attention),
@@ -419,6 +422,8 @@ def _perf_disaggregated(
 ) -> None:
     """``llmplan perf --disaggregate P:D``: the whole design's figures (no intervals:
     the held-out intervals were measured on aggregated replicas)."""
+    from llmplan.perf.disagg_serving import predict_disaggregated
+
     result = predict_disaggregated(deployment, split, load)
     if json_out:
         print_json(
@@ -442,6 +447,9 @@ def _perf_disaggregated(
 @handle_errors
 def example_command(json_out: JsonOpt = False) -> None:
     """Run memory and performance for the bundled example (Llama-3.1-70B, FP8, 2 x H100)."""
+    from llmplan.perf.load import Load, LoadKind
+    from llmplan.perf.serving import predict
+
     e = Example()
     deployment = build_deployment(e.model, e.gpu, None, e.tp, 1, e.precision, None, e.engine)
     load = Load(LoadKind.BATCH, e.input_tokens, e.output_tokens, batch=e.batch)

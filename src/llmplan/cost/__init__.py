@@ -9,7 +9,6 @@ No file, network, CLI or plotting code: callers pass typed inputs and a
 17520
 """
 
-from llmplan.cost.assumptions import FinanceAssumptions, finance_from_mapping, with_overrides
 from llmplan.cost.breakeven import (
     breakeven_api_tokens_per_month,
     breakeven_busy_fraction,
@@ -41,6 +40,7 @@ from llmplan.cost.sensitivity import (
     monte_carlo,
     tornado,
 )
+from llmplan.domain.finance import FinanceAssumptions, finance_from_mapping, with_overrides
 
 __all__ = [
     "ApiUsage",

@@ -19,10 +19,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from llmplan.cost.assumptions import FinanceAssumptions
 from llmplan.cost.inputs import ApiUsage, CloudRental, Fleet, SiteKind, check_range
 from llmplan.cost.model import cost_api, cost_cloud, cost_self_hosted
 from llmplan.cost.result import OptionCost
+from llmplan.domain.finance import FinanceAssumptions
 from llmplan.errors import ConfigurationError
 
 SAME_COST_RTOL = 1e-9

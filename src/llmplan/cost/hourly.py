@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from llmplan.cost.assumptions import FinanceAssumptions
 from llmplan.cost.inputs import TOKENS_PER_MTOK, Fleet, SiteKind, check_positive, check_range
 from llmplan.cost.model import monthly_running_usd, purchase_usd
 from llmplan.cost.result import CostLine
+from llmplan.domain.finance import FinanceAssumptions
 
 SECONDS_PER_HOUR = 3600.0
 

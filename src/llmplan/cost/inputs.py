@@ -3,7 +3,7 @@
 Each input is a frozen dataclass that checks its own values and raises
 :class:`~llmplan.errors.InputError` naming the field. Prices and volumes only; shared
 assumptions (electricity, staff, horizon...) live in
-:class:`~llmplan.cost.assumptions.FinanceAssumptions`.
+:class:`~llmplan.domain.finance.FinanceAssumptions`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
-from llmplan.cost.assumptions import MONTHS_PER_YEAR, FinanceAssumptions
+from llmplan.domain.finance import MONTHS_PER_YEAR, FinanceAssumptions
 from llmplan.errors import InputError
 
 WATTS_PER_KW = 1000.0

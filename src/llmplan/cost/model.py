@@ -22,9 +22,9 @@ import math
 
 import numpy as np
 
-from llmplan.cost.assumptions import MONTHS_PER_YEAR, FinanceAssumptions
 from llmplan.cost.inputs import ApiUsage, CloudRental, Fleet, SiteKind
 from llmplan.cost.result import CostLine, FloatArray, OptionCost, OptionKind, combine
+from llmplan.domain.finance import MONTHS_PER_YEAR, FinanceAssumptions
 from llmplan.errors import ConfigurationError
 
 _SITE_KIND = {

@@ -1,7 +1,7 @@
 """Sensitivity of option costs to finance assumptions: tornado bars and Monte Carlo.
 
 A *scenario* is any callable that costs every option under one
-:class:`~llmplan.cost.assumptions.FinanceAssumptions` and returns ``{option name: USD}``
+:class:`~llmplan.domain.finance.FinanceAssumptions` and returns ``{option name: USD}``
 (TCO or NPV, the caller's choice). Inputs name fields of ``FinanceAssumptions``; every
 varied copy is re-validated, so values outside a field's bounds raise
 :class:`~llmplan.errors.InputError` (Monte Carlo samples are clipped to the bounds first).
@@ -17,8 +17,8 @@ from enum import StrEnum
 
 import numpy as np
 
-from llmplan.cost.assumptions import FinanceAssumptions, with_overrides
 from llmplan.cost.result import FloatArray
+from llmplan.domain.finance import FinanceAssumptions, with_overrides
 from llmplan.errors import ConfigurationError, InputError, UnknownNameError
 
 Scenario = Callable[[FinanceAssumptions], Mapping[str, float]]

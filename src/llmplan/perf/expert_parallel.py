@@ -24,10 +24,10 @@ model of :mod:`llmplan.perf.step` unchanged. Layout (see :mod:`llmplan.deploymen
 from __future__ import annotations
 
 from llmplan.catalog.expert_parallel import ep_constant
+from llmplan.catalog.params import count_params
 from llmplan.deployment import Deployment
 from llmplan.perf.collectives import all_to_all_time_s, allreduce_time_s
 from llmplan.sizing.memory import ACTIVATION_BYTES_PER_ELEMENT
-from llmplan.sizing.params import count_params
 
 
 def load_imbalance(dep: Deployment) -> float:

@@ -49,9 +49,10 @@ from numpy.polynomial.hermite_e import hermegauss
 
 from llmplan.deployment import Deployment
 from llmplan.errors import InputError
+from llmplan.perf.features import NO_FEATURES, Features
 from llmplan.perf.kvroom import blocked_chance, kv_capacity_tokens, room_wait_moments
 from llmplan.perf.load import DATASET_LENGTH_CV, Load, PerfResult
-from llmplan.perf.openloop_costs import NO_FEATURES, Features, decode_step_s, prompt_costs
+from llmplan.perf.openloop_costs import decode_step_s, prompt_costs
 from llmplan.perf.serving import steady_capacity
 
 CDF_POINTS = 128

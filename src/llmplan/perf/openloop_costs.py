@@ -1,33 +1,20 @@
 """Step costs the open-loop model (:mod:`llmplan.perf.openloop`) is built from: a decode
 step as a request sees it and each prompt length's work and queue service, with the
-load's prefix caching and speculative decoding (:class:`Features`)."""
+load's prefix caching and speculative decoding
+(:class:`~llmplan.perf.features.Features`)."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
 from llmplan.deployment import Deployment
+from llmplan.perf.features import NO_FEATURES, Features
 from llmplan.perf.prefill import first_token_after_decode_step, prefill_seconds
 from llmplan.perf.prefix import cached_prompt_tokens
 from llmplan.perf.serving import token_round_time
-from llmplan.perf.speculative import SpecDecoding
 from llmplan.perf.step import StepShape
-
-
-@dataclass(frozen=True)
-class Features:
-    """Prefix caching and speculative decoding of the load (``Load.prefix_hit``,
-    ``Load.speculative``). With
-    speculative decoding a "decode step" here is the time per generated token."""
-
-    prefix_hit: float = 0.0
-    spec: SpecDecoding | None = None
-
-
-NO_FEATURES = Features()
 
 
 def decode_step_s(

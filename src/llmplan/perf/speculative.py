@@ -24,11 +24,11 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from types import MappingProxyType
 
+from llmplan.catalog.params import count_params
 from llmplan.catalog.schema import ModelSpec
 from llmplan.deployment import Deployment
 from llmplan.errors import InputError
 from llmplan.perf.step import StepShape, step_time
-from llmplan.sizing.params import count_params
 
 MAX_SPEC_TOKENS = 16
 """Most drafted tokens per step accepted as input (engines use 1-8 in a chain)."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from llmplan.catalog.params import attention_params, count_params, mlp_params, moe_layer_params
 from llmplan.catalog.schema import InterconnectProfile
 from llmplan.deployment import Deployment
 from llmplan.perf.collectives import allreduce_time_s, send_time_s
@@ -40,7 +41,6 @@ from llmplan.sizing.memory import (
     kv_shard_fraction,
     replicated_ffn_params,
 )
-from llmplan.sizing.params import attention_params, count_params, mlp_params, moe_layer_params
 
 # Compute and memory traffic of a kernel overlap imperfectly: near the ridge point a GEMM
 # takes longer than max(compute, memory). The p-norm (c^p + m^p)^(1/p) is max() for

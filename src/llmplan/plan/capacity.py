@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 
 from llmplan.deployment import Deployment
 from llmplan.errors import LlmplanError
+from llmplan.perf.features import NO_FEATURES, Features
 from llmplan.perf.load import DATASET_LENGTH_CV, Load, LoadKind, PerfResult
 from llmplan.perf.openloop import (
     Lengths,
@@ -26,7 +27,6 @@ from llmplan.perf.openloop import (
     tpot_quantile_s,
     ttft_quantile_s,
 )
-from llmplan.perf.openloop_costs import NO_FEATURES, Features
 from llmplan.perf.percentiles import LatencyPercentiles, lognormal_quantile
 from llmplan.perf.serving import predict
 from llmplan.sim.cluster import request_token_limit

@@ -17,16 +17,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from llmplan.catalog.loader import Catalog
+from llmplan.catalog.params import count_params
 from llmplan.catalog.schema import ComputeDtype, GpuSpec, ModelSpec
 from llmplan.cost import CloudRental, FinanceAssumptions, Fleet, OptionCost, cost_cloud
 from llmplan.cost import cost_self_hosted as _cost_owned
 from llmplan.cost.phasing import with_facility
 from llmplan.deployment import Deployment
+from llmplan.domain.finetune import FinetuneMethod
 from llmplan.errors import LlmplanError
 from llmplan.plan.options import PriceContext, cloud_price, gpu_power_w, gpu_price_usd, site_of
 from llmplan.scenario import DeploymentOption, FineTuneWorkload
-from llmplan.sizing.finetune import FinetuneMethod, estimate_finetune_memory
-from llmplan.sizing.params import count_params
+from llmplan.sizing.finetune import estimate_finetune_memory
 
 TRAINING_MFU = 0.35
 """Model FLOPs utilisation of fine-tuning runs: Llama 3 405B pre-training reached 38-43 %

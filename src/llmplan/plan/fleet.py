@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 from llmplan.catalog.servers import ServerForm, ServerSpec
 from llmplan.cost import FinanceAssumptions, Fleet
-from llmplan.cost.phasing import CapacityAssumptions, servers_needed
+from llmplan.cost.phasing import servers_needed
+from llmplan.domain.capacity import CapacityAssumptions
 
 DERIVED_SERVER_RACK_UNITS = 8
 """Height of a server priced from GPU prices (an 8-GPU HGX chassis is 8U: DGX H100

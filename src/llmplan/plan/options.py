@@ -36,13 +36,13 @@ from llmplan.cost import (
     cost_self_hosted,
 )
 from llmplan.cost.phasing import (
-    CapacityAssumptions,
     PhasedFleet,
     cost_phased_api,
     cost_phased_cloud,
     cost_phased_owned,
     with_facility,
 )
+from llmplan.domain.capacity import CapacityAssumptions
 from llmplan.errors import LlmplanError
 from llmplan.plan.compliance import (
     PriceOrigin,

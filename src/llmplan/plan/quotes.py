@@ -7,8 +7,8 @@ import dataclasses
 import datetime as dt
 
 from llmplan.catalog.loader import Catalog
-from llmplan.cost.assumptions import with_overrides
-from llmplan.cost.currency import Currency
+from llmplan.domain.currency import Currency
+from llmplan.domain.finance import with_overrides
 from llmplan.errors import InputError, LlmplanError
 from llmplan.prices.book import PriceBook
 from llmplan.prices.schema import ApiPrice, CloudPrice

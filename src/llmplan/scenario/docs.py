@@ -16,9 +16,10 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from llmplan.cost.assumptions import FinanceAssumptions
-from llmplan.cost.currency import Currency
-from llmplan.cost.phasing import CapacityAssumptions
+from llmplan.domain.capacity import CapacityAssumptions
+from llmplan.domain.currency import Currency
+from llmplan.domain.finance import FinanceAssumptions
+from llmplan.domain.finetune import FinetuneMethod
 from llmplan.prices.schema import Attestation, Pricing
 from llmplan.scenario.constraints import ComplianceTag, Constraints, DeploymentOption, Region
 from llmplan.scenario.quotes import ApiPriceQuote, CloudPriceQuote
@@ -36,7 +37,6 @@ from llmplan.scenario.workloads import (
     Slo,
     Speculative,
 )
-from llmplan.sizing.finetune import FinetuneMethod
 
 BEGIN_MARKER = "<!-- BEGIN GENERATED REFERENCE (scripts/gen_scenario_docs.py) -->"
 END_MARKER = "<!-- END GENERATED REFERENCE -->"
@@ -70,12 +70,12 @@ ENUMS: tuple[type[enum.Enum], ...] = (
 )
 _SCALARS = {float: "number", int: "integer", str: "text", bool: "true/false"}
 _ENUM_DOCS: dict[type[enum.Enum], str] = {
-    FinetuneMethod: "Fine-tuning methods (llmplan.sizing.finetune).",
+    FinetuneMethod: "Fine-tuning methods (llmplan.domain.finetune).",
     Attestation: "What a provider attests for a service (llmplan.prices.schema); "
     "constraints.compliance needs gdpr -> gdpr_dpa, hipaa -> hipaa_baa, bsi_c5 -> bsi_c5, "
     "soc2, iso27001, pci_dss, fedramp -> the same.",
     Pricing: "How a cloud GPU-hour is bought (llmplan.prices.schema).",
-    Currency: "Currencies a plan can be reported in (ISO 4217; llmplan.cost.currency).",
+    Currency: "Currencies a plan can be reported in (ISO 4217; llmplan.domain.currency).",
 }
 _BOUND_SYMBOLS = (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="))
 

@@ -26,9 +26,9 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from llmplan.cost.assumptions import FinanceAssumptions
-from llmplan.cost.phasing import CapacityAssumptions
 from llmplan.deployment import MAX_PARALLEL_DEGREE
+from llmplan.domain.capacity import CapacityAssumptions
+from llmplan.domain.finance import FinanceAssumptions
 from llmplan.errors import UnknownNameError
 from llmplan.limits import (
     MAX_CANDIDATES_PER_LIST,
@@ -297,12 +297,12 @@ class Scenario(ScenarioModel):
     finance: FinanceAssumptions = Field(
         default_factory=FinanceAssumptions,
         description="Horizon, energy, site, depreciation and staff assumptions "
-        "(llmplan.cost.assumptions).",
+        "(llmplan.domain.finance).",
     )
     capacity: CapacityAssumptions = Field(
         default_factory=CapacityAssumptions,
         description="How capacity is added over time and bought: monthly tranches, whole "
-        "servers, spare servers, facility build-out (llmplan.cost.phasing).",
+        "servers, spare servers, facility build-out (llmplan.domain.capacity).",
     )
     overrides: Overrides = Field(
         default_factory=Overrides, description="Your figures replacing catalog data."

@@ -15,9 +15,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, model_validator
 
+from llmplan.domain.finetune import FinetuneMethod
 from llmplan.limits import MAX_DESCRIPTION_CHARS
 from llmplan.scenario._base import FieldValueError, ScenarioModel
-from llmplan.sizing.finetune import FinetuneMethod
 
 SECONDS_PER_HOUR = 3600.0
 HOURS_PER_DAY = 24

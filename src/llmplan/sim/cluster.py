@@ -30,7 +30,7 @@ import numpy as np
 
 from llmplan.deployment import Deployment
 from llmplan.errors import DoesNotFitError, InputError
-from llmplan.perf.openloop_costs import NO_FEATURES, Features
+from llmplan.perf.features import NO_FEATURES, Features
 from llmplan.sim.arrivals import ClosedLoop, OpenLoop, RequestChunk, TraceReplay, Workload
 from llmplan.sim.engine import Replica
 from llmplan.sim.lookup import StepLookup

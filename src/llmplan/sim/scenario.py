@@ -19,7 +19,7 @@ import math
 from llmplan.catalog.loader import Registry
 from llmplan.catalog.schema import ModelSpec
 from llmplan.errors import InputError
-from llmplan.perf.openloop_costs import Features
+from llmplan.perf.features import Features
 from llmplan.perf.prefix import prefix_hit_of
 from llmplan.perf.speculative import speculation_of
 from llmplan.scenario.workloads import HOURS_PER_DAY, SECONDS_PER_HOUR, InferenceWorkload

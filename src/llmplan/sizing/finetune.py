@@ -17,12 +17,12 @@ Assumptions (standard mixed-precision training; each a named constant):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
+from llmplan.catalog.params import count_params
 from llmplan.deployment import Deployment
+from llmplan.domain.finetune import FinetuneMethod
 from llmplan.errors import InputError
 from llmplan.sizing.memory import GIB, usable_gpu_bytes
-from llmplan.sizing.params import count_params
 
 ADAM_MIXED_PRECISION_BYTES_PER_PARAM = 16.0
 FROZEN_16BIT_BYTES_PER_PARAM = 2.0
@@ -30,12 +30,6 @@ NF4_DOUBLE_QUANT_BITS_PER_WEIGHT = 4.127
 ACTIVATION_BYTES_PER_HIDDEN_TOKEN = 34.0
 ATTENTION_SCORE_BYTES = 5.0
 CHECKPOINT_BYTES_PER_HIDDEN_TOKEN = 2.0
-
-
-class FinetuneMethod(StrEnum):
-    FULL = "full"
-    LORA = "lora"
-    QLORA = "qlora"
 
 
 @dataclass(frozen=True)

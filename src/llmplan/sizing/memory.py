@@ -21,9 +21,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from llmplan.catalog.params import attention_params, count_params, mlp_params, moe_layer_params
 from llmplan.catalog.schema import KvFormat, ModelSpec, WeightFormat
 from llmplan.deployment import Deployment
-from llmplan.sizing.params import attention_params, count_params, mlp_params, moe_layer_params
 
 GIB = 2**30
 ACTIVATION_BYTES_PER_ELEMENT = 2

@@ -16,11 +16,11 @@ from llmplan.api.errors import ApiError
 from llmplan.api.schemas import CatalogPage, Payload
 from llmplan.api.state import API_PREFIX, State
 from llmplan.application.serialize import clean
+from llmplan.catalog.params import count_params
 from llmplan.errors import UnknownNameError
 from llmplan.limits import MAX_DATABASE_INT
 from llmplan.prices.schema import Pricing
 from llmplan.prices.select import PriceKind, matches, price_kinds, price_record, select_prices
-from llmplan.sizing.params import count_params
 
 router = APIRouter(prefix=f"{API_PREFIX}/catalog", tags=["catalog"])
 Search = Annotated[str | None, Query(max_length=200, description="Names containing this.")]

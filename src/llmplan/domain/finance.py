@@ -24,7 +24,7 @@ from pydantic import (
     field_validator,
 )
 
-from llmplan.cost.currency import Currency, Money, money_for
+from llmplan.domain.currency import Currency, Money, money_for
 from llmplan.errors import ConfigurationError, InputError
 
 MONTHS_PER_YEAR = 12
