@@ -40,9 +40,9 @@ from llmplan.errors import DoesNotFitError, LlmplanError
 from llmplan.perf.disagg import Disaggregation
 from llmplan.perf.disagg_serving import SATURATION_MARGIN, predict_disaggregated
 from llmplan.perf.disagg_serving import Design as Unit
+from llmplan.perf.features import NO_FEATURES, Features
 from llmplan.perf.load import Load, LoadKind
 from llmplan.perf.openloop import Lengths
-from llmplan.perf.openloop_costs import NO_FEATURES, Features
 from llmplan.perf.percentiles import LatencyPercentiles, lognormal_quantile
 from llmplan.perf.serving import capacity
 from llmplan.plan.capacity import (

@@ -19,9 +19,9 @@ from llmplan.catalog.schema import EngineProfile, GpuSpec, ModelSpec, WeightForm
 from llmplan.deployment import Deployment
 from llmplan.errors import LlmplanError
 from llmplan.perf.disagg import Disaggregation
+from llmplan.perf.features import NO_FEATURES
 from llmplan.perf.load import DATASET_LENGTH_CV
 from llmplan.perf.openloop import Lengths
-from llmplan.perf.openloop_costs import NO_FEATURES
 from llmplan.plan.capacity import (
     MAX_LOAD_FACTOR,
     Infeasible,
