@@ -1,6 +1,6 @@
 """A 200-point sweep planned in local processes and as Ray tasks (run on demand, not in CI).
 
-Usage: python benchmarks/bench_sweep.py [points] [workers]
+Usage: python benchmarks/bench_sweep.py [points] [workers] | --hyperscale
 
 Plans a seeded random sample of ``points`` variants of the bundled chat-assistant example
 (electricity price, volume, growth and discount rate drawn in ranges) twice: in ``workers``
@@ -64,5 +64,33 @@ def main() -> None:
     print("identical rows:", local == on_ray)
 
 
+
+
+def hyperscale() -> None:
+    """Fleet-scale points: the chat assistant's volume raised until its on-premise fleet
+    needs 10,000-100,000 GPUs; prints GPUs, power at the wall and seconds per point."""
+    base = _settings()
+    scenario = dict(base.scenario)
+    scenario["constraints"] = {**scenario["constraints"], "allowed_options": ["on_premise"]}
+    settings = SweepSettings(scenario, seed=0, monte_carlo_samples=MONTE_CARLO_SAMPLES)
+    points = sweep_points(
+        [parse_vary("workloads.chat.requests_per_day=600000000,1500000000,5000000000")],
+        samples=None,
+        seed=0,
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        start = time.perf_counter()
+        rows = run_sweep(settings, points, Path(folder, "fleet.jsonl"))
+        wall = time.perf_counter() - start
+    for row in rows:
+        power = row.get("power_kw")
+        mw = "-" if power is None else f"{float(str(power)) / 1000:,.1f} MW"
+        print(
+            f"requests/day {row['workloads.chat.requests_per_day']:>12,}  {row.get('recommended')}"
+            f"  GPUs {row.get('gpus')}  power {mw}  ({row.get('designs')})"
+        )
+    print(f"{len(rows)} fleet-scale points in {wall:.1f} s ({wall / len(rows):.1f} s per point)")
+
+
 if __name__ == "__main__":
-    main()
+    hyperscale() if sys.argv[1:2] == ["--hyperscale"] else main()

@@ -484,3 +484,45 @@ def test_api_refuses_a_bad_capacity_field_with_422(tmp_path: Path) -> None:
         assert response.json()["field"] == "scenario.capacity.lead_time_months"
     finally:
         client.app.state.llmplan.store.close()  # type: ignore[attr-defined]
+
+
+# --- redundancy from a failure rate (issue 13, "What to build" 3) ------------------------------
+
+
+def _poisson_tail(mean: float, k: int) -> float:
+    """P(X > k) for X ~ Poisson(mean), summed by hand."""
+    return 1.0 - sum(math.exp(-mean) * mean**i / math.factorial(i) for i in range(k + 1))
+
+
+@pytest.mark.parametrize(
+    ("servers", "failures", "days", "shortfall"),
+    [(1, 1.4, 3.0, 0.01), (100, 1.4, 3.0, 0.01), (1000, 1.4, 7.0, 0.001), (10, 0.2, 14.0, 0.05)],
+)
+def test_spares_are_the_smallest_count_with_the_accepted_shortfall(
+    servers: int, failures: float, days: float, shortfall: float
+) -> None:
+    capacity = CapacityAssumptions(
+        server_failures_per_year=failures,
+        server_repair_days=days,
+        spare_shortfall_probability=shortfall,
+    )
+    mean = servers * failures * days / 365
+    k = capacity.spare_servers(servers)
+    assert _poisson_tail(mean, k) <= shortfall
+    assert k == 0 or _poisson_tail(mean, k - 1) > shortfall
+
+
+def test_spares_never_fall_below_the_stated_n_plus_one() -> None:
+    capacity = CapacityAssumptions(redundant_servers=2, server_failures_per_year=0.1)
+    assert capacity.spare_servers(1) == 2
+    assert CapacityAssumptions().spare_servers(500) == 0
+
+
+def test_a_failure_rate_buys_a_spare_server() -> None:
+    """One DGX B200 with Meta's ~1.4 failures per server-year, 3 days to repair and a 1 %
+    shortfall: P(down > 0) = 1 - exp(-0.0115) = 1.1 % > 1 %, so one spare is bought."""
+    spare = option(
+        planned(with_changes(B200, capacity={"server_failures_per_year": 1.4})), "on_premise"
+    )
+    assert spare["purchases"][0]["servers"] == 2
+    assert spare["lines_usd"]["hardware"] == pytest.approx(2 * 338_495.75)

@@ -41,6 +41,9 @@ class SimulationCheck:
     slo_attainment: float
     meets_slo: bool
     note: str = ""
+    ttft_cdf_ms: tuple[tuple[float, float], ...] = ()
+    """Simulated TTFT distribution: (percent of requests, ms), for the latency CDF chart."""
+    tpot_cdf_ms: tuple[tuple[float, float], ...] = ()
 
 
 def simulate_design(
@@ -78,6 +81,8 @@ def simulate_design(
         result.tpot.at(p),
         result.slo_attainment,
         result.meets_slo,
+        ttft_cdf_ms=result.ttft.cdf_ms,
+        tpot_cdf_ms=result.tpot.cdf_ms,
     )
 
 

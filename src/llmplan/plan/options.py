@@ -212,7 +212,7 @@ def fleet_for(
         packing = packing_for(design, replicas, finance, ctx)
         if isinstance(packing, str):
             return packing
-        spare = ctx.capacity.redundant_servers
+        spare = ctx.capacity.spare_servers(packing.servers(replicas))
         bought = (packing.servers(replicas) + spare) * packing.gpus_per_server
         return packing.fleet(replicas, busy * replicas * per_replica / bought, spare)
     per_server = max(1, gpu.max_gpus_per_node // per_replica)
@@ -225,7 +225,7 @@ def fleet_for(
     else:
         chassis = finance.server_overhead_usd
     gpu_kw = gpus_per_server * gpu_power_w(gpu, ctx) / 1000
-    spare = ctx.capacity.redundant_servers
+    spare = ctx.capacity.spare_servers(servers)
     if spare:  # spare servers stand idle
         busy = busy * servers / (servers + spare)
     return Fleet(
@@ -360,10 +360,12 @@ def phased_fleet(
     packing = packing_for(design, max(replicas), finance, ctx)
     if isinstance(packing, str):  # pragma: no cover - checked before the recipe is made
         raise LlmplanError(packing)
-    spare = ctx.capacity.redundant_servers
-    need = tuple(packing.servers(r) + spare for r in replicas)
+    in_service = [packing.servers(r) for r in replicas]
+    spares = [ctx.capacity.spare_servers(n) for n in in_service]
+    need = tuple(n + spare for n, spare in zip(in_service, spares, strict=True))
     busy = []
     for month, (count, servers) in enumerate(zip(replicas, need, strict=True)):
+        spare = spares[month]
         average = design.workload.requests_per_month(month) * volume
         average /= HOURS_PER_MONTH * SECONDS_PER_HOUR
         fraction = min(1.0, average / (count * design.capacity.max_requests_per_s))

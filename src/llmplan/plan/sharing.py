@@ -104,14 +104,16 @@ class SharedServers:
             packing = packing_for(design, design.replicas, finance, ctx)
             if isinstance(packing, str):  # pragma: no cover - checked by shareable()
                 raise LlmplanError(packing)
-            total += packing.servers(design.replicas) + ctx.capacity.redundant_servers
+            servers = packing.servers(design.replicas)
+            total += servers + ctx.capacity.spare_servers(servers)
         return total
 
     def fleet(self, finance: FinanceAssumptions, ctx: PriceContext, volume: float = 1.0) -> Fleet:
         """The shared fleet at ``volume`` x the workloads' volumes (flat model)."""
         packing = self.packing(finance, ctx)
         replicas = [d.replicas_at(volume) for d in self.designs]
-        servers = self.servers(replicas, packing.gpus_per_server) + ctx.capacity.redundant_servers
+        servers = self.servers(replicas, packing.gpus_per_server)
+        servers += ctx.capacity.spare_servers(servers)
         busy_gpus = sum(
             min(1.0, volume * d.busy_fraction * d.replicas / r) * r * d.gpus_per_replica
             for d, r in zip(self.designs, replicas, strict=True)
@@ -130,7 +132,7 @@ class SharedServers:
         for month in range(months):
             counts = [replicas[month] for replicas in by_design]
             servers = self.servers(counts, packing.gpus_per_server)
-            servers += ctx.capacity.redundant_servers
+            servers += ctx.capacity.spare_servers(servers)
             busy_gpus = 0.0
             for design, count in zip(self.designs, counts, strict=True):
                 rate = design.workload.requests_per_month(month) * volume

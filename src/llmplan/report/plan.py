@@ -280,6 +280,50 @@ def _tornado_figure(payload: dict[str, Any]) -> Any | None:
     return figure
 
 
+def _latency_cdf_figure(payload: dict[str, Any]) -> Any | None:
+    """TTFT and TPOT distributions the simulator measured for the recommended option's
+    designs at their peak hour (one line per workload), with the SLO targets marked."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    checks = [c for c in payload.get("simulation") or [] if c.get("ttft_cdf_ms")]
+    if not checks:
+        return None
+    targets = {w["name"]: w.get("slo") or {} for w in payload["scenario"]["workloads"]}
+    figure = make_subplots(
+        rows=1, cols=2, subplot_titles=("Time to first token", "Time per output token")
+    )
+    for check in checks:
+        name = f"{check['workload']}: {check['design']}"
+        for col, key in ((1, "ttft_cdf_ms"), (2, "tpot_cdf_ms")):
+            points = check.get(key) or []
+            figure.add_trace(
+                go.Scatter(
+                    x=[ms for _, ms in points],
+                    y=[share for share, _ in points],
+                    mode="lines+markers",
+                    name=name,
+                    legendgroup=name,
+                    showlegend=col == 1,
+                ),
+                row=1,
+                col=col,
+            )
+        slo = targets.get(check["workload"], {})
+        for col, target in ((1, slo.get("ttft_ms")), (2, slo.get("tpot_ms"))):
+            if target:
+                figure.add_vline(x=target, line_dash="dash", line_color="#d62728", row=1, col=col)
+    figure.update_xaxes(title_text="ms (dashed: the SLO target)", type="log")
+    figure.update_yaxes(title_text="% of requests at or below", range=[0, 100], col=1)
+    figure.update_layout(
+        title={"text": "Simulated latency of the recommended design at its peak hour"},
+        height=HEIGHT,
+        margin=MARGIN,
+        legend={"orientation": "h", "y": -0.25},
+    )
+    return figure
+
+
 def _figures(payload: dict[str, Any]) -> list[str]:
     figures = [
         _cumulative_figure(payload),
@@ -287,6 +331,7 @@ def _figures(payload: dict[str, Any]) -> list[str]:
         _volume_figure(payload),
         _pareto_figure(payload),
         _tornado_figure(payload),
+        _latency_cdf_figure(payload),
     ]
     html, first = [], True
     config = {"displayModeBar": False, "responsive": True}

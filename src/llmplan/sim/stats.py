@@ -38,6 +38,8 @@ _INPUT = attrgetter("input_tokens")
 _OUTPUT = attrgetter("output_tokens")
 _STEPS = attrgetter("output_steps")
 REPORTED_PERCENTILES = (50.0, 90.0, 95.0, 99.0)
+CDF_PERCENTILES = (1.0, 5.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 95.0, 99.0)
+"""Where a latency's distribution is sampled for a CDF chart (percent of requests)."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class LatencySummary:
     mean_ms: float
     max_ms: float
     percentiles_ms: tuple[tuple[float, float], ...]
+    cdf_ms: tuple[tuple[float, float], ...] = ()
+    """(percent of requests, ms) at :data:`CDF_PERCENTILES`: the distribution for a chart."""
 
     def at(self, percentile: float) -> float:
         """The value at ``percentile`` (one of those summarised)."""
@@ -104,6 +108,9 @@ class LatencySummary:
             mean_ms=histogram.mean * 1e3,
             max_ms=histogram.max * 1e3 if histogram.total else math.nan,
             percentiles_ms=tuple((p, histogram.quantile(p / 100) * 1e3) for p in percentiles),
+            cdf_ms=tuple((p, histogram.quantile(p / 100) * 1e3) for p in CDF_PERCENTILES)
+            if histogram.total
+            else (),
         )
 
 
