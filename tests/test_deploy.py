@@ -419,3 +419,20 @@ def test_llama_cpp_design_has_no_autoscaler_and_checks_v1_models() -> None:
         argv = service["entrypoint"]
         assert argv[argv.index("--model") + 1] == f"/root/.cache/huggingface/{spec.name}.gguf"
         assert check_argv("llama.cpp", argv) == []
+
+
+def test_a_planned_speculative_workload_launches_with_speculation() -> None:
+    """The scenario's `speculative:` reaches the design's capacity and from there the
+    launch command (it was read from a Design attribute that does not exist)."""
+    from llmplan.scenario import scenario_from_data
+
+    text = bundled_examples()["airgapped-eu-gdpr"].read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    data["workloads"][0]["speculative"] = {"method": "ngram", "tokens": 4}
+    scenario = scenario_from_data(data, "test")
+    plan = make_plan(scenario, catalog(), load_prices(_home()), monte_carlo_samples=0)
+    spec = service_specs(plan, None, None)[0]
+    assert spec.speculative is not None and spec.speculative.draft_tokens == 4
+    files = deploy_files(plan, DeployTarget.VLLM, catalog())
+    launch = next(text for name, text in files.items() if name.startswith("launch-"))
+    assert "--speculative-config" in launch and '"num_speculative_tokens":4' in launch

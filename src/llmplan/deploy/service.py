@@ -129,7 +129,7 @@ def service_spec(design: Design, option: str, base_percentile: float = 50.0) -> 
     work = design.workload
     in_mean, in_cv = length_law(work.input_tokens)
     out_mean, out_cv = length_law(work.output_tokens)
-    spec: SpecDecoding | None = getattr(design, "speculative", None)
+    spec: SpecDecoding | None = design.capacity.features.spec
     replicas = design.replicas
     if option == DeploymentOption.HYBRID.value:
         replicas = min(replicas, hybrid_split(design, base_percentile).base_replicas)
