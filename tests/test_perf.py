@@ -521,8 +521,17 @@ def test_larger_batch_never_lowers_throughput(
     small, large = sorted((min(b1, cap), min(b2, cap)))
     r_small = predict(dep, Load(LoadKind.BATCH, inp, out, batch=small))
     r_large = predict(dep, Load(LoadKind.BATCH, inp, out, batch=large))
-    assert r_large.output_tokens_per_s >= r_small.output_tokens_per_s * (1 - 1e-9)
-    assert r_large.requests_per_s >= r_small.requests_per_s * (1 - 1e-9)
+    # The prompts of a larger batch may need one more token-budget step than `large/small`
+    # times the small batch's steps (a partial last chunk), and that step pays the fixed
+    # costs of any step: reading the weights (all experts of an MoE model, which a chunk
+    # of many tokens touches) and the engine overheads, bounded by a decode step of 256
+    # short sequences. Beyond that, more sequences never lower throughput.
+    wide = min(256, capacity(dep, 1, 2))
+    one_step_ms = predict(dep, Load(LoadKind.BATCH, 1, 2, batch=wide)).tpot_ms
+    scaled_ms = r_small.makespan_ms * large / small
+    allowed = scaled_ms / (scaled_ms + one_step_ms)
+    assert r_large.output_tokens_per_s >= r_small.output_tokens_per_s * allowed * (1 - 1e-9)
+    assert r_large.requests_per_s >= r_small.requests_per_s * allowed * (1 - 1e-9)
 
 
 @given(case_indices, inputs, outputs, outputs, st.integers(1, 256))
