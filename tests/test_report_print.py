@@ -338,3 +338,33 @@ def test_cli_xlsx_without_openpyxl_is_one_line(
     monkeypatch.setitem(sys.modules, "openpyxl", None)  # import openpyxl -> ImportError
     line = _error_line(["plan", "--report", str(tmp_path / "plan.xlsx")])
     assert "report" in line and "openpyxl" in line
+
+
+@needs_chromium
+@pytest.mark.parametrize("example", ["airgapped-eu-gdpr", "moe-high-volume"])
+def test_report_does_not_scroll_sideways_on_a_phone(example: str, tmp_path: Path) -> None:
+    """Issue 15, broken 7: at 390 px the report fits the screen. These examples carry long
+    chart titles, the tornado's wide names and a risk naming long field names (a free
+    site), which used to widen the page to 425 px."""
+    from llmplan import plan
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    data = plan(str(Path(__file__).parents[1] / "examples" / f"{example}.yaml"), samples=20)
+    page_file = tmp_path / "report.html"
+    page_file.write_text(render_plan_report(data.model_dump(mode="json")), encoding="utf-8")
+    chromium = pdf.chromium()
+    assert chromium is not None
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium), args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844})
+            page.route("http*://**", lambda route: route.abort())  # offline
+            page.goto(page_file.as_uri())
+            page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length > 0")
+            page.wait_for_timeout(500)  # the load handler wraps the titles
+            width = page.evaluate("document.documentElement.scrollWidth")
+        finally:
+            browser.close()
+    assert width <= 390, f"{example}: the report is {width} px wide at 390 px"
