@@ -202,7 +202,12 @@ def test_perfectly_balanced_ep_without_dp_attention_is_tensor_parallelism(
     decode: float, context: float, prefill: float
 ) -> None:
     """Without DP attention every GPU sees every token, and with uniform routing spreading
-    whole experts moves the same bytes and FLOPs as splitting each one: same step time."""
+    whole experts reads the same weights and runs the same FLOPs as splitting each one:
+    same step time, once the routed activations are set aside (a GPU of an expert-parallel
+    group copies only its 1/ep of the routed tokens' hidden vectors, where tensor
+    parallelism copies all of them; ``test_moe_traffic_and_spec_rows``)."""
+    import llmplan.perf.step as step_module
+
     catalog = bundled_catalog()
     shape = StepShape(
         decode_seqs=decode,
@@ -211,9 +216,14 @@ def test_perfectly_balanced_ep_without_dp_attention_is_tensor_parallelism(
         prefill_seqs=1 if prefill else 0,
         prefill_context=prefill,
     )
-    tensor = step_time(r1(catalog), shape)
-    expert = step_time(r1(catalog, ep=8, ep_load_imbalance=1.0), shape)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(step_module, "moe_activation_bytes", lambda *args: 0.0)
+        tensor = step_time(r1(catalog), shape)
+        expert = step_time(r1(catalog, ep=8, ep_load_imbalance=1.0), shape)
     assert expert.total_s == pytest.approx(tensor.total_s, rel=1e-12)
+    assert step_time(r1(catalog, ep=8, ep_load_imbalance=1.0), shape).total_s <= step_time(
+        r1(catalog), shape
+    ).total_s * (1 + 1e-12)
 
 
 @settings(max_examples=30, deadline=None)

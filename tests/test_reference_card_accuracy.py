@@ -19,14 +19,16 @@ from llmplan.validation.summary import ValidationReport, validate
 
 CARD_PATH = Path(__file__).parent / "fixtures" / "reference-card.csv"
 TOLERANCE = 0.25
-MEASURED_WITHIN = 28 / 58
-"""Rows within 25 % when the performance model last changed (2026-12-05: 28 of 58 after
+MEASURED_WITHIN = 30 / 58
+"""Rows within 25 % when the performance model last changed (2026-12-05, second session: 30
+of 58 with the MoE layers' routed-activation traffic and the development set's stated
+expert-parallel layouts; earlier the same day 28 of 58 after
 InferenceX's SGLang v0.5.7 DeepSeek-R1 H200 rows were added, both missed: current SGLang
 MoE kernels are ~2.5x faster than the profile fitted on older SGLang rows; second refit: 28;
 the trtllm profile refitted with the eight expert-parallel and disaggregated rows moved the
 NIM Llama-3.3-70B H100 ITL row from 24.7 to 25.3 %; 29 after fp16 rows stopped inheriting
 an FP8 KV cache; 27 on 2026-12-04)."""
-MEASURED_MEDIAN_APE = 0.255
+MEASURED_MEDIAN_APE = 0.246
 
 
 @pytest.fixture(scope="module")

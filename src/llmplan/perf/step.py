@@ -56,6 +56,41 @@ ROOFLINE_OVERLAP_EXPONENT = 2.0
 GEMM_HALF_EFFICIENCY_ROWS = 64.0
 
 
+# Routed tokens are copied to their experts and back (permute, the gate/up output, the
+# activation, the down output, combine): per token, routed expert and MoE layer about
+# 4 hidden-sized and 6 intermediate-sized reads or writes of 16-bit activations, the
+# unfused pipeline of vLLM's and TensorRT-LLM's MoE layers (routing, grouped GEMM 1,
+# SiLU-and-multiply, grouped GEMM 2, finalize). Leave-one-source-out cross-validation:
+# held-out median error 18.8 -> 18.7 % overall, end-to-end 35.4 -> 31.8 %; reference card 28
+# -> 29 of 58 within 25 %. (A grouped-GEMM rate falling with the expert's matrix size, from
+# DeepGEMM's published shape table, cut the held-out error to 17.9 % but lost the card 3
+# rows: rejected, see README "Accuracy".)
+MOE_HIDDEN_PASSES = 4
+MOE_INTERMEDIATE_PASSES = 6
+
+
+def expert_tensor_shards(dep: Deployment) -> int:
+    """GPUs one routed expert's matrices are split over (tensor parallel inside an
+    expert-parallel group)."""
+    return max(1, dep.tp // dep.ep)
+
+
+def moe_activation_bytes(dep: Deployment, tokens: float, moe_layers: int) -> float:
+    """Bytes of routed-token activations moved through the MoE layers in one step, summed
+    over the tp x pp GPUs (as the other totals of :func:`_linear_costs`): a GPU handles
+    the hidden vectors of the tokens routed to its expert group (1/ep of them) and its
+    1/shards of their intermediate activations."""
+    moe = dep.model.moe
+    if moe is None or tokens <= 0:
+        return 0.0
+    per_routed = (
+        MOE_HIDDEN_PASSES * dep.model.hidden_size
+        + MOE_INTERMEDIATE_PASSES * moe.expert_intermediate_size / expert_tensor_shards(dep)
+    ) * ACTIVATION_BYTES_PER_ELEMENT
+    routed_per_gpu = tokens * moe.experts_per_token / dep.ep
+    return routed_per_gpu * per_routed * moe_layers * dep.tp
+
+
 def gemm_row_efficiency(rows: float) -> float:
     """Fraction of the large-GEMM FLOP rate reached with ``rows`` tokens."""
     if rows <= 0:
@@ -165,6 +200,7 @@ def _linear_costs(dep: Deployment, shape: StepShape) -> tuple[float, float, floa
         weight_bytes += counts.moe_layers * always * bits / 8
         expert_flops = 2.0 * shape.tokens * routed_active * counts.moe_layers * load_imbalance(dep)
         expert_bytes = counts.moe_layers * touched * expert * bits / 8
+        expert_bytes += moe_activation_bytes(dep, shape.tokens, counts.moe_layers)
     if attention_data_parallel(dep):  # every GPU reads the whole attention (+ dense) weights
         replicated = model.num_layers * attention_params(model) + replicated_ffn_params(dep)
         weight_bytes += (dep.tp - 1) * replicated * bits / 8

@@ -3,7 +3,9 @@
 Columns (see ``data/measurements-README.md``): source, engine, engine_version, model,
 precision, kv_precision, gpu, num_gpus, tp, pp, input_len, output_len, mode, batch,
 request_rate, metric, value, trust, notes, and the optional expert-parallel layout
-``ep`` (an integer) and ``dp_attention`` (true/false; empty: not stated). Free-text
+``ep`` (an integer) and ``dp_attention`` (true/false; empty: not stated), and the optional
+speculative decoding a source states, ``spec_method`` (mtp, eagle, ngram) and
+``spec_tokens`` (tokens drafted per step; empty: the method's default). Free-text
 cells such as ``~7 (short prompt)`` or ``ShareGPT (mean ~215)`` are kept as text;
 :func:`leading_number` reads the number in them.
 """
@@ -43,6 +45,8 @@ OPTIONAL_COLUMNS = (
     "notes",
     "ep",
     "dp_attention",
+    "spec_method",
+    "spec_tokens",
 )
 MAX_ROWS = 1_000_000
 _NUMBER = re.compile(r"(\d+(?:\.\d+)?)")
@@ -74,6 +78,8 @@ class Measurement:
     notes: str
     ep: str = ""
     dp_attention: str = ""
+    spec_method: str = ""
+    spec_tokens: str = ""
 
     def as_dict(self) -> dict[str, str | float | int]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}

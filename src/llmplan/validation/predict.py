@@ -33,6 +33,7 @@ from llmplan.errors import LlmplanError
 from llmplan.perf.load import DEFAULT_FINITE_REQUESTS, Load, LoadKind, PerfResult
 from llmplan.perf.percentiles import latency_percentiles
 from llmplan.perf.serving import predict
+from llmplan.perf.speculative import SpecDecoding, SpecMethod, parse_method
 from llmplan.validation.dataset import Measurement, leading_number
 
 SHAREGPT_MEAN_INPUT_TOKENS = 230.0
@@ -305,7 +306,32 @@ def setup_for(row: Measurement, catalog: Catalog) -> tuple[Deployment, Load]:
         settings["attention_data_parallel"] = True
     if settings:
         deployment = replace(deployment, engine=deployment.engine.model_copy(update=settings))
-    return deployment, _load(row)
+    load = _load(row)
+    speculative = _speculation(row)
+    if speculative is not None:
+        load = replace(load, speculative=speculative)
+    return deployment, load
+
+
+def _speculation(row: Measurement) -> SpecDecoding | None:
+    """Speculative decoding the row states (``spec_method``, ``spec_tokens``), with the
+    method's documented acceptance (:data:`llmplan.perf.speculative.SPEC_DEFAULTS`); None
+    when the row states none. Skip when the cells are not usable."""
+    if not row.spec_method:
+        if row.spec_tokens:
+            raise Skip(f"spec_tokens '{row.spec_tokens}' without a spec_method")
+        return None
+    try:
+        method = parse_method(row.spec_method)
+    except LlmplanError as exc:
+        raise Skip(str(exc)) from None
+    if method is SpecMethod.DRAFT:
+        raise Skip("spec_method 'draft' needs a draft model, which the dataset does not name")
+    tokens = _integer(row.spec_tokens, "spec_tokens")
+    try:
+        return SpecDecoding.with_defaults(method, tokens)
+    except LlmplanError as exc:
+        raise Skip(str(exc)) from None
 
 
 def _expert_parallel(row: Measurement) -> int:
