@@ -116,11 +116,14 @@ def test_engine_support_comes_from_the_data_file() -> None:
     assert support["vllm"].ep_degrees(8) == (8,)
 
 
-def test_moe_layouts_are_ep_equal_tp_with_dp_attention() -> None:
+def test_moe_layouts_are_ep_equal_tp_with_and_without_dp_attention() -> None:
     catalog = bundled_catalog()
     r1 = catalog.model(R1)
     for engine in ("sglang", "trtllm", "vllm"):
-        assert expert_layouts(r1, catalog.engine(engine), 8, 2) == [Layout(8, 2, 8, True)]
+        assert expert_layouts(r1, catalog.engine(engine), 8, 2) == [
+            Layout(8, 2, 8, True),
+            Layout(8, 2, 8, False),
+        ]
     assert expert_layouts(r1, catalog.engine("lmdeploy"), 8, 1) == []
     assert expert_layouts(r1, catalog.engine("sglang"), 1, 1) == []
     plain = [(1, 1), (8, 1)]
@@ -155,15 +158,30 @@ def test_dense_example_plans_no_expert_layout() -> None:
 
 @settings(max_examples=25, deadline=None)
 @given(decode=st.floats(1, 2048), context=st.floats(100, 8000))
-def test_ep_without_dp_attention_is_never_faster_than_tensor_parallel(
+def test_ep_without_dp_attention_differs_from_tp_only_by_the_copies_it_saves(
     decode: float, context: float
 ) -> None:
-    """Why the search skips it on engines with DP attention (plan/layouts.py)."""
+    """Why the search tries it (plan/layouts.py): with the routed-token copies set aside it
+    is never faster than tensor parallelism; the copies it saves (those of tokens routed to
+    other GPUs' experts) always count in its favour."""
+    import llmplan.perf.step as step_module
+
     catalog = bundled_catalog()
     plain = Deployment.from_names(catalog, model=R1, gpu="H200", precision="fp8", tp=8)
     ep = dataclasses.replace(plain, ep=8)
     shape = StepShape(decode_seqs=decode, decode_context=context)
-    assert step_time(ep, shape).total_s >= step_time(plain, shape).total_s * (1 - 1e-12)
+    with_copies = step_time(plain, shape).total_s - step_time(ep, shape).total_s
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(step_module, "moe_activation_bytes", lambda *args: 0.0)
+        without = step_time(plain, shape).total_s - step_time(ep, shape).total_s
+    assert without <= 1e-12 * step_time(plain, shape).total_s
+    assert with_copies >= without - 1e-12
+
+
+def test_the_search_prices_ep_without_dp_attention() -> None:
+    plan = plan_of(_example())
+    layouts = {(d.deployment.ep, d.deployment.dp_attention) for d in _designs(plan)}
+    assert (8, False) in layouts and (8, True) in layouts
 
 
 # ----------------------------------------------------------------------------- the plan
@@ -398,5 +416,8 @@ def test_ep_below_tp_is_searched_only_where_ep_equal_tp_cannot_be() -> None:
     catalog = bundled_catalog()
     r1 = catalog.model(R1)
     odd = r1.model_copy(update={"moe": r1.moe.model_copy(update={"num_experts": 100})})
-    assert expert_layouts(odd, catalog.engine("trtllm"), 8, 1) == [Layout(8, 1, 4, True)]
+    assert expert_layouts(odd, catalog.engine("trtllm"), 8, 1) == [
+        Layout(8, 1, 4, True),
+        Layout(8, 1, 4, False),
+    ]
     assert expert_layouts(odd, catalog.engine("sglang"), 8, 1) == []

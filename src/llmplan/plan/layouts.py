@@ -1,5 +1,6 @@
 """Replica layouts the planner searches: tensor x pipeline parallel, and for
-mixture-of-experts models on engines that run them, expert parallelism with DP attention.
+mixture-of-experts models on engines that run them, expert parallelism with and without
+DP attention.
 
 For every ``tp x pp`` layout of :func:`llmplan.plan.search.parallel_layouts`, a MoE model
 on an engine listed in ``data/expert-parallel.yaml`` (``engines``) also gets the
@@ -10,10 +11,12 @@ divide by ``tp``), as the largest degree that can: its experts are tensor-split 
 ``tp / ep`` GPUs which all need each token, so it moves ``tp / ep`` times the all-to-all
 bytes for the same expert weights per GPU and is never faster than ``ep = tp``
 (:func:`llmplan.perf.expert_parallel.dispatch_combine_bytes`; a test checks it). Expert
-parallelism *without* DP attention is only searched on an engine without DP attention:
-under the step model (:mod:`llmplan.perf.expert_parallel`) it moves the
-same bytes and FLOPs as tensor parallelism and adds the load imbalance, so it is never
-faster (``tests/test_plan_layouts.py`` checks it). DP attention without expert
+parallelism *without* DP attention is searched too, beside the DP-attention variant: it
+reads the same weights and runs the same FLOPs as tensor parallelism and adds the load
+imbalance, but each GPU copies only the routed tokens of its own experts where tensor
+parallelism copies every routed token on every GPU
+(:func:`llmplan.perf.step.moe_activation_bytes`), so at large batches it can be the
+faster of the two (``tests/test_plan_layouts.py`` checks both). DP attention without expert
 parallelism is not searched either (the routed experts then gather every token, one
 all-reduce per MoE layer, which the engines' recipes do not use at scale).
 
@@ -66,15 +69,19 @@ def layout_name(dep: Deployment) -> str:
 
 
 def expert_layouts(model: ModelSpec, engine: EngineProfile, tp: int, pp: int) -> list[Layout]:
-    """The expert-parallel variant of ``tp x pp`` searched for ``model`` on ``engine``:
+    """The expert-parallel variants of ``tp x pp`` searched for ``model`` on ``engine``:
     the largest degree the engine allows that divides the routed experts (``ep = tp``
-    where it can; module docstring); none for a dense model or another engine."""
+    where it can; module docstring), with DP attention where the engine runs it, then
+    without; none for a dense model or another engine."""
     moe = model.moe
     support = expert_support_of(engine)
     if moe is None or support is None:
         return []
     degrees = [ep for ep in support.ep_degrees(tp) if moe.num_experts % ep == 0]
-    return [Layout(tp, pp, degrees[0], support.dp_attention)] if degrees else []
+    if not degrees:
+        return []
+    variants = (True, False) if support.dp_attention else (False,)
+    return [Layout(tp, pp, degrees[0], dp_attention) for dp_attention in variants]
 
 
 def layouts_for(
