@@ -306,7 +306,7 @@ def step_time(dep: Deployment, shape: StepShape) -> StepTime:
     attention_peak = (
         dep.attention_peak_flops * engine.compute_efficiency * engine.attention_efficiency
     )
-    attention_bandwidth = bandwidth * engine.attention_efficiency
+    attention_bandwidth = bandwidth * engine.kv_read_efficiency
 
     lin_flops, lin_bytes, exp_flops, exp_bytes = _linear_costs(dep, shape)
     dense_s, linear_cb = _roofline(lin_flops / gpus, lin_bytes / gpus, matmul_peak, bandwidth)
