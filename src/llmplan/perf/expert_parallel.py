@@ -50,6 +50,12 @@ def busiest_experts_touched(dep: Deployment, touched: float) -> float:
     return min(float(moe.num_experts), load_imbalance(dep) * touched)
 
 
+def expert_group_gpus(dep: Deployment) -> int:
+    """GPUs one routed expert's matrices are tensor-split over: ``tp / ep`` (all ``tp``
+    GPUs without expert parallelism, one when ``ep = tp``)."""
+    return dep.tp // dep.ep
+
+
 def dispatch_combine_bytes(dep: Deployment, tokens_per_gpu: float) -> tuple[float, float]:
     """(dispatch, combine) bytes one GPU sends to other GPUs in one MoE layer: every
     token goes to ``top_k`` experts, each held by a group of ``g = tp / ep`` GPUs (one
@@ -60,7 +66,7 @@ def dispatch_combine_bytes(dep: Deployment, tokens_per_gpu: float) -> tuple[floa
     moe = dep.model.moe
     if moe is None or dep.ep <= 1:
         return 0.0, 0.0
-    group = dep.tp // dep.ep
+    group = expert_group_gpus(dep)
     copies = tokens_per_gpu * moe.experts_per_token * group * (dep.tp - 1) / dep.tp
     elements = copies * dep.model.hidden_size * load_imbalance(dep)
     return (

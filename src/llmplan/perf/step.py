@@ -30,6 +30,7 @@ from llmplan.deployment import Deployment
 from llmplan.perf.collectives import allreduce_time_s, send_time_s
 from llmplan.perf.expert_parallel import (
     busiest_experts_touched,
+    expert_group_gpus,
     expert_layout_communication_s,
     load_imbalance,
 )
@@ -61,18 +62,12 @@ GEMM_HALF_EFFICIENCY_ROWS = 64.0
 # 4 hidden-sized and 6 intermediate-sized reads or writes of 16-bit activations, the
 # unfused pipeline of vLLM's and TensorRT-LLM's MoE layers (routing, grouped GEMM 1,
 # SiLU-and-multiply, grouped GEMM 2, finalize). Leave-one-source-out cross-validation:
-# held-out median error 18.8 -> 18.7 % overall, end-to-end 35.4 -> 31.8 %; reference card 28
-# -> 29 of 58 within 25 %. (A grouped-GEMM rate falling with the expert's matrix size, from
+# held-out median error 18.8 -> 18.6 % overall, end-to-end 35.5 -> 33.1 %; reference card 28
+# -> 30 of 58 within 25 %. (A grouped-GEMM rate falling with the expert's matrix size, from
 # DeepGEMM's published shape table, cut the held-out error to 17.9 % but lost the card 3
 # rows: rejected, see README "Accuracy".)
 MOE_HIDDEN_PASSES = 4
 MOE_INTERMEDIATE_PASSES = 6
-
-
-def expert_tensor_shards(dep: Deployment) -> int:
-    """GPUs one routed expert's matrices are split over (tensor parallel inside an
-    expert-parallel group)."""
-    return max(1, dep.tp // dep.ep)
 
 
 def moe_activation_bytes(dep: Deployment, tokens: float, moe_layers: int) -> float:
@@ -85,7 +80,7 @@ def moe_activation_bytes(dep: Deployment, tokens: float, moe_layers: int) -> flo
         return 0.0
     per_routed = (
         MOE_HIDDEN_PASSES * dep.model.hidden_size
-        + MOE_INTERMEDIATE_PASSES * moe.expert_intermediate_size / expert_tensor_shards(dep)
+        + MOE_INTERMEDIATE_PASSES * moe.expert_intermediate_size / expert_group_gpus(dep)
     ) * ACTIVATION_BYTES_PER_ELEMENT
     routed_per_gpu = tokens * moe.experts_per_token / dep.ep
     return routed_per_gpu * per_routed * moe_layers * dep.tp
